@@ -1,0 +1,99 @@
+/**
+ * Base for every lwprov command: the `--json` envelope, error → exit-code mapping, warnings on stderr, and a
+ * cleanup list so stores and ports close on success, failure and Ctrl-C alike.
+ */
+import { Command, Errors, Flags, Interfaces } from '@oclif/core'
+
+import { ExitCode, LwprovError } from '../core/errors.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    'no-color': Flags.boolean({ summary: 'Disable colours in human output.', helpGroup: 'GLOBAL' }),
+  }
+
+  private readonly cleanups: Array<() => Promise<void> | void> = []
+  protected readonly warnings: string[] = []
+
+  /** Registers something to close when the command ends, however it ends. */
+  protected onCleanup(fn: () => Promise<void> | void): void {
+    this.cleanups.unshift(fn)
+  }
+
+  /** A warning: stderr for humans, `warnings[]` in the JSON envelope. Never secrets. */
+  override warn(input: string | Error): string | Error {
+    const text = typeof input === 'string' ? input : input.message
+    this.warnings.push(text)
+    process.stderr.write(`${this.color('yellow', 'warning')}: ${text}\n`)
+    return input
+  }
+
+  /** Human-readable stdout output, suppressed under `--json`. */
+  protected out(text: string): void {
+    if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+  }
+
+  /** Progress / info lines: always stderr so stdout stays parseable. */
+  protected info(text: string): void {
+    process.stderr.write(`${text}\n`)
+  }
+
+  protected color(c: 'red' | 'green' | 'yellow' | 'dim' | 'bold', text: string): string {
+    if (!process.stderr.isTTY || process.env.NO_COLOR !== undefined || process.argv.includes('--no-color')) return text
+    const codes = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const
+    return `\u001B[${codes[c]}m${text}\u001B[0m`
+  }
+
+  protected override toSuccessJson(result: unknown): unknown {
+    return { status: 0, result, ...(this.warnings.length > 0 ? { warnings: this.warnings } : {}) }
+  }
+
+  protected override toErrorJson(err: unknown): unknown {
+    const e = toLwprovError(err)
+    return { status: e.exitCode, error: e.toJSON(), ...(this.warnings.length > 0 ? { warnings: this.warnings } : {}) }
+  }
+
+  override async catch(err: Error & { exitCode?: number }): Promise<void> {
+    const e = toLwprovError(err)
+    process.exitCode = e.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(e))
+      return
+    }
+    process.stderr.write(`${this.color('red', 'Error')} [${e.code}]: ${e.message}\n`)
+    if (e.hint) process.stderr.write(`${this.color('dim', 'Hint')}: ${e.hint}\n`)
+    if (e.exitCode === ExitCode.bug) {
+      process.stderr.write('This is a bug in lwprov; please report it with the output of DEBUG=lwprov.\n')
+    }
+    if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
+  }
+
+  override async finally(err: Error | undefined): Promise<void> {
+    for (const fn of this.cleanups.splice(0)) {
+      try {
+        await fn()
+      } catch {
+        // A failing cleanup must not hide the command's own outcome.
+      }
+    }
+    await super.finally(err)
+  }
+}
+
+/** Maps anything thrown to a `LwprovError`: ours pass through, oclif parse errors become usage errors, the rest are bugs. */
+export function toLwprovError(err: unknown): LwprovError {
+  if (err instanceof LwprovError) return err
+  if (err instanceof Errors.CLIError || (err instanceof Error && /^(Missing|Expected|Unexpected|Nonexistent flag|--)/.test(err.message))) {
+    const msg = (err as Error).message.split('\n')[0] ?? 'invalid arguments'
+    return new LwprovError('E_USAGE', msg.replace(/\u001B\[[0-9;]*m/g, ''), {
+      hint: 'Run the command with --help to see its flags and examples.',
+      exit: 'usage',
+      cause: err,
+    })
+  }
+  const e = err instanceof Error ? err : new Error(String(err))
+  return new LwprovError('E_INTERNAL', e.message || 'unexpected error', { exit: 'bug', cause: e })
+}

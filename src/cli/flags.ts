@@ -1,0 +1,108 @@
+/**
+ * Shared flag groups (docs/cli.md). Every everyday flag has an `LWPROV_*` environment twin. Secrets never come from
+ * flag values: only from the environment, a file, or a hidden prompt.
+ */
+import { Flags } from '@oclif/core'
+
+export const manifestFlags = {
+  manifest: Flags.string({
+    summary: 'Manifest location: a SQLite file path or a postgres:// URL.',
+    env: 'LWPROV_MANIFEST',
+    default: './lwprov.db',
+    helpGroup: 'MANIFEST',
+  }),
+  'key-file': Flags.string({
+    summary: 'File holding the 64-hex-character manifest master key (else LWPROV_MASTER_KEY).',
+    env: 'LWPROV_KEY_FILE',
+    helpGroup: 'MANIFEST',
+  }),
+}
+
+export const caFlags = {
+  ca: Flags.string({ summary: 'Factory CA directory (ca.pem, chain.pem, ca.key.pem).', env: 'LWPROV_CA' }),
+  'passphrase-file': Flags.string({
+    summary: 'File holding the CA key passphrase (else LWPROV_CA_PASSPHRASE, else a hidden prompt on a TTY).',
+    env: 'LWPROV_PASSPHRASE_FILE',
+  }),
+}
+
+export const credentialProfileFlags = {
+  mode: Flags.string({
+    summary: 'Account kind: bootstrap (/0 only) or direct (/0 + /1).',
+    options: ['bootstrap', 'direct'],
+    env: 'LWPROV_MODE',
+    helpGroup: 'CREDENTIALS',
+  }),
+  security: Flags.string({
+    summary: 'Security mode: psk, cert (X.509) or nosec (development only).',
+    env: 'LWPROV_SECURITY',
+    helpGroup: 'CREDENTIALS',
+  }),
+  server: Flags.string({
+    summary: 'LwM2M or bootstrap server URI, e.g. coaps://bs.example.com:5684.',
+    env: 'LWPROV_SERVER',
+    helpGroup: 'CREDENTIALS',
+  }),
+  'server-ca': Flags.string({
+    summary: "PEM or DER file with the server's trust anchor, written to /0/x/4 (certificate mode).",
+    env: 'LWPROV_SERVER_CA',
+    helpGroup: 'CREDENTIALS',
+  }),
+  'certificate-usage': Flags.integer({
+    summary: 'Certificate Usage /0/x/15: 0..3 (2 = the server CA is a trust anchor, 3 = the server certificate).',
+    min: 0,
+    max: 3,
+    helpGroup: 'CREDENTIALS',
+  }),
+  days: Flags.integer({ summary: 'Device certificate validity in days.', default: 3650, min: 1, helpGroup: 'CREDENTIALS' }),
+  'account-id': Flags.string({
+    summary: 'Account id (certificate OU; Izuma aid).',
+    env: 'LWPROV_ACCOUNT_ID',
+    helpGroup: 'CREDENTIALS',
+  }),
+  'short-server-id': Flags.integer({ summary: 'Short Server ID (/0/x/10 = /1/y/0), 1..65534.', default: 1, helpGroup: 'CREDENTIALS' }),
+  lifetime: Flags.integer({ summary: 'Registration lifetime /1/y/1 in seconds.', default: 86400, min: 1, helpGroup: 'CREDENTIALS' }),
+  binding: Flags.string({ summary: 'Binding /1/y/7 (U, T, S, N, UQ…).', default: 'U', helpGroup: 'CREDENTIALS' }),
+  'psk-bytes': Flags.integer({ summary: 'PSK length in bytes (minimum 16).', default: 32, helpGroup: 'CREDENTIALS' }),
+  'psk-identity': Flags.string({
+    summary: 'PSK identity: the endpoint name, or random base64url.',
+    options: ['endpoint', 'random'],
+    default: 'endpoint',
+    helpGroup: 'CREDENTIALS',
+  }),
+}
+
+export const endpointFlags = {
+  endpoint: Flags.string({
+    summary: 'Endpoint name or template: {seq:06} {uuid} {hex:8} {date}; {imei} {mac} {serial} are filled by the device.',
+    env: 'LWPROV_ENDPOINT',
+    helpGroup: 'ENDPOINTS',
+  }),
+  endpoints: Flags.string({ summary: 'File with one endpoint name a line.', helpGroup: 'ENDPOINTS' }),
+  count: Flags.integer({ summary: 'How many endpoints.', min: 1, helpGroup: 'ENDPOINTS' }),
+  start: Flags.integer({ summary: 'First {seq} number (default: after the highest already issued).', min: 0, helpGroup: 'ENDPOINTS' }),
+  batch: Flags.string({ summary: 'Batch / work-order name recorded with every endpoint.', env: 'LWPROV_BATCH', helpGroup: 'ENDPOINTS' }),
+}
+
+export const deviceInfoFlags = {
+  manufacturer: Flags.string({ summary: 'Device manufacturer (Izuma mbed.Manufacturer).', env: 'LWPROV_MANUFACTURER', helpGroup: 'DEVICE INFO' }),
+  'model-number': Flags.string({ summary: 'Model number.', env: 'LWPROV_MODEL_NUMBER', helpGroup: 'DEVICE INFO' }),
+  'device-type': Flags.string({ summary: 'Device type.', env: 'LWPROV_DEVICE_TYPE', helpGroup: 'DEVICE INFO' }),
+  'hardware-version': Flags.string({ summary: 'Hardware version.', env: 'LWPROV_HARDWARE_VERSION', helpGroup: 'DEVICE INFO' }),
+  'memory-total-kb': Flags.integer({ summary: 'Total memory in KiB.', env: 'LWPROV_MEMORY_TOTAL_KB', helpGroup: 'DEVICE INFO' }),
+  'serial-number': Flags.string({ summary: 'Device serial number, or a template such as SN-{seq:06}.', helpGroup: 'DEVICE INFO' }),
+  timezone: Flags.string({ summary: 'Device time zone, e.g. Europe/Helsinki.', helpGroup: 'DEVICE INFO' }),
+  'utc-offset': Flags.string({ summary: 'UTC offset, e.g. +02:00.', helpGroup: 'DEVICE INFO' }),
+}
+
+export const transportFlags = {
+  port: Flags.string({ summary: 'Serial port path, e.g. /dev/ttyUSB0.', env: 'LWPROV_PORT', helpGroup: 'TRANSPORT' }),
+  baud: Flags.integer({ summary: 'Serial baud rate.', default: 115200, env: 'LWPROV_BAUD', helpGroup: 'TRANSPORT' }),
+  tcp: Flags.string({ summary: 'Device TCP address HOST:PORT (Linux devices running FCC).', helpGroup: 'TRANSPORT' }),
+  protocol: Flags.string({
+    summary: 'Device protocol: fcc (Izuma factory configurator) or lwprov (open protocol).',
+    options: ['fcc', 'lwprov'],
+    env: 'LWPROV_PROTOCOL',
+    helpGroup: 'TRANSPORT',
+  }),
+}

@@ -1,0 +1,137 @@
+/**
+ * The manifest (ledger) contract. Every endpoint name lwprov ever issues is one row under a UNIQUE constraint.
+ * Backends (SQLite, PostgreSQL) implement `ManifestStore`; everything above them is backend-agnostic.
+ */
+import type { AccountMode, SecurityKind } from '../model.js'
+
+/**
+ * Lifecycle: reserved (a work order holds the name) → generated (credentials exist) → injected (the device took
+ * them) → verified (read-back matched). `failed` keeps the name reserved for the same device; `revoked` retires it.
+ */
+export type EndpointStatus = 'reserved' | 'generated' | 'injected' | 'verified' | 'failed' | 'revoked'
+export const ENDPOINT_STATUSES: readonly EndpointStatus[] = [
+  'reserved',
+  'generated',
+  'injected',
+  'verified',
+  'failed',
+  'revoked',
+]
+
+/** A sealed secret: AES-256-GCM under the manifest master key (see `secrets.ts`). Never plaintext. */
+export type SealedSecret = Buffer
+
+/** One manifest row as the domain sees it. */
+export interface ManifestRecord {
+  endpoint: string
+  batch: string
+  mode: AccountMode
+  security: SecurityKind
+  serverUri: string
+  status: EndpointStatus
+  /** Why the row is failed/revoked, or other status detail. */
+  statusReason?: string | null
+  pskIdentity?: string | null
+  certificatePem?: string | null
+  /** Certificate serial, lowercase hex. */
+  serial?: string | null
+  /** SHA-256 of the certificate DER, lowercase hex. */
+  fingerprint?: string | null
+  notAfter?: string | null
+  /** Sealed secrets (PSK, host-generated private key) as one blob. */
+  secret?: SealedSecret | null
+  accountId?: string | null
+  shortServerId?: number | null
+  lifetime?: number | null
+  binding?: string | null
+  /** Izuma enrollment id (`A-…`) for first-to-claim devices. */
+  enrollmentId?: string | null
+  /** The device that took (or holds) this name: serial / IMEI / MAC reported at injection. */
+  deviceId?: string | null
+  /** Station (host/line) that last acted on the row. */
+  station?: string | null
+  /** Digest the device read back, recorded when verified. */
+  readbackDigest?: string | null
+  /** Developer credential (devcert): exports can leave these out. */
+  developer: boolean
+  /** `{seq}` template and number the name came from, so the next batch continues after it. */
+  template?: string | null
+  seq?: number | null
+  /** Claim-code hash (work orders); never the code itself. */
+  claimHash?: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+export type NewManifestRecord = Omit<ManifestRecord, 'createdAt' | 'updatedAt'> & { createdAt?: string }
+
+export interface ManifestFilter {
+  batch?: string
+  status?: EndpointStatus | EndpointStatus[]
+  /** Rows updated at or after this ISO time. */
+  since?: string
+  developer?: boolean
+  deviceId?: string
+  limit?: number
+}
+
+/** A work order / batch header. */
+export interface BatchRecord {
+  name: string
+  template?: string | null
+  count?: number | null
+  profile?: string | null
+  activatesOn?: string | null
+  expiresOn?: string | null
+  createdAt: string
+}
+
+export interface StatusUpdate {
+  status: EndpointStatus
+  statusReason?: string | null
+  deviceId?: string | null
+  station?: string | null
+  readbackDigest?: string | null
+  /** Fields filled in at injection time (just-in-time credentials, device-generated keys). */
+  certificatePem?: string | null
+  serial?: string | null
+  fingerprint?: string | null
+  notAfter?: string | null
+  pskIdentity?: string | null
+  secret?: SealedSecret | null
+  enrollmentId?: string | null
+}
+
+export interface ManifestStore {
+  /** 'sqlite' | 'postgres'. */
+  readonly kind: string
+  /** Human description (path or URL without password). */
+  readonly location: string
+  /** Applies pending schema migrations; returns the schema version now in force. */
+  migrate(): Promise<number>
+  /**
+   * Inserts all rows in one transaction. If any endpoint already exists nothing is written and an
+   * `E_DUPLICATE_ENDPOINT` error (exit 3) lists the duplicates in `details.duplicates`.
+   */
+  insertMany(rows: NewManifestRecord[]): Promise<void>
+  /**
+   * Atomically reserves `count` consecutive numbers of a `{seq}` template and returns the first. Continues after the
+   * highest number ever reserved for the template unless `start` is given. Safe across processes.
+   */
+  allocateSeq(template: string, count: number, start?: number): Promise<number>
+  get(endpoint: string): Promise<ManifestRecord | undefined>
+  /** Streams rows in endpoint-insertion order; memory stays flat for millions of rows. */
+  list(filter?: ManifestFilter): AsyncIterable<ManifestRecord>
+  count(filter?: ManifestFilter): Promise<number>
+  /** Updates one row's status and injection fields; throws `E_NOT_FOUND` when the endpoint is unknown. */
+  updateStatus(endpoint: string, update: StatusUpdate): Promise<ManifestRecord>
+  /**
+   * Atomically claims the first `reserved` (or `failed` for the same device) row of a batch for a device, so two
+   * stations never take the same name. Returns undefined when the batch has nothing left.
+   */
+  claimNext(batch: string, deviceId: string, station: string): Promise<ManifestRecord | undefined>
+  createBatch(batch: Omit<BatchRecord, 'createdAt'>): Promise<void>
+  getBatch(name: string): Promise<BatchRecord | undefined>
+  listBatches(): Promise<BatchRecord[]>
+  close(): Promise<void>
+}

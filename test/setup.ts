@@ -1,0 +1,2 @@
+// @peculiar/x509 needs a Reflect metadata polyfill before it is imported.
+import 'reflect-metadata'
