@@ -1,0 +1,125 @@
+/**
+ * Composition root: the one place that turns flags and environment into the real adapters (manifest store, master
+ * key, CA, credential profile). Commands call these; tests can call core directly with their own fakes.
+ */
+import { readFileSync, statSync } from 'node:fs'
+
+import { usageError } from '../core/errors.js'
+import { openManifest } from '../core/manifest/open.js'
+import { parseMasterKey } from '../core/manifest/secrets.js'
+import type { ManifestStore } from '../core/manifest/types.js'
+import { type AccountMode, type CredentialProfile, DEFAULT_PROFILE, type SecurityKind } from '../core/model.js'
+import { type LoadedCa, loadCa, readCertificateFile } from '../core/pki/index.js'
+import { resolveCaPassphrase } from './passphrase.js'
+
+/** Whether prompting is allowed: both ends a TTY and not in CI. */
+export function isInteractive(): boolean {
+  return Boolean(process.stdin.isTTY && process.stderr.isTTY) && !process.env.CI
+}
+
+export interface ManifestFlagValues {
+  manifest: string
+  'key-file'?: string | undefined
+}
+
+/** Opens the manifest named by `--manifest` / `LWPROV_MANIFEST` and closes it when the command ends. */
+export async function openStoreFromFlags(
+  flags: ManifestFlagValues,
+  onCleanup: (fn: () => Promise<void>) => void,
+  opts: { migrate?: boolean } = {},
+): Promise<ManifestStore> {
+  const store = await openManifest(flags.manifest, { migrate: opts.migrate ?? true })
+  onCleanup(() => store.close())
+  return store
+}
+
+/**
+ * The manifest master key from `--key-file` or `LWPROV_MASTER_KEY`. With `required`, a missing key is a usage error;
+ * otherwise undefined is returned and the caller decides.
+ */
+export function masterKeyFromFlags(flags: ManifestFlagValues, required: boolean): Buffer | undefined {
+  let hex: string | undefined
+  if (flags['key-file']) {
+    try {
+      const st = statSync(flags['key-file'])
+      if ((st.mode & 0o077) !== 0) {
+        process.stderr.write(`warning: key file ${flags['key-file']} is readable by others; chmod 600 it.\n`)
+      }
+      hex = readFileSync(flags['key-file'], 'utf8').trim()
+    } catch (e) {
+      throw usageError('E_KEY_FILE_UNREADABLE', `Cannot read the key file ${flags['key-file']}.`, 'Check the path and permissions of --key-file.', {
+        cause: (e as Error).message,
+      })
+    }
+  } else if (process.env.LWPROV_MASTER_KEY) {
+    hex = process.env.LWPROV_MASTER_KEY.trim()
+  }
+  if (hex === undefined) {
+    if (!required) return undefined
+    throw usageError(
+      'E_MASTER_KEY_MISSING',
+      'No manifest master key: PSKs and private keys are stored encrypted with it.',
+      'Set LWPROV_MASTER_KEY to 64 hex characters (e.g. `export LWPROV_MASTER_KEY=$(openssl rand -hex 32)`) or pass --key-file FILE.',
+    )
+  }
+  return parseMasterKey(hex)
+}
+
+export interface CaFlagValues {
+  ca?: string | undefined
+  'passphrase-file'?: string | undefined
+}
+
+/** Loads and decrypts the CA named by `--ca`; undefined when no CA was given. */
+export async function loadCaFromFlags(flags: CaFlagValues): Promise<LoadedCa | undefined> {
+  if (!flags.ca) return undefined
+  const passphrase = await resolveCaPassphrase({
+    ...(flags['passphrase-file'] ? { passphraseFile: flags['passphrase-file'] } : {}),
+    interactive: isInteractive(),
+  })
+  return loadCa(flags.ca, passphrase)
+}
+
+export interface ProfileFlagValues {
+  mode?: string | undefined
+  security?: string | undefined
+  server?: string | undefined
+  'server-ca'?: string | undefined
+  'certificate-usage'?: number | undefined
+  days?: number | undefined
+  'account-id'?: string | undefined
+  'short-server-id'?: number | undefined
+  lifetime?: number | undefined
+  binding?: string | undefined
+  'psk-bytes'?: number | undefined
+  'psk-identity'?: string | undefined
+}
+
+/** Builds a credential profile from flags; names every missing required flag at once. */
+export function profileFromFlags(flags: ProfileFlagValues): CredentialProfile {
+  const missing = (['mode', 'security', 'server'] as const).filter((k) => !flags[k]).map((k) => `--${k}`)
+  if (missing.length > 0) {
+    throw usageError(
+      'E_FLAGS_MISSING',
+      `Missing ${missing.join(', ')}.`,
+      'Example: --mode bootstrap --security cert --server coaps://bootstrap.example.com:5684 --ca ./factory-ca',
+      { missing },
+    )
+  }
+  const profile: CredentialProfile = {
+    ...DEFAULT_PROFILE,
+    mode: flags.mode as AccountMode,
+    security: flags.security as SecurityKind,
+    serverUri: flags.server!,
+    ...(flags.days === undefined ? {} : { days: flags.days }),
+    ...(flags['account-id'] ? { accountId: flags['account-id'] } : {}),
+    ...(flags['short-server-id'] === undefined ? {} : { shortServerId: flags['short-server-id'] }),
+    ...(flags.lifetime === undefined ? {} : { lifetime: flags.lifetime }),
+    ...(flags.binding ? { binding: flags.binding } : {}),
+    ...(flags['psk-bytes'] === undefined ? {} : { pskBytes: flags['psk-bytes'] }),
+    ...(flags['psk-identity'] ? { pskIdentity: flags['psk-identity'] as 'endpoint' | 'random' } : {}),
+    ...(flags['certificate-usage'] === undefined ? {} : { certificateUsage: flags['certificate-usage'] }),
+  }
+  if (flags['server-ca']) profile.serverCaDer = readCertificateFile(flags['server-ca'])
+  return profile
+}

@@ -1,0 +1,3 @@
+export * from './batch.js'
+export * from './endpoints.js'
+export * from './generate.js'
