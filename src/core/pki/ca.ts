@@ -1,0 +1,453 @@
+/**
+ * Factory CAs: create (root or intermediate), write to / load from a CA directory, import an existing CA, describe.
+ *
+ * A CA directory holds `ca.pem` (the CA certificate), `chain.pem` (this CA up to its root, leaf first) and
+ * `ca.key.pem` (its key as encrypted PKCS#8, AES-256-CBC, mode 0600). Defaults follow Izuma's CA requirements
+ * (izuma-fcc.md §11): EC P-256, basicConstraints CA:true, keyUsage digitalSignature + keyCertSign + cRLSign,
+ * 35 years, chains of at most 5 certificates.
+ */
+import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { conflictError, cryptoError, LwprovError, usageError } from '../errors.js'
+import { akiValue, basicConstraintsValue, buildName, buildTbs, extension, KU_CA, OID_EXT, parseRawCertificate, readSki, signTbs, skiValue } from './cert.js'
+import { children, readTlv } from './der.js'
+import { generateKey, keyTypeOf, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
+import type { LoadedCa } from './types.js'
+import { derToPem, isPem, pemBlocks, randomSerial, sha256Colon, sha256Hex } from './util.js'
+
+/** 35 years (izuma-fcc.md §11 recommends 35-year CAs). */
+export const DEFAULT_CA_DAYS = 12_784
+/** A root allows three intermediates below it: root + 3 + device = Izuma's 5-certificate chain limit. */
+export const DEFAULT_ROOT_PATH_LEN = 3
+/** An intermediate by default signs devices only. */
+export const DEFAULT_INTERMEDIATE_PATH_LEN = 0
+/** Izuma accepts chains (CA bundle) of at most this many certificates. */
+export const MAX_CHAIN = 5
+
+export const CA_FILES = { cert: 'ca.pem', chain: 'chain.pem', key: 'ca.key.pem' } as const
+
+export interface CreateCaOptions {
+  /** Subject CN. */
+  name: string
+  keyType: KeyType
+  /** Validity in days (DEFAULT_CA_DAYS = 35 years); an intermediate is clamped to its parent's notAfter. */
+  days: number
+  /** basicConstraints pathLenConstraint; default 3 for a root, 0 for an intermediate. */
+  pathLen?: number
+  org?: string
+  orgUnit?: string
+  /** Two-letter ISO 3166 country code. */
+  country?: string
+  /** Sign with this CA instead of self-signing. */
+  parent?: LoadedCa
+  now?: Date
+}
+
+/** A CA in memory, before it is written to a directory. */
+export interface CreatedCa {
+  certPem: string
+  /** Unencrypted PKCS#8 DER: encrypt it (writeCaDir) and drop it. */
+  keyPkcs8Der: Buffer
+  /** This CA up to its root, PEM, leaf first. */
+  chainPem: string
+  /** Things the caller should tell the user (e.g. validity clamped to the parent's). */
+  warnings: string[]
+}
+
+const DAY = 86_400_000
+
+function validateCaOptions(o: CreateCaOptions): void {
+  if (o.name.trim().length === 0 || o.name.length > 64) {
+    throw usageError('E_CA_NAME_INVALID', 'The CA name (subject CN) must be 1..64 characters.', 'Pass --name "Factory Line 1 CA".')
+  }
+  if (!Number.isInteger(o.days) || o.days < 1) throw usageError('E_DAYS_INVALID', `CA validity must be a whole number of days >= 1 (got ${o.days}).`, 'Pass --days N.')
+  if (o.pathLen !== undefined && (!Number.isInteger(o.pathLen) || o.pathLen < 0 || o.pathLen > MAX_CHAIN - 2)) {
+    throw usageError('E_CA_PATHLEN', `Path length must be 0..${MAX_CHAIN - 2} (got ${o.pathLen}).`, `Izuma accepts chains of at most ${MAX_CHAIN} certificates.`)
+  }
+  if (o.country !== undefined && !/^[A-Z]{2}$/.test(o.country)) {
+    throw usageError('E_CA_COUNTRY_INVALID', `Country must be a two-letter ISO 3166 code (got "${o.country}").`, 'Pass e.g. --country FI.')
+  }
+  for (const [flag, v] of [['--org', o.org], ['--org-unit', o.orgUnit]] as const) {
+    if (v !== undefined && (v.length === 0 || v.length > 64)) throw usageError('E_CA_NAME_INVALID', `${flag} must be 1..64 characters.`, `Shorten ${flag}.`)
+  }
+}
+
+/**
+ * Creates a CA: a self-signed root, or an intermediate signed by `parent`. basicConstraints CA:true (critical) with a
+ * path length, keyUsage digitalSignature + keyCertSign + cRLSign (critical), SKI, AKI, random positive 16-byte serial,
+ * validity from one minute before `now`.
+ */
+export async function createCa(opts: CreateCaOptions): Promise<CreatedCa> {
+  validateCaOptions(opts)
+  const warnings: string[] = []
+  const parent = opts.parent
+  let pathLen = opts.pathLen ?? (parent ? DEFAULT_INTERMEDIATE_PATH_LEN : DEFAULT_ROOT_PATH_LEN)
+  if (parent) {
+    if (parent.pathLen !== undefined && parent.pathLen < 1) {
+      throw conflictError('E_CA_PATHLEN', `The parent CA "${parent.subject}" has path length 0: it may sign device certificates only.`, 'Sign the new CA with a CA whose --path-len is at least 1, e.g. the root.')
+    }
+    if (parent.pathLen !== undefined && pathLen > parent.pathLen - 1) {
+      if (opts.pathLen !== undefined) {
+        throw conflictError('E_CA_PATHLEN', `Path length ${pathLen} exceeds what the parent allows (${parent.pathLen - 1}).`, `Pass --path-len ${parent.pathLen - 1} or less.`)
+      }
+      pathLen = parent.pathLen - 1
+    }
+    if (parent.chainDer.length + 1 > MAX_CHAIN - 1) {
+      warnings.push(`The CA chain will have ${parent.chainDer.length + 1} certificates; with the device certificate that exceeds Izuma's limit of ${MAX_CHAIN}.`)
+    }
+  }
+  const now = Math.floor((opts.now ?? new Date()).getTime() / 1000) * 1000
+  let notBefore = now - 60_000
+  let notAfter = now + opts.days * DAY
+  if (parent) {
+    notBefore = Math.max(notBefore, parent.notBefore.getTime())
+    if (notAfter > parent.notAfter.getTime()) {
+      notAfter = parent.notAfter.getTime()
+      warnings.push(`Validity shortened to the parent CA's notAfter (${parent.notAfter.toISOString()}).`)
+    }
+  }
+
+  const { privateKey, publicKey } = generateKey(opts.keyType)
+  const spki = publicKey.export({ type: 'spki', format: 'der' })
+  const keyId = subjectKeyId(spki)
+  const subject = buildName({ country: opts.country, org: opts.org, orgUnit: opts.orgUnit, commonName: opts.name })
+  const signer = parent?.privateKey ?? privateKey
+  const scheme = signatureSchemeFor(signer)
+  const tbs = buildTbs({
+    serial: randomSerial(16, randomBytes(16)),
+    signatureAlgorithm: scheme.algorithmDer,
+    issuer: parent?.subjectDer ?? subject,
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notAfter),
+    subject,
+    spki,
+    extensions: [
+      extension(OID_EXT.basicConstraints, true, basicConstraintsValue(true, pathLen)),
+      extension(OID_EXT.keyUsage, true, KU_CA),
+      extension(OID_EXT.subjectKeyIdentifier, false, skiValue(keyId)),
+      extension(OID_EXT.authorityKeyIdentifier, false, akiValue(parent?.keyId ?? keyId)),
+    ],
+  })
+  const der = signTbs(tbs, scheme.algorithmDer, signer, scheme.hash)
+  const certPem = derToPem(der, 'CERTIFICATE')
+  const chainPem = certPem + (parent ? parent.chainDer.map((d) => derToPem(d, 'CERTIFICATE')).join('') : '')
+  return { certPem, keyPkcs8Der: privateKey.export({ type: 'pkcs8', format: 'der' }), chainPem, warnings }
+}
+
+function checkPassphrase(passphrase: string): void {
+  if (passphrase.length === 0) {
+    throw usageError('E_CA_PASSPHRASE_MISSING', 'The CA key passphrase is empty.', 'Set LWPROV_CA_PASSPHRASE or pass --passphrase-file with a non-empty passphrase.')
+  }
+}
+
+/**
+ * Writes a CA directory: ca.pem, chain.pem and ca.key.pem (encrypted PKCS#8, AES-256-CBC, mode 0600). Creates the
+ * directory with mode 0700 if needed. Refuses (`E_CA_EXISTS`, conflict) to overwrite an existing CA unless `force`.
+ * Returns the paths written.
+ */
+export function writeCaDir(dir: string, ca: Pick<CreatedCa, 'certPem' | 'keyPkcs8Der' | 'chainPem'>, passphrase: string, opts: { force?: boolean } = {}): { cert: string; chain: string; key: string } {
+  checkPassphrase(passphrase)
+  const files = { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) }
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw usageError('E_CA_OUT_INVALID', `${dir} exists and is not a directory.`, 'Pass --out with a new or existing directory.')
+    const existing = Object.values(files).filter((f) => existsSync(f))
+    if (existing.length > 0 && !opts.force) {
+      throw conflictError('E_CA_EXISTS', `${dir} already holds a CA (${existing.map((f) => f.slice(dir.length + 1)).join(', ')}).`, 'Choose another --out directory, or pass --force to replace it.')
+    }
+  } else {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+  }
+  const keyPem = createPrivateKey({ key: ca.keyPkcs8Der, format: 'der', type: 'pkcs8' }).export({
+    format: 'pem',
+    type: 'pkcs8',
+    cipher: 'aes-256-cbc',
+    passphrase,
+  }) as string
+  // The key first, so a failure never leaves a certificate without its key; chmod as well because `mode` only
+  // applies when the file is created (--force over an existing file).
+  writeFileSync(files.key, keyPem, { mode: 0o600 })
+  chmodSync(files.key, 0o600)
+  writeFileSync(files.cert, ca.certPem, { mode: 0o644 })
+  writeFileSync(files.chain, ca.chainPem, { mode: 0o644 })
+  return files
+}
+
+function unreadable(dir: string, what: string, cause?: unknown): LwprovError {
+  return new LwprovError('E_CA_UNREADABLE', `Cannot read the CA in ${dir}: ${what}.`, {
+    hint: 'Run `lwprov ca create --name NAME --out DIR` first, or check the --ca directory.',
+    exit: 'usage',
+    cause,
+  })
+}
+
+function readText(dir: string, file: string, optional = false): string | undefined {
+  const p = join(dir, file)
+  try {
+    return readFileSync(p, 'latin1')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (optional && code === 'ENOENT') return undefined
+    throw unreadable(dir, `${file} ${code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? 'error'})`}`, error)
+  }
+}
+
+function certsIn(text: string, dir: string, file: string): Buffer[] {
+  const certs = pemBlocks(text).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der)
+  if (certs.length === 0) throw unreadable(dir, `${file} holds no PEM certificate`)
+  return certs
+}
+
+/** Facts about a CA certificate that do not need its key. */
+interface CertFacts {
+  x509: X509Certificate
+  subject: string
+  issuer: string
+  subjectDer: Buffer
+  keyId: Buffer
+  isCa: boolean
+  pathLen: number | undefined
+  notBefore: Date
+  notAfter: Date
+  serialHex: string
+  keyType: string
+}
+
+const dn = (s: string): string => s.split('\n').filter(Boolean).join(', ')
+
+function certFacts(der: Buffer): CertFacts {
+  const x509 = new X509Certificate(der)
+  const rawCert = parseRawCertificate(der)
+  const skiExt = rawCert.extensions.get(OID_EXT.subjectKeyIdentifier)
+  const bc = rawCert.extensions.get(OID_EXT.basicConstraints)
+  let isCa = false
+  let pathLen: number | undefined
+  if (bc) {
+    const items = children(bc.value, readTlv(bc.value))
+    for (const it of items) {
+      if (it.tag === 0x01) isCa = bc.value[it.body] !== 0
+      if (it.tag === 0x02) pathLen = Number.parseInt(bc.value.subarray(it.body, it.end).toString('hex') || '0', 16)
+    }
+  }
+  return {
+    x509,
+    subject: dn(x509.subject),
+    issuer: dn(x509.issuer),
+    subjectDer: rawCert.subject,
+    keyId: skiExt ? readSki(skiExt.value) : subjectKeyId(rawCert.spki),
+    isCa,
+    pathLen,
+    notBefore: new Date(x509.validFrom),
+    notAfter: new Date(x509.validTo),
+    serialHex: x509.serialNumber.toLowerCase(),
+    keyType: keyTypeOf(x509.publicKey),
+  }
+}
+
+/**
+ * Loads a CA directory and decrypts its key. Errors: `E_CA_UNREADABLE` (missing directory or files, damaged PEM),
+ * `E_CA_PASSPHRASE` (wrong passphrase, exit 6), `E_CA_KEY_MISMATCH` (key does not belong to ca.pem, exit 6),
+ * `E_CA_NOT_CA` (ca.pem is not a CA certificate).
+ */
+export async function loadCa(dir: string, passphrase: string): Promise<LoadedCa> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw unreadable(dir, 'the directory does not exist')
+  const certPemText = readText(dir, CA_FILES.cert)!
+  const keyText = readText(dir, CA_FILES.key)!
+  const chainText = readText(dir, CA_FILES.chain, true)
+  const certDer = certsIn(certPemText, dir, CA_FILES.cert)[0]!
+  let chainDer = chainText === undefined ? [certDer] : certsIn(chainText, dir, CA_FILES.chain)
+  if (!chainDer[0]!.equals(certDer)) chainDer = [certDer, ...chainDer]
+  let facts: CertFacts
+  try {
+    facts = certFacts(certDer)
+  } catch (error) {
+    throw unreadable(dir, `${CA_FILES.cert} is not a valid certificate`, error)
+  }
+  if (!facts.isCa) throw usageError('E_CA_NOT_CA', `${join(dir, CA_FILES.cert)} is not a CA certificate (basicConstraints CA:true missing).`, 'Use a directory made by `lwprov ca create` or `lwprov ca import`.')
+  let privateKey: KeyObject
+  try {
+    privateKey = createPrivateKey({ key: keyText, format: 'pem', passphrase })
+  } catch (error) {
+    if (/ENCRYPTED/.test(keyText)) {
+      throw cryptoError('E_CA_PASSPHRASE', `Cannot decrypt the CA key in ${dir}: wrong passphrase (or a damaged key file).`, 'Check LWPROV_CA_PASSPHRASE or the --passphrase-file contents.', error)
+    }
+    throw unreadable(dir, `${CA_FILES.key} is not a readable private key`, error)
+  }
+  if (!facts.x509.checkPrivateKey(privateKey)) {
+    throw cryptoError('E_CA_KEY_MISMATCH', `The key in ${join(dir, CA_FILES.key)} does not belong to the certificate ${join(dir, CA_FILES.cert)}.`, 'Restore the matching ca.key.pem, or re-import the CA with `lwprov ca import`.')
+  }
+  return {
+    dir,
+    certPem: derToPem(certDer, 'CERTIFICATE'),
+    certDer,
+    chainDer,
+    privateKey,
+    subject: facts.subject,
+    issuer: facts.issuer,
+    subjectDer: facts.subjectDer,
+    keyId: facts.keyId,
+    keyType: facts.keyType,
+    notBefore: facts.notBefore,
+    notAfter: facts.notAfter,
+    pathLen: facts.pathLen,
+    fingerprint: sha256Hex(certDer),
+  }
+}
+
+export interface ImportCaOptions {
+  /** PEM or DER certificate; a PEM file may continue with the rest of the chain up to the root. */
+  certPath: string
+  /** PEM or DER key: PKCS#8 (plain or encrypted), SEC1 or PKCS#1 (legacy-encrypted PEM too). */
+  keyPath: string
+  /** Passphrase of an encrypted key. */
+  keyPassphrase?: string
+  /** Optional separate chain file (PEM), this CA's issuers up to the root. */
+  chainPath?: string
+}
+
+function readKey(path: string, passphrase: string | undefined): KeyObject {
+  let data: Buffer
+  try {
+    data = readFileSync(path)
+  } catch (error) {
+    throw new LwprovError('E_CA_KEY_UNREADABLE', `Cannot read key file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`, { hint: 'Check the --key path.', cause: error })
+  }
+  const bad = (error?: unknown): LwprovError =>
+    new LwprovError('E_CA_KEY_UNREADABLE', `${path} is not a supported private key.`, { hint: 'Pass a PEM or DER key: PKCS#8, SEC1 (EC) or PKCS#1 (RSA).', cause: error })
+  const missing = (): LwprovError =>
+    usageError('E_CA_IMPORT_PASSPHRASE_MISSING', `${path} is encrypted and no passphrase was given for it.`, 'Set LWPROV_CA_IMPORT_PASSPHRASE to the existing key\'s passphrase.')
+  const wrong = (error: unknown): LwprovError =>
+    cryptoError('E_CA_PASSPHRASE', `Cannot decrypt ${path}: wrong passphrase.`, 'Check LWPROV_CA_IMPORT_PASSPHRASE.', error)
+  if (isPem(data)) {
+    const text = data.toString('latin1')
+    const encrypted = /ENCRYPTED PRIVATE KEY|Proc-Type: *4,ENCRYPTED/.test(text)
+    if (encrypted && !passphrase) throw missing()
+    try {
+      return createPrivateKey({ key: text, format: 'pem', ...(passphrase ? { passphrase } : {}) })
+    } catch (error) {
+      throw encrypted ? wrong(error) : bad(error)
+    }
+  }
+  for (const type of ['pkcs8', 'sec1', 'pkcs1'] as const) {
+    try {
+      return createPrivateKey({ key: data, format: 'der', type })
+    } catch {
+      // try the next encoding
+    }
+  }
+  // EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm SEQUENCE, encryptedData OCTET STRING }
+  let encrypted = false
+  try {
+    const kids = children(data, readTlv(data))
+    encrypted = kids.length === 2 && kids[0]!.tag === 0x30 && kids[1]!.tag === 0x04
+  } catch {
+    // not DER at all
+  }
+  if (!encrypted) throw bad()
+  if (!passphrase) throw missing()
+  try {
+    return createPrivateKey({ key: data, format: 'der', type: 'pkcs8', passphrase })
+  } catch (error) {
+    throw wrong(error)
+  }
+}
+
+/**
+ * Adopts an existing CA: checks the certificate is a CA (basicConstraints CA:true, keyCertSign when keyUsage is
+ * present) and that the key matches it, and returns it ready for `writeCaDir` (which re-encrypts the key).
+ */
+export async function importCa(opts: ImportCaOptions): Promise<CreatedCa> {
+  const warnings: string[] = []
+  let data: Buffer
+  try {
+    data = readFileSync(opts.certPath)
+  } catch (error) {
+    throw new LwprovError('E_CERT_UNREADABLE', `Cannot read certificate file ${opts.certPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`, { hint: 'Check the --cert path.', cause: error })
+  }
+  let chain: Buffer[] = isPem(data) ? pemBlocks(data.toString('latin1')).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der) : [data]
+  if (opts.chainPath !== undefined) {
+    const extra = pemBlocks(readFileSync(opts.chainPath, 'latin1')).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der)
+    chain = [...chain, ...extra.filter((d) => !chain.some((c) => c.equals(d)))]
+  }
+  const certDer = chain[0]
+  let facts: CertFacts
+  try {
+    if (!certDer) throw new Error('no certificate')
+    facts = certFacts(certDer)
+  } catch (error) {
+    throw new LwprovError('E_CERT_UNREADABLE', `${opts.certPath} is not a PEM or DER X.509 certificate.`, { hint: 'Pass the CA certificate with --cert.', cause: error })
+  }
+  if (!facts.isCa) {
+    throw usageError('E_CA_NOT_CA', `${opts.certPath} is not a CA certificate (basicConstraints CA:true missing).`, 'Import the CA certificate that signs device certificates, not a device or server certificate.')
+  }
+  const ku = parseRawCertificate(certDer!).extensions.get(OID_EXT.keyUsage)
+  if (ku) {
+    const bits = ku.value[3] ?? 0
+    if ((bits & 0x04) === 0) throw usageError('E_CA_NOT_CA', `${opts.certPath} may not sign certificates (keyUsage lacks keyCertSign).`, 'Import a CA whose keyUsage includes keyCertSign.')
+  }
+  const key = readKey(opts.keyPath, opts.keyPassphrase)
+  if (!facts.x509.checkPrivateKey(key)) {
+    throw cryptoError('E_CA_KEY_MISMATCH', `The key ${opts.keyPath} does not belong to the certificate ${opts.certPath}.`, 'Pass the private key of this CA certificate.')
+  }
+  signatureSchemeFor(key)
+  if (facts.keyType !== 'ec-p256') warnings.push(`The CA key is ${facts.keyType}; Izuma requires EC P-256 CAs.`)
+  if (facts.notAfter.getTime() < Date.now()) warnings.push(`The CA certificate expired on ${facts.notAfter.toISOString()}.`)
+  if (chain.length > 1 || facts.subject !== facts.issuer) {
+    const last = new X509Certificate(chain[chain.length - 1]!)
+    if (last.subject !== last.issuer) warnings.push('The chain does not end in a self-signed root; add the issuers to the --cert file (PEM, leaf first).')
+  }
+  return {
+    certPem: derToPem(certDer!, 'CERTIFICATE'),
+    keyPkcs8Der: key.export({ type: 'pkcs8', format: 'der' }),
+    chainPem: chain.map((d) => derToPem(d, 'CERTIFICATE')).join(''),
+    warnings,
+  }
+}
+
+/** What `lwprov ca show` prints. */
+export interface CaDescription {
+  dir: string
+  subject: string
+  issuer: string
+  selfSigned: boolean
+  serialHex: string
+  notBefore: string
+  notAfter: string
+  /** SHA-256 of the certificate DER, upper-case colon hex (as `openssl x509 -fingerprint -sha256`). */
+  fingerprint: string
+  keyType: string
+  /** basicConstraints pathLenConstraint, null when unlimited. */
+  pathLen: number | null
+  /** Subjects from this CA up to the root. */
+  chain: Array<{ subject: string; fingerprint: string }>
+  files: { cert: string; chain: string; key: string }
+}
+
+/** Describes a CA directory without its passphrase. Error: `E_CA_UNREADABLE`. */
+export function describeCa(dir: string): CaDescription {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw unreadable(dir, 'the directory does not exist')
+  const certDer = certsIn(readText(dir, CA_FILES.cert)!, dir, CA_FILES.cert)[0]!
+  const chainText = readText(dir, CA_FILES.chain, true)
+  const chainDer = chainText === undefined ? [certDer] : certsIn(chainText, dir, CA_FILES.chain)
+  let f: CertFacts
+  try {
+    f = certFacts(certDer)
+  } catch (error) {
+    throw unreadable(dir, `${CA_FILES.cert} is not a valid certificate`, error)
+  }
+  return {
+    dir,
+    subject: f.subject,
+    issuer: f.issuer,
+    selfSigned: f.subject === f.issuer,
+    serialHex: f.serialHex,
+    notBefore: f.notBefore.toISOString(),
+    notAfter: f.notAfter.toISOString(),
+    fingerprint: sha256Colon(certDer),
+    keyType: f.keyType,
+    pathLen: f.pathLen ?? null,
+    chain: chainDer.map((d) => ({ subject: dn(new X509Certificate(d).subject), fingerprint: sha256Colon(d) })),
+    files: { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) },
+  }
+}

@@ -1,0 +1,24 @@
+/** Factory CAs, device certificates and PSKs. */
+export {
+  CA_FILES,
+  createCa,
+  DEFAULT_CA_DAYS,
+  DEFAULT_INTERMEDIATE_PATH_LEN,
+  DEFAULT_ROOT_PATH_LEN,
+  describeCa,
+  importCa,
+  loadCa,
+  MAX_CHAIN,
+  writeCaDir,
+  type CaDescription,
+  type CreateCaOptions,
+  type CreatedCa,
+  type ImportCaOptions,
+} from './ca.js'
+export { signCsr, type SignCsrOptions } from './csr.js'
+export type { DeviceRequest } from './issue-core.js'
+export { deviceProfile, INLINE_LIMIT, issueDeviceCertificates, type IssueOptions } from './issue.js'
+export { isKeyType, KEY_TYPES, keyTypeOf, type KeyType } from './keys.js'
+export { generatePsk, MIN_PSK_BYTES, randomPskIdentity } from './psk.js'
+export type { IssuedCertificate, LoadedCa } from './types.js'
+export { derToPem, pemBlocks, readCertificateFile, sha256Colon, sha256Hex } from './util.js'

@@ -1,0 +1,123 @@
+/**
+ * The per-certificate hot path of device issuing, shared by the main thread and the worker threads. Everything that
+ * is the same for a whole batch (algorithm, issuer Name, validity, constant extensions, their framing) is encoded once
+ * in the constructor; a certificate then costs one P-256 key generation, one SHA-1, one signature and a few
+ * `Buffer.concat`s. No I/O, no imports beyond node:crypto, so a worker can load it cheaply.
+ */
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
+
+import { akiValue, basicConstraintsValue, EKU_CLIENT_AUTH, extension, KU_DEVICE, OID_EXT } from './cert.js'
+import { bitString, derLength, dirString, explicit, intDer, oid, seq, set, timeDer, tlv } from './der.js'
+import { publicKeyBits } from './keys.js'
+import { derToPem, randomSerial, sha256Hex } from './util.js'
+
+/** Everything a worker needs to issue for one CA and batch (structured-clone friendly: KeyObject + Buffers). */
+export interface DeviceProfileSpec {
+  caKey: KeyObject
+  hash: string
+  signatureAlgorithm: Buffer
+  /** The CA certificate's subject Name, verbatim. */
+  issuer: Buffer
+  /** The CA's subject key identifier (becomes the device AKI). */
+  caKeyId: Buffer
+  notBefore: number
+  notAfter: number
+}
+
+/** One device to issue for. */
+export interface DeviceRequest {
+  endpoint: string
+  accountId?: string
+}
+
+/** What the hot path returns for one device. */
+export interface RawIssued {
+  certificateDer: Buffer
+  privateKeyDer?: Buffer
+  serialHex: string
+}
+
+const SERIAL_BYTES = 16
+const V3 = explicit(0, intDer(2))
+const OID_CN = oid('2.5.4.3')
+const OID_OU = oid('2.5.4.11')
+const SKI_LEN = 20
+const P256_KEYGEN = {
+  namedCurve: 'prime256v1',
+  publicKeyEncoding: { type: 'spki', format: 'der' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+} as const
+
+export class DeviceIssuer {
+  private readonly middle: Buffer
+  private readonly extHead: Buffer
+  private readonly extTail: Buffer
+  private readonly ouRdn = new Map<string, Buffer>()
+
+  constructor(private readonly spec: DeviceProfileSpec) {
+    const validity = seq(timeDer(new Date(spec.notBefore)), timeDer(new Date(spec.notAfter)))
+    this.middle = Buffer.concat([spec.signatureAlgorithm, spec.issuer, validity])
+    // Extensions: basicConstraints, keyUsage, EKU, SKI (varies, fixed length), AKI. The SKI extension is split so
+    // that only its 20 key-id bytes are spliced in per certificate.
+    const ski = extension(OID_EXT.subjectKeyIdentifier, false, tlv(0x04, Buffer.alloc(SKI_LEN)))
+    const list = [
+      extension(OID_EXT.basicConstraints, true, basicConstraintsValue(false)),
+      extension(OID_EXT.keyUsage, true, KU_DEVICE),
+      extension(OID_EXT.extKeyUsage, false, EKU_CLIENT_AUTH),
+      ski,
+      extension(OID_EXT.authorityKeyIdentifier, false, akiValue(spec.caKeyId)),
+    ]
+    const whole = explicit(3, seq(...list))
+    const skiEnd = whole.length - list[4]!.length
+    this.extHead = whole.subarray(0, skiEnd - SKI_LEN)
+    this.extTail = whole.subarray(skiEnd)
+  }
+
+  private subject(req: DeviceRequest): Buffer {
+    const cn = set(seq(OID_CN, dirString(req.endpoint)))
+    if (req.accountId === undefined) return seq(cn)
+    let ou = this.ouRdn.get(req.accountId)
+    if (!ou) {
+      ou = set(seq(OID_OU, dirString(req.accountId)))
+      this.ouRdn.set(req.accountId, ou)
+    }
+    return seq(ou, cn)
+  }
+
+  /**
+   * Issues one certificate. Without `spki` a fresh P-256 key is generated and returned as PKCS#8; with it (a CSR's
+   * key) only the certificate is made. `serial` must be a positive 16-byte value (see `randomSerial`).
+   */
+  issue(req: DeviceRequest, serial: Buffer, spki?: Buffer): RawIssued {
+    let privateKeyDer: Buffer | undefined
+    if (spki === undefined) {
+      const kp = generateKeyPairSync('ec', P256_KEYGEN)
+      spki = kp.publicKey
+      privateKeyDer = kp.privateKey
+    }
+    const keyId = createHash('sha1').update(publicKeyBits(spki)).digest()
+    const serialTlv = Buffer.concat([Buffer.from([0x02, SERIAL_BYTES]), serial])
+    const subject = this.subject(req)
+    const bodyLen =
+      V3.length + serialTlv.length + this.middle.length + subject.length + spki.length + this.extHead.length + SKI_LEN + this.extTail.length
+    const tbs = Buffer.concat([Buffer.from([0x30]), derLength(bodyLen), V3, serialTlv, this.middle, subject, spki, this.extHead, keyId, this.extTail])
+    const sig = signWith(this.spec, tbs)
+    const certificateDer = seq(tbs, this.spec.signatureAlgorithm, bitString(sig))
+    return { certificateDer, privateKeyDer, serialHex: serial.toString('hex') }
+  }
+
+  /** Issues a run of devices with fresh keys (serial randomness drawn in one call). */
+  issueMany(reqs: readonly DeviceRequest[]): RawIssued[] {
+    const pool = randomBytes(SERIAL_BYTES * reqs.length)
+    return reqs.map((r, i) => this.issue(r, randomSerial(SERIAL_BYTES, pool, i * SERIAL_BYTES)))
+  }
+}
+
+function signWith(spec: DeviceProfileSpec, tbs: Buffer): Buffer {
+  return sign(spec.hash, tbs, { key: spec.caKey, dsaEncoding: 'der' })
+}
+
+/** PEM and fingerprint for an issued DER certificate. */
+export function finish(der: Buffer): { certificatePem: string; fingerprint: string } {
+  return { certificatePem: derToPem(der, 'CERTIFICATE'), fingerprint: sha256Hex(der) }
+}
