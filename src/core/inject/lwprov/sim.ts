@@ -1,0 +1,282 @@
+/**
+ * A simulated lwprov device: the device side of docs/protocol.md as pure logic (bytes in, bytes out, no I/O), so
+ * unit tests and `lwprov sim` can exercise the host protocol against something that behaves like real firmware,
+ * including the log lines firmware prints on the same line between frames.
+ */
+import { createHash, webcrypto } from 'node:crypto'
+import { FrameScanner, FrameType, MAX_PAYLOAD, PROTOCOL_VERSION, encodeFrame, type Frame } from './codec.js'
+import {
+  BeginFlag,
+  Capability,
+  DeviceErrorCode,
+  KeyType,
+  NakReason,
+  PayloadFormat,
+  decodeBegin,
+  decodeCsrRead,
+  decodeData,
+  decodeKeygen,
+  encodeAck,
+  encodeCsrData,
+  encodeDeviceHello,
+  encodeDigest,
+  encodeError,
+  encodeU16,
+  encodeU32,
+  type Begin,
+} from './messages.js'
+
+/** Options of {@link LwprovSimDevice} (the simulated-device contract shared by all protocols). */
+export interface LwprovSimOptions {
+  /** Serial number the device reports in HELLO. */
+  serial: string
+  /** Refuse every COMMIT with an ERROR frame (REFUSED), as firmware does when its LwM2M stack rejects the payload. */
+  refuse?: boolean
+  /** Report a wrong read-back digest. */
+  corruptDigest?: boolean
+  /** Called with the committed payload (the bytes a real device writes to flash). */
+  store?: (bytes: Buffer) => void
+  /** Called with each log line the device prints (also sent on the link between frames). */
+  log?: (line: string) => void
+  /** IMEI to report. */
+  imei?: string
+  /** MAC address to report. */
+  mac?: string
+  /** Largest frame payload the device accepts; default 1024. */
+  maxFrame?: number
+  /** Largest payload the device can store; default 16384. */
+  capacity?: number
+  /** Offer on-device key generation; default true. */
+  keygen?: boolean
+}
+
+interface Staging {
+  begin: Begin
+  data: Buffer[]
+  received: number
+}
+
+/**
+ * Simulated device. Wire `onSend` to the link's write side and feed received bytes to `receive`. Committed data
+ * survives `reset()` (it models flash); staged data and a pending generated key do not.
+ */
+export class LwprovSimDevice {
+  private readonly opts: LwprovSimOptions
+  private readonly scanner = new FrameScanner()
+  private readonly listeners: ((bytes: Buffer) => void)[] = []
+  private readonly started = Date.now()
+  private inSession = false
+  private staging: Staging | undefined
+  private stored: Buffer | undefined
+  private key: { csr: Buffer; generated: boolean } | undefined
+  private last: { seq: number; type: number; response: Buffer } | undefined
+  /** Bumped by reset() so answers computed before a reboot (async keygen) are dropped. */
+  private epoch = 0
+
+  constructor(opts: LwprovSimOptions) {
+    this.opts = opts
+  }
+
+  /** The committed payload, if any. */
+  get storedPayload(): Buffer | undefined {
+    return this.stored
+  }
+
+  onSend(cb: (bytes: Buffer) => void): void {
+    this.listeners.push(cb)
+  }
+
+  receive(chunk: Buffer): void {
+    for (const ev of this.scanner.push(chunk)) {
+      if (ev.kind === 'frame') this.handle(ev.frame)
+      else if (ev.kind === 'corrupt') {
+        // Only a frame whose header survived names a sequence number worth NAKing; a broken header may be noise.
+        if (ev.reason === 'crc') this.send(FrameType.NAK, ev.seq ?? 0, Buffer.from([NakReason.crc]), false)
+      }
+    }
+  }
+
+  /** Reboot: drop staged state and a pending key, print the boot banner and announce with a BOOT frame. */
+  reset(): void {
+    this.epoch++
+    this.inSession = false
+    this.staging = undefined
+    this.key = undefined
+    this.last = undefined
+    this.scanner.reset()
+    this.log('')
+    this.log(`*** Booting lwprov-sim v1.0 (serial ${this.opts.serial}) ***`)
+    this.log('lwprov: factory provisioning receiver ready')
+    this.emit(encodeFrame({ type: FrameType.BOOT, seq: 0, payload: this.hello() }))
+  }
+
+  private hello(): Buffer {
+    const caps = Capability.senmlCbor | Capability.tlv | (this.opts.keygen === false ? 0 : Capability.keygen)
+    return encodeDeviceHello({
+      version: PROTOCOL_VERSION,
+      maxFrame: Math.min(this.opts.maxFrame ?? 1024, MAX_PAYLOAD),
+      capabilities: caps,
+      capacity: this.opts.capacity ?? 16384,
+      serial: this.opts.serial,
+      ...(this.opts.imei === undefined ? {} : { imei: this.opts.imei }),
+      ...(this.opts.mac === undefined ? {} : { mac: this.opts.mac }),
+      model: 'lwprov-sim',
+      firmware: '1.0.0',
+    })
+  }
+
+  private handle(f: Frame): void {
+    if (f.version !== PROTOCOL_VERSION) {
+      this.send(FrameType.ERROR, f.seq, encodeError(DeviceErrorCode.VERSION, `frame version ${f.version} not supported`))
+      return
+    }
+    // A repeated request (the host missed our answer) gets the same answer again, never a second execution.
+    if (f.type !== FrameType.HELLO && this.last && this.last.seq === f.seq && this.last.type === f.type) {
+      this.emit(this.last.response)
+      return
+    }
+    const remember = (type: number, payload: Buffer) => this.reply(f, type, payload)
+    const fail = (code: number, text: string) => {
+      this.log(`lwprov: error ${code}: ${text}`)
+      remember(FrameType.ERROR, encodeError(code, text))
+    }
+    if (f.type === FrameType.HELLO) {
+      this.inSession = true
+      this.staging = undefined
+      this.key = undefined
+      this.log('lwprov: host connected, session started')
+      remember(FrameType.IDENTITY, this.hello())
+      return
+    }
+    if (!this.inSession) return fail(DeviceErrorCode.BAD_STATE, 'no session: send HELLO first')
+    switch (f.type) {
+      case FrameType.KEYGEN: {
+        if (this.opts.keygen === false) return fail(DeviceErrorCode.UNSUPPORTED, 'key generation not supported')
+        const { keyType, commonName } = decodeKeygen(f.payload)
+        if (keyType !== KeyType.ecP256) return fail(DeviceErrorCode.UNSUPPORTED, `key type ${keyType} not supported`)
+        this.log(`lwprov: generating EC P-256 key for CN=${commonName}`)
+        const epoch = this.epoch
+        makeCsr(commonName).then(
+          (csr) => {
+            if (epoch !== this.epoch) return
+            this.key = { csr, generated: true }
+            this.log(`lwprov: CSR ready (${csr.length} bytes)`)
+            remember(FrameType.ACK, encodeAck(FrameType.KEYGEN, encodeU16(csr.length)))
+          },
+          (e: unknown) => {
+            if (epoch === this.epoch) fail(DeviceErrorCode.KEYGEN_FAILED, `key generation failed: ${String(e)}`)
+          },
+        )
+        return
+      }
+      case FrameType.CSR_READ: {
+        if (!this.key) return fail(DeviceErrorCode.BAD_STATE, 'no CSR: send KEYGEN first')
+        const { offset, length } = decodeCsrRead(f.payload)
+        const max = Math.min(this.opts.maxFrame ?? 1024, MAX_PAYLOAD) - 2
+        const chunk = this.key.csr.subarray(offset, offset + Math.min(length, max))
+        remember(FrameType.CSR_DATA, encodeCsrData(offset, chunk))
+        return
+      }
+      case FrameType.BEGIN: {
+        const begin = decodeBegin(f.payload)
+        if (begin.format !== PayloadFormat.senmlCbor && begin.format !== PayloadFormat.tlv) {
+          return fail(DeviceErrorCode.UNSUPPORTED, `payload format ${begin.format} not supported`)
+        }
+        if (begin.total > (this.opts.capacity ?? 16384)) return fail(DeviceErrorCode.TOO_LARGE, `payload of ${begin.total} bytes exceeds storage`)
+        if (begin.flags & BeginFlag.useGeneratedKey && !this.key) return fail(DeviceErrorCode.BAD_STATE, 'no generated key in this session')
+        this.staging = { begin, data: [], received: 0 }
+        this.log(`lwprov: receiving ${begin.total} bytes`)
+        remember(FrameType.ACK, encodeAck(FrameType.BEGIN))
+        return
+      }
+      case FrameType.DATA: {
+        const st = this.staging
+        if (!st) return fail(DeviceErrorCode.BAD_STATE, 'DATA before BEGIN')
+        const { offset, chunk } = decodeData(f.payload)
+        if (offset !== st.received) return fail(DeviceErrorCode.BAD_OFFSET, `DATA at ${offset}, expected ${st.received}`)
+        if (st.received + chunk.length > st.begin.total) return fail(DeviceErrorCode.TOO_LARGE, 'DATA beyond the announced size')
+        st.data.push(Buffer.from(chunk))
+        st.received += chunk.length
+        remember(FrameType.ACK, encodeAck(FrameType.DATA, encodeU32(st.received)))
+        return
+      }
+      case FrameType.COMMIT: {
+        const st = this.staging
+        if (!st) return fail(DeviceErrorCode.BAD_STATE, 'COMMIT before BEGIN')
+        if (st.received !== st.begin.total) return fail(DeviceErrorCode.BAD_STATE, `COMMIT after ${st.received} of ${st.begin.total} bytes`)
+        const payload = Buffer.concat(st.data)
+        if (!createHash('sha256').update(payload).digest().equals(st.begin.sha256)) {
+          this.staging = undefined
+          return fail(DeviceErrorCode.DIGEST_MISMATCH, 'staged payload does not match the BEGIN digest; nothing stored')
+        }
+        const first = payload[0]
+        if (st.begin.format === PayloadFormat.senmlCbor && (first === undefined || first >> 5 !== 4)) {
+          this.staging = undefined
+          return fail(DeviceErrorCode.REFUSED, 'payload is not a SenML-CBOR array; nothing stored')
+        }
+        if (this.opts.refuse) {
+          this.staging = undefined
+          return fail(DeviceErrorCode.REFUSED, 'LwM2M client rejected the configuration (simulated refusal); nothing stored')
+        }
+        this.stored = payload
+        this.staging = undefined
+        this.opts.store?.(Buffer.from(payload))
+        this.log(`lwprov: committed ${payload.length} bytes${st.begin.flags & BeginFlag.useGeneratedKey ? ' with the generated key' : ''}`)
+        remember(FrameType.ACK, encodeAck(FrameType.COMMIT))
+        return
+      }
+      case FrameType.READBACK: {
+        if (!this.stored) return fail(DeviceErrorCode.NOTHING_STORED, 'nothing committed')
+        const digest = createHash('sha256').update(this.stored).digest()
+        if (this.opts.corruptDigest) digest[0] = digest[0]! ^ 0xff
+        remember(FrameType.DIGEST, encodeDigest(digest, this.stored.length))
+        return
+      }
+      case FrameType.ABORT: {
+        this.staging = undefined
+        this.log('lwprov: session aborted by host')
+        remember(FrameType.ACK, encodeAck(FrameType.ABORT))
+        return
+      }
+      default:
+        return fail(DeviceErrorCode.UNSUPPORTED, `frame type 0x${f.type.toString(16)} not supported`)
+    }
+  }
+
+  private reply(req: Frame, type: number, payload: Buffer): void {
+    const bytes = encodeFrame({ type, seq: req.seq, payload })
+    this.last = { seq: req.seq, type: req.type, response: bytes }
+    this.emit(bytes)
+  }
+
+  private send(type: number, seq: number, payload: Buffer, remember = true): void {
+    const bytes = encodeFrame({ type, seq, payload })
+    if (remember) this.last = { seq, type, response: bytes }
+    this.emit(bytes)
+  }
+
+  private log(line: string): void {
+    const ms = Date.now() - this.started
+    const text = line === '' ? '' : `[${String(Math.floor(ms / 1000)).padStart(5, '0')}.${String(ms % 1000).padStart(3, '0')}] <inf> ${line}`
+    if (text !== '') this.opts.log?.(text)
+    this.emit(Buffer.from(`${text}\r\n`, 'latin1'))
+  }
+
+  private emit(bytes: Buffer): void {
+    for (const l of this.listeners) l(bytes)
+  }
+}
+
+/** Makes an EC P-256 key pair and a PKCS#10 CSR with CN = commonName; the private key stays inside the "device". */
+async function makeCsr(commonName: string): Promise<Buffer> {
+  await import('reflect-metadata')
+  const x509 = await import('@peculiar/x509')
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+  const keys = (await webcrypto.subtle.generateKey(alg, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: [{ CN: [commonName] }],
+    keys,
+    signingAlgorithm: alg,
+  })
+  return Buffer.from(csr.rawData)
+}
