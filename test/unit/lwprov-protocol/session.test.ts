@@ -1,0 +1,401 @@
+import { createHash, webcrypto } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import * as x509 from '@peculiar/x509'
+import { describe, expect, it } from 'vitest'
+import { encodeCbor } from '../../../src/core/cbor.js'
+import { LwprovError } from '../../../src/core/errors.js'
+import { FrameScanner, FrameType, encodeFrame } from '../../../src/core/inject/lwprov/codec.js'
+import { LwprovProtocol, LwprovSimDevice, type LwprovSimOptions } from '../../../src/core/inject/lwprov/index.js'
+import { encodeError } from '../../../src/core/inject/lwprov/messages.js'
+import type { ByteLink, InjectionPlan, InjectionStep, Timeouts } from '../../../src/core/inject/types.js'
+import type { CredentialSet } from '../../../src/core/model.js'
+
+const FAST: Timeouts = { identify: 150, frame: 150, commit: 2000, total: 10_000 }
+
+/** Test payload encoder: a CBOR array (what the device expects) big enough to need several DATA frames. */
+function fakeSenml(c: CredentialSet): Buffer {
+  return encodeCbor([
+    new Map<number, string | Uint8Array>([[0, '/0/1/0'], [3, c.serverUri]]),
+    new Map<number, string | Uint8Array>([[0, '/0/1/3'], [8, c.certificateDer ?? Buffer.from(c.pskIdentity ?? '')]]),
+    new Map<number, string | Uint8Array>([[0, '/0/1/5'], [8, c.psk ?? new Uint8Array(0)]]),
+    new Map<number, string | Uint8Array>([[0, '/0/1/4'], [8, Buffer.alloc(2500, 0x5a)]]),
+  ])
+}
+
+function creds(over: Partial<CredentialSet> = {}): CredentialSet {
+  return {
+    endpoint: 'urn:dev:os:0001',
+    mode: 'direct',
+    security: 'psk',
+    serverUri: 'coaps://127.0.0.1:5684',
+    pskIdentity: 'urn:dev:os:0001',
+    psk: Buffer.alloc(16, 1),
+    shortServerId: 1,
+    lifetime: 86400,
+    binding: 'U',
+    notificationStoring: false,
+    ...over,
+  }
+}
+
+function plan(over: Partial<InjectionPlan> = {}): InjectionPlan {
+  return { endpoint: 'urn:dev:os:0001', credentials: creds(), now: new Date(Date.UTC(2026, 0, 1)), ...over }
+}
+
+interface Wire {
+  link: ByteLink
+  sim: LwprovSimDevice
+  stored: Buffer[]
+  /** Every host→device write, as sent. */
+  written: Buffer[]
+  hangUp(): void
+}
+
+/**
+ * An in-memory link between the host protocol and a simulated device, built from EventEmitters. `toDevice` /
+ * `toHost` may rewrite or drop (return null) each write in flight.
+ */
+function wire(
+  simOpts: Partial<LwprovSimOptions> = {},
+  taps: { toDevice?: (b: Buffer, n: number, sim: LwprovSimDevice) => Buffer | null; toHost?: (b: Buffer, n: number) => Buffer | null } = {},
+): Wire {
+  const host = new EventEmitter()
+  const stored: Buffer[] = []
+  const written: Buffer[] = []
+  const sim = new LwprovSimDevice({ serial: 'SIM-0001', store: (b) => stored.push(b), ...simOpts })
+  let toDeviceN = 0
+  let toHostN = 0
+  let closed = false
+  sim.onSend((bytes) => {
+    const b = taps.toHost ? taps.toHost(bytes, toHostN++) : bytes
+    if (b && !closed) setImmediate(() => host.emit('data', b))
+  })
+  const link: ByteLink = {
+    description: 'mem://sim',
+    async write(data) {
+      if (closed) throw new Error('link closed')
+      const bytes = Buffer.from(data)
+      written.push(bytes)
+      const b = taps.toDevice ? taps.toDevice(bytes, toDeviceN++, sim) : bytes
+      if (b) setImmediate(() => sim.receive(b))
+    },
+    onData(l) {
+      host.on('data', l)
+      return () => host.off('data', l)
+    },
+    onClose(l) {
+      host.on('close', l)
+      return () => host.off('close', l)
+    },
+    async close() {
+      closed = true
+      host.emit('close')
+    },
+  }
+  return { link, sim, stored, written, hangUp: () => void link.close() }
+}
+
+async function rejects(p: Promise<unknown>): Promise<LwprovError> {
+  try {
+    await p
+  } catch (e) {
+    expect(e).toBeInstanceOf(LwprovError)
+    return e as LwprovError
+  }
+  throw new Error('expected a rejection')
+}
+
+function framesIn(bytes: Buffer[]): { type: number; seq: number }[] {
+  const s = new FrameScanner()
+  return bytes.flatMap((b) => s.push(b)).flatMap((e) => (e.kind === 'frame' ? [{ type: e.frame.type, seq: e.frame.seq }] : []))
+}
+
+const proto = () => new LwprovProtocol({ encodePayload: fakeSenml })
+
+describe('LwprovProtocol ↔ LwprovSimDevice', () => {
+  it('identifies the device', async () => {
+    const w = wire({ imei: '490154203237518', mac: '02:00:00:00:00:01', maxFrame: 512 })
+    const id = await proto().identify(w.link, FAST, {})
+    expect(id).toMatchObject({ serial: 'SIM-0001', imei: '490154203237518', mac: '02:00:00:00:00:01', protocolVersion: 1, maxFrame: 512 })
+    expect(id.capabilities).toEqual(['senml-cbor', 'tlv', 'keygen'])
+  })
+
+  it('fallback fills what the device does not say', async () => {
+    const w = wire()
+    const id = await proto().identify(w.link, FAST, {}, { imei: '1234', serial: 'ignored' })
+    expect(id.serial).toBe('SIM-0001')
+    expect(id.imei).toBe('1234')
+  })
+
+  it('a full session writes in chunks, commits, and verifies the read-back', async () => {
+    const w = wire({ maxFrame: 256 })
+    const steps: InjectionStep[] = []
+    const progress: [number, number][] = []
+    const logs: string[] = []
+    const p = proto()
+    await p.identify(w.link, FAST, {})
+    const r = await p.provision(w.link, plan(), FAST, {
+      onStep: (s) => steps.push(s),
+      onProgress: (a, b) => progress.push([a, b]),
+      onDeviceLog: (l) => logs.push(l),
+    })
+    const payload = fakeSenml(creds())
+    expect(r.verified).toBe(true)
+    expect(r.readbackDigest).toBe(createHash('sha256').update(payload).digest('hex'))
+    expect(w.stored).toEqual([payload])
+    expect(steps).toEqual(['identify', 'write', 'commit', 'verify', 'done'])
+    expect(progress.at(-1)).toEqual([payload.length, payload.length])
+    expect(progress.length).toBeGreaterThan(10) // 252-byte chunks
+    for (let i = 1; i < progress.length; i++) expect(progress[i]![0]).toBeGreaterThan(progress[i - 1]![0])
+    expect(logs.some((l) => l.includes('committed'))).toBe(true)
+    expect(r.deviceLog).toContain('session started')
+    // Every DATA frame fits the device's max frame.
+    for (const b of w.written) expect(b.length).toBeLessThanOrEqual(256 + 16)
+  })
+
+  it('a refusing device ends with E_DEVICE_REFUSED (exit 4) and stores nothing', async () => {
+    const w = wire({ refuse: true })
+    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_DEVICE_REFUSED')
+    expect(e.exitCode).toBe(4)
+    expect(e.message).toContain('mem://sim')
+    expect(e.message).toContain('commit')
+    expect(e.details).toMatchObject({ deviceCode: 7 })
+    expect(w.stored).toEqual([])
+  })
+
+  it('a wrong read-back digest ends with E_READBACK_MISMATCH (exit 4), never verified', async () => {
+    const w = wire({ corruptDigest: true })
+    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_READBACK_MISMATCH')
+    expect(e.exitCode).toBe(4)
+    expect(e.hint).toBeTruthy()
+  })
+
+  it('a device reset mid-transfer ends with E_DEVICE_RESET (exit 5); a new session then succeeds', async () => {
+    let sent = 0
+    let fired = false
+    const w = wire({ maxFrame: 256 }, {
+      toDevice: (b, _n, sim) => {
+        sent += b.length
+        if (!fired && sent > 700) {
+          fired = true
+          sim.reset()
+          return null
+        }
+        return b
+      },
+    })
+    const p = proto()
+    const e = await rejects(p.provision(w.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_DEVICE_RESET')
+    expect(e.exitCode).toBe(5)
+    expect(e.message).toContain('write')
+    expect(w.stored).toEqual([])
+    const r = await p.provision(w.link, plan(), FAST, {})
+    expect(r.verified).toBe(true)
+    expect(w.stored).toHaveLength(1)
+  })
+
+  it('a device that lost its session silently (BAD_STATE) is reported as a reset', async () => {
+    let n = 0
+    const w = wire({}, {
+      toDevice: (b, _i, sim) => {
+        // Second request onwards: the device "forgot" the session without a boot announcement.
+        if (n++ === 1) (sim as unknown as { inSession: boolean }).inSession = false
+        return b
+      },
+    })
+    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_DEVICE_RESET')
+  })
+
+  it('a silent device times out after the bounded resends of the same seq (E_DEVICE_TIMEOUT, exit 5)', async () => {
+    const w = wire({}, { toDevice: () => null })
+    const e = await rejects(new LwprovProtocol({ encodePayload: fakeSenml, retries: 2 }).identify(w.link, FAST, {}))
+    expect(e.code).toBe('E_DEVICE_TIMEOUT')
+    expect(e.exitCode).toBe(5)
+    expect(e.message).toContain('mem://sim')
+    expect(e.message).toContain('identify')
+    const sent = framesIn(w.written)
+    expect(sent).toHaveLength(3)
+    expect(new Set(sent.map((f) => f.seq)).size).toBe(1)
+  })
+
+  it('a corrupted host frame is NAKed and resent; the session still verifies', async () => {
+    let flipped = 0
+    const w = wire({ maxFrame: 512 }, {
+      toDevice: (b) => {
+        if (b[5] === FrameType.DATA && flipped < 2) {
+          flipped++
+          const c = Buffer.from(b)
+          c[40] = c[40]! ^ 0x10
+          return c
+        }
+        return b
+      },
+    })
+    const r = await proto().provision(w.link, plan(), FAST, {})
+    expect(r.verified).toBe(true)
+    expect(flipped).toBe(2)
+    expect(w.stored).toEqual([fakeSenml(creds())])
+  })
+
+  it('a corrupted or lost device answer makes the host resend; the device answers from its cache without re-executing', async () => {
+    let acks = 0
+    const w = wire({ maxFrame: 512 }, {
+      toHost: (b) => {
+        if (b.length >= 12 && b[5] === FrameType.ACK) {
+          acks++
+          if (acks === 2) {
+            const c = Buffer.from(b)
+            c[c.length - 1] = c[c.length - 1]! ^ 1
+            return c
+          }
+          if (acks === 4) return null
+        }
+        return b
+      },
+    })
+    const r = await proto().provision(w.link, plan(), FAST, {})
+    expect(r.verified).toBe(true)
+    expect(w.stored).toEqual([fakeSenml(creds())])
+    const data = framesIn(w.written).filter((f) => f.type === FrameType.DATA)
+    expect(data.length).toBeGreaterThan(new Set(data.map((f) => f.seq)).size)
+  })
+
+  it('a device that answers the wrong frame type ends with E_DEVICE_GARBAGE (exit 4)', async () => {
+    const w = wire({}, {
+      toHost: (b) => (b.length >= 12 && b[5] === FrameType.IDENTITY ? encodeFrame({ type: FrameType.DIGEST, seq: b[6]!, payload: Buffer.alloc(36) }) : b),
+    })
+    const e = await rejects(proto().identify(w.link, FAST, {}))
+    expect(e.code).toBe('E_DEVICE_GARBAGE')
+    expect(e.exitCode).toBe(4)
+  })
+
+  it('a line full of corrupted frames ends with E_DEVICE_GARBAGE', async () => {
+    const w = wire({}, {
+      toHost: (b) => {
+        if (b.length < 12 || b[0] !== 0xaa) return b
+        const c = Buffer.from(b)
+        c[c.length - 2] = c[c.length - 2]! ^ 0xff
+        return c
+      },
+    })
+    const e = await rejects(new LwprovProtocol({ retries: 1 }).identify(w.link, FAST, {}))
+    expect(e.code).toBe('E_DEVICE_GARBAGE')
+  })
+
+  it('an ERROR frame with an unknown code is still a clear refusal', async () => {
+    const w = wire({}, {
+      // The device's ACK of BEGIN is replaced by an ERROR with a code this host does not know.
+      toHost: (b) =>
+        b[0] === 0xaa && b[5] === FrameType.ACK && b[12] === FrameType.BEGIN
+          ? encodeFrame({ type: FrameType.ERROR, seq: b[6]!, payload: encodeError(99, 'flash busy') })
+          : b,
+    })
+    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_DEVICE_REFUSED')
+    expect(e.message).toContain('flash busy')
+  })
+
+  it('a hang-up mid-transfer ends with E_DEVICE_DISCONNECTED (exit 5)', async () => {
+    let n = 0
+    // eslint-disable-next-line prefer-const
+    let w: Wire
+    w = wire({ maxFrame: 256 }, {
+      toDevice: (b) => {
+        if (++n === 5) setImmediate(() => w.hangUp())
+        return b
+      },
+    })
+    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_DEVICE_DISCONNECTED')
+    expect(e.exitCode).toBe(5)
+  })
+
+  it('an abort signal ends with E_INTERRUPTED (exit 130) and tells the device to drop staged data', async () => {
+    const ac = new AbortController()
+    let n = 0
+    const w = wire({ maxFrame: 256 }, {
+      toDevice: (b) => {
+        if (++n === 4) ac.abort()
+        return b
+      },
+    })
+    const e = await rejects(proto().provision(w.link, plan(), FAST, { signal: ac.signal }))
+    expect(e.code).toBe('E_INTERRUPTED')
+    expect(e.exitCode).toBe(130)
+    expect(framesIn(w.written).at(-1)?.type).toBe(FrameType.ABORT)
+    expect(w.stored).toEqual([])
+  })
+
+  it('a different device attached between identify and provision is refused', async () => {
+    const w1 = wire()
+    const p = proto()
+    await p.identify(w1.link, FAST, {})
+    const w2 = wire({ serial: 'OTHER' })
+    const link = { ...w2.link, description: w1.link.description }
+    // Same link object identity matters: swap the device behind w1's link.
+    Object.assign(w1.link, { write: link.write, onData: link.onData, onClose: link.onClose })
+    const e = await rejects(p.provision(w1.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_DEVICE_CHANGED')
+  })
+})
+
+describe('on-device key generation', () => {
+  async function throwawayCa() {
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name: 'CN=throwaway test CA',
+      notBefore: new Date(Date.UTC(2026, 0, 1)),
+      notAfter: new Date(Date.UTC(2027, 0, 1)),
+      keys,
+      signingAlgorithm: alg,
+      extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+    })
+    const signCsr = async (csrDer: Uint8Array) => {
+      const csr = new x509.Pkcs10CertificateRequest(csrDer)
+      expect(await csr.verify()).toBe(true)
+      const leaf = await x509.X509CertificateGenerator.create({
+        serialNumber: '02',
+        subject: csr.subject,
+        issuer: cert.subject,
+        notBefore: new Date(Date.UTC(2026, 0, 1)),
+        notAfter: new Date(Date.UTC(2027, 0, 1)),
+        publicKey: csr.publicKey,
+        signingKey: keys.privateKey,
+        signingAlgorithm: alg,
+      })
+      return { certificateDer: new Uint8Array(leaf.rawData), chainDer: [new Uint8Array(cert.rawData)] }
+    }
+    return { cert, signCsr }
+  }
+
+  it('KEYGEN → CSR → host signs → certificate in the committed payload; the key never leaves the device', async () => {
+    const { cert, signCsr } = await throwawayCa()
+    const w = wire({ maxFrame: 256 })
+    const steps: string[] = []
+    const certCreds = creds({ security: 'cert', psk: undefined, pskIdentity: undefined })
+    const r = await proto().provision(w.link, plan({ credentials: certCreds, signCsr }), FAST, { onStep: (s) => steps.push(s) })
+    expect(r.verified).toBe(true)
+    expect(steps).toEqual(['identify', 'keygen', 'sign', 'write', 'commit', 'verify', 'done'])
+    const leaf = new x509.X509Certificate(r.certificateDer!)
+    expect(leaf.subject).toBe('CN=urn:dev:os:0001')
+    expect(await leaf.verify({ publicKey: cert.publicKey, signatureOnly: true })).toBe(true)
+    expect(w.stored[0]!.includes(Buffer.from(r.certificateDer!))).toBe(true)
+    // CSR longer than one 254-byte CSR_DATA frame is fine too; and the BEGIN flag says "use the generated key".
+    const begin = framesIn(w.written).find((f) => f.type === FrameType.BEGIN)
+    expect(begin).toBeDefined()
+  })
+
+  it('a device without the keygen capability is refused before anything is written', async () => {
+    const { signCsr } = await throwawayCa()
+    const w = wire({ keygen: false })
+    const e = await rejects(proto().provision(w.link, plan({ credentials: creds({ security: 'cert', psk: undefined }), signCsr }), FAST, {}))
+    expect(e.code).toBe('E_DEVICE_NO_KEYGEN')
+    expect(framesIn(w.written).map((f) => f.type)).toEqual([FrameType.HELLO])
+  })
+})
