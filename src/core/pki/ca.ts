@@ -104,8 +104,9 @@ export async function createCa(opts: CreateCaOptions): Promise<CreatedCa> {
   if (parent) {
     notBefore = Math.max(notBefore, parent.notBefore.getTime())
     if (notAfter > parent.notAfter.getTime()) {
+      // Creating a default intermediate under a default root always trims a few seconds: not worth a warning.
+      if (notAfter - parent.notAfter.getTime() > DAY) warnings.push(`Validity shortened to the parent CA's notAfter (${parent.notAfter.toISOString()}).`)
       notAfter = parent.notAfter.getTime()
-      warnings.push(`Validity shortened to the parent CA's notAfter (${parent.notAfter.toISOString()}).`)
     }
   }
 
@@ -143,22 +144,29 @@ function checkPassphrase(passphrase: string): void {
 }
 
 /**
+ * Checks that `dir` can receive a CA (before any expensive or interactive work) and returns the file paths.
+ * Errors: `E_CA_OUT_INVALID` (not a directory), `E_CA_EXISTS` (conflict: already holds a CA and not `force`).
+ */
+export function checkCaDirFree(dir: string, force: boolean): { cert: string; chain: string; key: string } {
+  const files = { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) }
+  if (!existsSync(dir)) return files
+  if (!statSync(dir).isDirectory()) throw usageError('E_CA_OUT_INVALID', `${dir} exists and is not a directory.`, 'Pass --out with a new or existing directory.')
+  const existing = Object.values(files).filter((f) => existsSync(f))
+  if (existing.length > 0 && !force) {
+    throw conflictError('E_CA_EXISTS', `${dir} already holds a CA (${existing.map((f) => f.slice(dir.length + 1)).join(', ')}).`, 'Choose another --out directory, or pass --force to replace it.')
+  }
+  return files
+}
+
+/**
  * Writes a CA directory: ca.pem, chain.pem and ca.key.pem (encrypted PKCS#8, AES-256-CBC, mode 0600). Creates the
  * directory with mode 0700 if needed. Refuses (`E_CA_EXISTS`, conflict) to overwrite an existing CA unless `force`.
  * Returns the paths written.
  */
 export function writeCaDir(dir: string, ca: Pick<CreatedCa, 'certPem' | 'keyPkcs8Der' | 'chainPem'>, passphrase: string, opts: { force?: boolean } = {}): { cert: string; chain: string; key: string } {
   checkPassphrase(passphrase)
-  const files = { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) }
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw usageError('E_CA_OUT_INVALID', `${dir} exists and is not a directory.`, 'Pass --out with a new or existing directory.')
-    const existing = Object.values(files).filter((f) => existsSync(f))
-    if (existing.length > 0 && !opts.force) {
-      throw conflictError('E_CA_EXISTS', `${dir} already holds a CA (${existing.map((f) => f.slice(dir.length + 1)).join(', ')}).`, 'Choose another --out directory, or pass --force to replace it.')
-    }
-  } else {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-  }
+  const files = checkCaDirFree(dir, opts.force ?? false)
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
   const keyPem = createPrivateKey({ key: ca.keyPkcs8Der, format: 'der', type: 'pkcs8' }).export({
     format: 'pem',
     type: 'pkcs8',
@@ -450,4 +458,20 @@ export function describeCa(dir: string): CaDescription {
     chain: chainDer.map((d) => ({ subject: dn(new X509Certificate(d).subject), fingerprint: sha256Colon(d) })),
     files: { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) },
   }
+}
+
+/** The `--json` result of `ca create` / `ca import`. */
+export interface CaResult {
+  dir: string
+  subject: string
+  /** SHA-256, upper-case colon hex. */
+  fingerprint: string
+  keyType: string
+  notAfter: string
+  files: { cert: string; chain: string; key: string }
+}
+
+/** The summary of a CA directory that `ca create` and `ca import` report. */
+export function caResult(d: CaDescription): CaResult {
+  return { dir: d.dir, subject: d.subject, fingerprint: d.fingerprint, keyType: d.keyType, notAfter: d.notAfter, files: d.files }
 }

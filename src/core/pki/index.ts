@@ -1,6 +1,8 @@
 /** Factory CAs, device certificates and PSKs. */
 export {
   CA_FILES,
+  caResult,
+  checkCaDirFree,
   createCa,
   DEFAULT_CA_DAYS,
   DEFAULT_INTERMEDIATE_PATH_LEN,
@@ -11,6 +13,7 @@ export {
   MAX_CHAIN,
   writeCaDir,
   type CaDescription,
+  type CaResult,
   type CreateCaOptions,
   type CreatedCa,
   type ImportCaOptions,

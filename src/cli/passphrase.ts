@@ -1,0 +1,103 @@
+/**
+ * Where CA passphrases come from: never a flag value (argv is visible to every user of the machine), only the
+ * environment, a file, or a hidden prompt when a person is at a terminal.
+ */
+import { readFileSync } from 'node:fs'
+
+import { password } from '@inquirer/prompts'
+
+import { LwprovError, usageError } from '../core/errors.js'
+
+export interface PassphraseOptions {
+  /** File whose first line is the passphrase (`--passphrase-file`). */
+  passphraseFile?: string
+  /** Ask twice when prompting (creating a new key). */
+  confirm?: boolean
+  /** Whether the command may prompt at all; prompting also needs stdin and stderr to be TTYs. */
+  interactive: boolean
+  /** Environment variable to read first; default `LWPROV_CA_PASSPHRASE`. */
+  envVar?: string
+  /** Flag named in errors for the file; default `--passphrase-file`. */
+  fileFlag?: string
+  /** Prompt text; default "CA key passphrase". */
+  message?: string
+}
+
+/** Reads a passphrase file: its contents without the trailing line break. */
+export function readPassphraseFile(path: string, flag = '--passphrase-file'): string {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new LwprovError('E_PASSPHRASE_FILE_UNREADABLE', `Cannot read the passphrase file given with ${flag}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`, {
+      hint: `Check the ${flag} path and its permissions.`,
+      cause: error,
+    })
+  }
+  const pass = text.replace(/\r?\n$/, '')
+  if (pass.length === 0) throw usageError('E_CA_PASSPHRASE_MISSING', `The passphrase file given with ${flag} is empty.`, 'Write the passphrase on the first line of the file.')
+  return pass
+}
+
+/** True when a person can answer a prompt (prompts render on stderr so stdout stays parseable). */
+export function canPrompt(): boolean {
+  return process.stdin.isTTY === true && process.stderr.isTTY === true
+}
+
+async function ask(message: string): Promise<string> {
+  try {
+    return await password({ message, mask: '*' }, { output: process.stderr })
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ExitPromptError') {
+      throw new LwprovError('E_INTERRUPTED', 'Interrupted at the passphrase prompt.', { exit: 'interrupted', cause: error })
+    }
+    throw error
+  }
+}
+
+/**
+ * The CA key passphrase: `LWPROV_CA_PASSPHRASE` → `--passphrase-file` → a hidden prompt (with confirmation when
+ * `confirm`) if interactive and on a TTY → else `E_CA_PASSPHRASE_MISSING` (usage) naming both sources.
+ */
+export async function resolveCaPassphrase(opts: PassphraseOptions): Promise<string> {
+  const envVar = opts.envVar ?? 'LWPROV_CA_PASSPHRASE'
+  const fileFlag = opts.fileFlag ?? '--passphrase-file'
+  const fromEnv = process.env[envVar]
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  if (opts.passphraseFile !== undefined) return readPassphraseFile(opts.passphraseFile, fileFlag)
+  if (opts.interactive && canPrompt()) {
+    const message = opts.message ?? 'CA key passphrase'
+    for (;;) {
+      const first = await ask(message)
+      if (first.length === 0) {
+        process.stderr.write('The passphrase must not be empty.\n')
+        continue
+      }
+      if (!opts.confirm) return first
+      const second = await ask(`${message} (again)`)
+      if (first === second) return first
+      process.stderr.write('The passphrases did not match; try again.\n')
+    }
+  }
+  throw usageError(
+    'E_CA_PASSPHRASE_MISSING',
+    'No CA key passphrase: it is never taken from a flag value, and there is no terminal to prompt on.',
+    `Set ${envVar}, or pass ${fileFlag} with a file holding the passphrase.`,
+  )
+}
+
+/**
+ * A second passphrase that defaults to the first, e.g. the parent CA's when creating an intermediate:
+ * `envVar` → `file` → `fallback`.
+ */
+export function resolveOptionalPassphrase(opts: { envVar: string; file?: string; fileFlag: string; fallback: string }): string {
+  const fromEnv = process.env[opts.envVar]
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  if (opts.file !== undefined) return readPassphraseFile(opts.file, opts.fileFlag)
+  return opts.fallback
+}
+
+/** A one-off hidden prompt, or undefined when nobody can answer it. */
+export async function promptPassphrase(message: string): Promise<string | undefined> {
+  return canPrompt() ? ask(message) : undefined
+}
