@@ -1,0 +1,102 @@
+/**
+ * `ByteLink` over a serial port (USB CDC/UART, or a pseudo-terminal in tests) using the real `serialport` binding.
+ * Library errors become `LwprovError`s that name the port and the fix. Modem lines (DTR/RTS) are never touched:
+ * the ioctls fail on PTYs and most factory jigs wire reset separately.
+ */
+import { SerialPort } from 'serialport'
+
+import { LwprovError, transportError } from '../core/errors.js'
+import { LinkBase } from './link-base.js'
+
+export interface SerialLinkOptions {
+  /** Baud rate; meaningless on PTYs. Default 115200. */
+  baud?: number
+  /** How long opening may take before giving up, ms. Default 5000. */
+  openTimeoutMs?: number
+}
+
+/** Maps an open/IO error of `serialport` to a transport error naming the port. */
+export function translateSerialError(path: string, err: unknown): LwprovError {
+  if (err instanceof LwprovError) return err
+  const e = err as NodeJS.ErrnoException
+  const msg = String(e?.message ?? err)
+  if (/Port is locked|EBUSY|Resource temporarily unavailable|cannot lock/i.test(msg) || e?.code === 'EBUSY') {
+    return transportError(
+      'E_PORT_BUSY',
+      `Serial port ${path} is in use by another program.`,
+      'Close the other program (a terminal, another lwprov station, ModemManager) and try again.',
+      err,
+    )
+  }
+  if (/ENOENT|No such file|cannot open/i.test(msg) || e?.code === 'ENOENT') {
+    return transportError('E_PORT_NOT_FOUND', `Serial port ${path} does not exist.`, 'Check the cable, then run `lwprov ports` to list the ports present.', err)
+  }
+  if (/EACCES|Permission denied/i.test(msg) || e?.code === 'EACCES') {
+    return transportError(
+      'E_PORT_PERMISSION',
+      `No permission to open serial port ${path}.`,
+      'Add your user to the dialout group (`sudo usermod -aG dialout $USER`, then log in again) or run with access to the port.',
+      err,
+    )
+  }
+  return transportError('E_PORT_IO', `Serial port ${path}: ${msg}`, 'Check the cable and that the device is powered, then retry.', err)
+}
+
+class SerialLink extends LinkBase {
+  readonly description: string
+
+  constructor(private readonly port: SerialPort) {
+    super()
+    this.description = port.path
+    port.on('data', (chunk: Buffer) => this.emitData(chunk))
+    port.on('close', (err?: Error & { disconnected?: boolean }) => {
+      this.emitClose(err ? transportError('E_LINK_CLOSED', `Serial port ${this.description} went away (device unplugged or reset).`, 'Reconnect the device and retry.', err) : undefined)
+    })
+    // Errors after open arrive here; the 'close' that follows carries the outcome.
+    port.on('error', () => {})
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(transportError('E_LINK_CLOSED', `Serial port ${this.description} is closed.`, 'Reconnect the device and retry.'))
+    return new Promise((resolve, reject) => {
+      this.port.write(Buffer.from(data), (err) => {
+        if (err) return reject(translateSerialError(this.description, err))
+        // drain: resolves once the OS took the bytes, so step timeouts measure the device, not our buffer.
+        this.port.drain((e) => (e && !this.closed ? reject(translateSerialError(this.description, e)) : resolve()))
+      })
+    })
+  }
+
+  override async flushInput(): Promise<void> {
+    await super.flushInput()
+    if (this.closed) return
+    await new Promise<void>((resolve) => this.port.flush(() => resolve()))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed || !this.port.isOpen) {
+      this.emitClose()
+      return
+    }
+    await new Promise<void>((resolve) => this.port.close(() => resolve()))
+    this.emitClose()
+  }
+}
+
+/** Opens a serial port as a `ByteLink`; rejects with E_PORT_* / E_PORT_TIMEOUT transport errors. */
+export async function openSerialLink(path: string, opts: SerialLinkOptions = {}): Promise<LinkBase> {
+  const timeoutMs = opts.openTimeoutMs ?? 5000
+  const port = new SerialPort({ path, baudRate: opts.baud ?? 115200, autoOpen: false, hupcl: false })
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(transportError('E_PORT_TIMEOUT', `Opening serial port ${path} took longer than ${timeoutMs} ms.`, 'Check that the device is connected and not stuck; unplug and replug it.'))
+      port.close(() => {})
+    }, timeoutMs)
+    port.open((err) => {
+      clearTimeout(timer)
+      if (err) reject(translateSerialError(path, err))
+      else resolve()
+    })
+  })
+  return new SerialLink(port)
+}
