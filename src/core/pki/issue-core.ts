@@ -4,7 +4,7 @@
  * in the constructor; a certificate then costs one P-256 key generation, one SHA-1, one signature and a few
  * `Buffer.concat`s. No I/O, no imports beyond node:crypto, so a worker can load it cheaply.
  */
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
+import { createECDH, createHash, randomBytes, sign, type KeyObject } from 'node:crypto'
 
 import { akiValue, basicConstraintsValue, EKU_CLIENT_AUTH, extension, KU_DEVICE, OID_EXT } from './cert.js'
 import { bitString, derLength, dirString, explicit, intDer, oid, seq, set, timeDer, tlv } from './der.js'
@@ -42,11 +42,25 @@ const V3 = explicit(0, intDer(2))
 const OID_CN = oid('2.5.4.3')
 const OID_OU = oid('2.5.4.11')
 const SKI_LEN = 20
-const P256_KEYGEN = {
-  namedCurve: 'prime256v1',
-  publicKeyEncoding: { type: 'spki', format: 'der' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'der' },
-} as const
+// P-256 keys are made with ECDH.generateKeys and framed by these fixed DER prefixes: generateKeyPairSync with DER
+// output spends most of its time in OpenSSL's encoders (~4,500 keys/s here against ~40,000 for ECDH), and both
+// encodings are constant apart from the key bytes. Layout as OpenSSL 3 writes it (RFC 5480 SPKI; RFC 5208 PKCS#8
+// around an RFC 5915 ECPrivateKey with the public key and without the redundant parameters).
+const SPKI_P256_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex')
+const PKCS8_P256_PREFIX = Buffer.from('308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420', 'hex')
+const PKCS8_P256_MIDDLE = Buffer.from('a144034200', 'hex')
+
+/** A fresh P-256 key pair as SPKI and PKCS#8 DER. */
+export function generateP256Der(): { spki: Buffer; pkcs8: Buffer } {
+  const ecdh = createECDH('prime256v1')
+  const pub = ecdh.generateKeys()
+  let priv = ecdh.getPrivateKey()
+  if (priv.length < 32) priv = Buffer.concat([Buffer.alloc(32 - priv.length), priv])
+  return {
+    spki: Buffer.concat([SPKI_P256_PREFIX, pub]),
+    pkcs8: Buffer.concat([PKCS8_P256_PREFIX, priv, PKCS8_P256_MIDDLE, pub]),
+  }
+}
 
 export class DeviceIssuer {
   private readonly middle: Buffer
@@ -91,9 +105,9 @@ export class DeviceIssuer {
   issue(req: DeviceRequest, serial: Buffer, spki?: Buffer): RawIssued {
     let privateKeyDer: Buffer | undefined
     if (spki === undefined) {
-      const kp = generateKeyPairSync('ec', P256_KEYGEN)
-      spki = kp.publicKey
-      privateKeyDer = kp.privateKey
+      const kp = generateP256Der()
+      spki = kp.spki
+      privateKeyDer = kp.pkcs8
     }
     const keyId = createHash('sha1').update(publicKeyBits(spki)).digest()
     const serialTlv = Buffer.concat([Buffer.from([0x02, SERIAL_BYTES]), serial])
