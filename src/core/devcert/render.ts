@@ -7,7 +7,7 @@
  * Syntax (full reference with examples: templates/devcert/README.md):
  *
  *   {{ expr | filter arg … | filter }}      output a value (strings raw, numbers in decimal)
- *   {{#if cond}} … {{else}} … {{/if}}        conditional; `cond` is `expr`, `expr == literal` or `expr != literal`
+ *   {{#if cond}} … {{else}} … {{/if}}        conditional; `cond` is `expr`, `!expr`, `expr == literal`, `expr != literal`
  *   {{#unless cond}} … {{/unless}}           negated conditional
  *   {{#each expr}} … {{/each}}               loop over an array: `this`, `@index`, `@first`, `@last`, item fields
  *   {{! comment }}                           dropped
@@ -39,6 +39,8 @@ interface FilterCall {
 }
 interface Cond {
   left: Expr
+  /** `!value` */
+  not?: boolean
   op?: '==' | '!='
   right?: Literal
 }
@@ -102,15 +104,18 @@ function strArg(args: Literal[], i: number, dflt: string, fail: (m: string) => n
 /** C string literal: printable ASCII kept, the rest as 3-digit octal escapes (hex escapes would swallow digits). */
 export function cStringLiteral(bytes: Uint8Array): string {
   let s = '"'
+  let prev = -1
   for (const b of bytes) {
     if (b === 0x22) s += '\\"'
     else if (b === 0x5c) s += '\\\\'
     else if (b === 0x0a) s += '\\n'
     else if (b === 0x0d) s += '\\r'
     else if (b === 0x09) s += '\\t'
-    else if (b === 0x3f) s += '\\?' // avoids trigraphs such as ??= in old compilers
+    // only the second of two '?' is escaped (no trigraph ??x); a lone '?' stays plain for tools that parse the file
+    else if (b === 0x3f && prev === 0x3f) s += '\\?'
     else if (b >= 0x20 && b < 0x7f) s += String.fromCharCode(b)
     else s += `\\${b.toString(8).padStart(3, '0')}`
+    prev = b
   }
   return `${s}"`
 }
@@ -126,10 +131,15 @@ export function cByteLines(bytes: Uint8Array, perLine = 12, indent = '    '): st
 }
 
 const FILTERS: Record<string, FilterFn> = {
-  /** Bytes → C initializer lines: `c_bytes [perLine=12] [indent="    "]`. */
-  c_bytes: (v, args, fail) => {
-    if (!isBytes(v)) fail(`filter 'c_bytes' needs bytes, got ${describe(v)}`)
-    return cByteLines(v as Uint8Array, intArg(args, 0, 12, fail, 'c_bytes'), strArg(args, 1, '    ', fail, 'c_bytes'))
+  /** Bytes (or UTF-8 text) → C initializer lines: `c_bytes [perLine=12] [indent="    "]`. */
+  c_bytes: (v, args, fail) =>
+    cByteLines(asBytes(v, fail, 'c_bytes'), intArg(args, 0, 12, fail, 'c_bytes'), strArg(args, 1, '    ', fail, 'c_bytes')),
+  /** Multi-line text → adjacent C string literals, one per line, each keeping its `\n`: `c_lines [indent]`. */
+  c_lines: (v, args, fail) => {
+    const indent = strArg(args, 0, '    ', fail, 'c_lines')
+    const text = asString(v, fail, 'c_lines')
+    const lines = text.split(/(?<=\n)/)
+    return lines.map((l) => indent + cStringLiteral(Buffer.from(l, 'utf8'))).join('\n')
   },
   /** Text or bytes → a quoted, escaped C string literal. */
   c_string: (v, _a, fail) => cStringLiteral(asBytes(typeof v === 'number' ? String(v) : v, fail, 'c_string')),
@@ -155,7 +165,7 @@ const FILTERS: Record<string, FilterFn> = {
     if (!isBytes(v)) fail(`filter 'pem' needs bytes, got ${describe(v)}`)
     const label = strArg(args, 0, 'CERTIFICATE', fail, 'pem')
     const b64 = Buffer.from(v as Uint8Array).toString('base64')
-    return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----`
+    return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`
   },
   /** Byte length of bytes or UTF-8 text, or the length of an array. */
   len: (v, _a, fail) => {
@@ -276,7 +286,12 @@ function parseExpr(tok: string | undefined, fail: (m: string) => never): Expr {
 }
 
 function parseCond(tokens: string[], fail: (m: string) => never): Cond {
-  const left = parseExpr(tokens[0], fail)
+  const first = tokens[0]
+  if (first !== undefined && first.startsWith('!')) {
+    if (tokens.length !== 1) fail('`!value` cannot be combined with == or !=')
+    return { left: parseExpr(first.slice(1), fail), not: true }
+  }
+  const left = parseExpr(first, fail)
   if (tokens.length === 1) return { left }
   const op = tokens[1]
   if ((op !== '==' && op !== '!=') || tokens.length !== 3) fail('a condition is `value`, `value == literal` or `value != literal`')
@@ -465,7 +480,7 @@ function renderNodes(nodes: Node[], scopes: TemplateValue[], locals: Map<string,
     } else if (n.type === 'if') {
       const left = evaluate(n.cond.left)
       let ok: boolean
-      if (n.cond.op === undefined) ok = truthy(left)
+      if (n.cond.op === undefined) ok = truthy(left) !== (n.cond.not === true)
       else {
         const eq = (left ?? null) === n.cond.right
         ok = n.cond.op === '==' ? eq : !eq

@@ -1,0 +1,65 @@
+/**
+ * Writing rendered devcert files, and the git safety check. The files hold a private key or PSK by design (it is a
+ * developer credential), so they are written mode 0600 and the user is warned when git would pick them up.
+ */
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
+
+import { usageError } from '../errors.js'
+import type { RenderedFile } from './templates.js'
+
+/**
+ * Writes each file beside `outPath` (creating the directory if needed): to a temporary name first, then renamed,
+ * so a failure never leaves a half-written credential behind. Returns the absolute paths written.
+ */
+export function writeOutputFiles(outPath: string, files: RenderedFile[]): string[] {
+  const dir = dirname(resolve(outPath))
+  try {
+    mkdirSync(dir, { recursive: true })
+  } catch (e) {
+    throw usageError('E_DEVCERT_OUT_UNWRITABLE', `Cannot create the directory ${dir}.`, 'Check the --out path and its permissions.', { cause: (e as Error).message })
+  }
+  const written: string[] = []
+  for (const f of files) {
+    const target = join(dir, f.name)
+    const tmp = join(dir, `.${f.name}.${process.pid}.tmp`)
+    try {
+      writeFileSync(tmp, f.content, { mode: 0o600 })
+      chmodSync(tmp, 0o600)
+      renameSync(tmp, target)
+    } catch (e) {
+      rmSync(tmp, { force: true })
+      throw usageError('E_DEVCERT_OUT_UNWRITABLE', `Cannot write ${target}.`, 'Check the --out path and its permissions.', { cause: (e as Error).message })
+    }
+    written.push(target)
+  }
+  return written
+}
+
+/**
+ * The paths that sit inside a git work tree without being ignored (so `git add .` would commit a private key).
+ * Paths outside any work tree, and machines without git, yield nothing.
+ */
+export function gitUnignored(paths: string[]): string[] {
+  const out: string[] = []
+  const inTree = new Map<string, boolean>()
+  for (const p of paths) {
+    const dir = dirname(p)
+    if (!inTree.has(dir)) {
+      try {
+        inTree.set(dir, execFileSync('git', ['-C', dir, 'rev-parse', '--is-inside-work-tree'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() === 'true')
+      } catch {
+        inTree.set(dir, false)
+      }
+    }
+    if (!inTree.get(dir)) continue
+    try {
+      // exit 0: ignored; exit 1: not ignored (tracked files count as not ignored, which is what we want)
+      execFileSync('git', ['-C', dir, 'check-ignore', '-q', '--', basename(p)], { stdio: 'ignore' })
+    } catch (e) {
+      if ((e as { status?: number }).status === 1) out.push(p)
+    }
+  }
+  return out
+}
