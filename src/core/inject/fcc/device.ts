@@ -13,7 +13,7 @@ import * as x509 from '@peculiar/x509'
 
 import { CborTagged, decodeCbor, encodeCbor, type CborMap, type CborValue } from '../../cbor.js'
 import { FCC_MAX_CSR_REQUESTS, FCC_MAX_KEYS_IN_MAP, FCC_SCHEME_VERSION, FccItem } from './bundle.js'
-import { FccItemStore, infoMessage, isP256, parsePrivateKeyDer, spkiDer, verifyDeviceConfiguration, type FccConfigValue } from './kcm.js'
+import { FccItemStore, infoMessage, type FccVerifyOptions, isP256, parsePrivateKeyDer, spkiDer, verifyDeviceConfiguration, type FccConfigValue } from './kcm.js'
 import { FccStatus, type FccInfoEntry } from './status.js'
 
 /** What the handler did with one bundle. */
@@ -40,6 +40,8 @@ export interface FccDeviceOptions {
   clock?: () => Date
   /** Host pre-check: never generate keys for CsrReqs. */
   dryRun?: boolean
+  /** Passed to the verification (host pre-check before on-device key generation). */
+  verify?: FccVerifyOptions
 }
 
 const ALLOWED = {
@@ -72,10 +74,12 @@ export class FccDevice {
   private timeOffsetMs = 0
   private readonly clock: () => Date
   private readonly dryRun: boolean
+  private readonly verifyOptions: FccVerifyOptions
 
   constructor(opts: FccDeviceOptions = {}) {
     this.clock = opts.clock ?? (() => new Date())
     this.dryRun = opts.dryRun ?? false
+    this.verifyOptions = opts.verify ?? {}
   }
 
   /** Device time (mbed.CurrentTime, once sent, moves it). */
@@ -179,7 +183,7 @@ export class FccDevice {
     this.keepAlive = keepAlive === 1
 
     if ((verify ?? 1) === 1) {
-      const out = verifyDeviceConfiguration(this.store, this.now())
+      const out = verifyDeviceConfiguration(this.store, this.now(), this.verifyOptions)
       r.warnings = out.warnings
       if (out.status !== 0) {
         // Warnings gathered so far travel with the failure.

@@ -10,7 +10,7 @@ import { createPrivateKey, createPublicKey, X509Certificate as NodeX509, type Ke
 
 import * as x509 from '@peculiar/x509'
 
-import { FccItem, modeItems, uriAccountId } from './bundle.js'
+import { FccItem, modeItems, uriAccountId, type FccModeItems } from './bundle.js'
 import { FccStatus, fccStatusInfo, type FccInfoEntry } from './status.js'
 
 /** A value of a ConfigParams item as FCC stores it. */
@@ -134,10 +134,18 @@ export const FCC_DEVICE_INFO_ITEMS = [
   FccItem.MemoryTotalKB,
 ] as const
 
+export interface FccVerifyOptions {
+  /**
+   * Host pre-check before on-device key generation: the device certificate and key do not exist yet, so their
+   * presence and steps (8)–(12) are skipped.
+   */
+  skipDeviceCredentials?: boolean
+}
+
 /**
  * FCC's verification, in the device's order (§7). `now` is the device time (mbed.CurrentTime when it was sent).
  */
-export function verifyDeviceConfiguration(store: FccItemStore, now: Date): FccVerifyOutcome {
+export function verifyDeviceConfiguration(store: FccItemStore, now: Date, opts: FccVerifyOptions = {}): FccVerifyOutcome {
   const warnings: FccInfoEntry[] = []
   const fail = (status: number, item: string, detail?: string): FccVerifyOutcome => ({ status, item, detail, warnings })
   const warn = (prefix: string, item: string) => warnings.push({ prefix, item })
@@ -173,8 +181,9 @@ export function verifyDeviceConfiguration(store: FccItemStore, now: Date): FccVe
   // (6) the chosen mode's items; the other mode's only warn.
   if (!store.certificates.has(items.serverCa)) return fail(FccStatus.ITEM_NOT_EXIST, items.serverCa, 'no server CA certificate')
   if (!store.config.has(items.uri)) return fail(FccStatus.ITEM_NOT_EXIST, items.uri, 'no server URI')
-  if (!store.certificates.has(items.deviceCert)) return fail(FccStatus.ITEM_NOT_EXIST, items.deviceCert, 'no device certificate')
-  if (!store.keys.has(items.deviceKey)) return fail(FccStatus.ITEM_NOT_EXIST, items.deviceKey, 'no device private key')
+  const creds = !opts.skipDeviceCredentials
+  if (creds && !store.certificates.has(items.deviceCert)) return fail(FccStatus.ITEM_NOT_EXIST, items.deviceCert, 'no device certificate')
+  if (creds && !store.keys.has(items.deviceKey)) return fail(FccStatus.ITEM_NOT_EXIST, items.deviceKey, 'no device private key')
   for (const name of [other.uri, other.serverCa, other.deviceCert, other.deviceKey]) if (store.has(name)) warn('Item redundant', name)
 
   // (7) URI scheme and aid rules.
@@ -188,6 +197,32 @@ export function verifyDeviceConfiguration(store: FccItemStore, now: Date): FccVe
   if (!firstToClaim && !aid) return fail(FccStatus.URI_WRONG_FORMAT, items.uri, `the server URI must contain ?aid=<account id>${bootstrap ? ' (or use first-to-claim)' : ''}`)
 
   // (8)–(12) the device certificate.
+  if (creds) {
+    const outcome = verifyDeviceCertificate(store, items, endpoint, bootstrap, aid, now, warnings)
+    if (outcome) return outcome
+  }
+
+  // (13) firmware-update items.
+  if (!store.certificates.has(FccItem.UpdateAuthCert)) warn('Item not set', FccItem.UpdateAuthCert)
+  for (const name of [FccItem.ClassId, FccItem.VendorId]) {
+    const v = store.config.get(name)
+    if (!v) warn('Item not set', name)
+    else if (v.type !== 'bytes' || v.value.length !== 16) return fail(FccStatus.WRONG_ITEM_DATA_SIZE, name, `${name} must be 16 bytes`)
+  }
+  return { status: FccStatus.SUCCESS, item: '', warnings }
+}
+
+function verifyDeviceCertificate(
+  store: FccItemStore,
+  items: FccModeItems,
+  endpoint: string,
+  bootstrap: boolean,
+  aid: string | undefined,
+  now: Date,
+  warnings: FccInfoEntry[],
+): FccVerifyOutcome | undefined {
+  const fail = (status: number, item: string, detail?: string): FccVerifyOutcome => ({ status, item, detail, warnings })
+  const warn = (prefix: string, item: string) => warnings.push({ prefix, item })
   const certDer = store.certificates.get(items.deviceCert)!
   let facts: FccCertFacts
   try {
@@ -204,15 +239,7 @@ export function verifyDeviceConfiguration(store: FccItemStore, now: Date): FccVe
   if (facts.selfSigned) warn('Self-signed certificate', items.deviceCert)
   if (facts.notAfter.getTime() < now.getTime()) return fail(FccStatus.EXPIRED_CERTIFICATE, items.deviceCert, `the device certificate expired on ${facts.notAfter.toISOString()}`)
   if (facts.notAfter.getTime() - now.getTime() < TEN_YEARS_MS) warn('Certificate validity is less than 10 years', items.deviceCert)
-
-  // (13) firmware-update items.
-  if (!store.certificates.has(FccItem.UpdateAuthCert)) warn('Item not set', FccItem.UpdateAuthCert)
-  for (const name of [FccItem.ClassId, FccItem.VendorId]) {
-    const v = store.config.get(name)
-    if (!v) warn('Item not set', name)
-    else if (v.type !== 'bytes' || v.value.length !== 16) return fail(FccStatus.WRONG_ITEM_DATA_SIZE, name, `${name} must be 16 bytes`)
-  }
-  return { status: FccStatus.SUCCESS, item: '', warnings }
+  return undefined
 }
 
 /** The InfoMessage the device sends for an outcome. */

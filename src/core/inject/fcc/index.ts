@@ -1,0 +1,10 @@
+/** Izuma FCC factory protocol: framing, bundle, status table, host pre-checks, host protocol and simulated device. */
+export * from './frame.js'
+export * from './status.js'
+export * from './bundle.js'
+export * from './verify.js'
+export { FccDevice, encodeFccResponse, type FccDeviceOptions, type FccHandlerResult } from './device.js'
+export type { FccConfigValue, FccKeyItem } from './kcm.js'
+export { FCC_DEVICE_INFO_ITEMS, certFacts as fccCertFacts, infoMessage as fccInfoMessage } from './kcm.js'
+export { FccProtocol, parseFccResponse, type FccProtocolOptions, type FccResponse } from './protocol.js'
+export { FccSimDevice, type FccSimOptions } from './sim.js'
