@@ -40,6 +40,8 @@ export const FtcdStatus = {
   INTERNAL_ERROR: 15,
 } as const
 export type FtcdStatusName = keyof typeof FtcdStatus
+/** Highest defined transport status; larger values in a header mean the token was just text. */
+export const FTCD_MAX_STATUS = 15
 
 /** Human description of one transport status, for error messages. */
 export interface FtcdStatusInfo {
@@ -189,6 +191,12 @@ export class FtcdScanner {
       if (this.state === 'status') {
         if (this.buf.length < 4) break
         const status = this.buf.readUInt32LE(0)
+        if (status > FTCD_MAX_STATUS) {
+          // Not a status the device can send: the token was part of log text. Keep it as text and scan on.
+          this.emitLog(events, FTCD_TOKEN)
+          this.state = 'token'
+          continue
+        }
         this.buf = this.buf.subarray(4)
         if (status !== 0) {
           events.push({ type: 'error-frame', status })
