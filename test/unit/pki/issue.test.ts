@@ -114,7 +114,7 @@ describe('signCsr', () => {
     const { der } = await csr('dev-7')
     await expect(signCsr(line, der, { endpoint: 'dev-8', days: 1 })).rejects.toMatchObject({ code: 'E_CSR_CN_MISMATCH' })
     const tampered = Buffer.from(der)
-    tampered[tampered.length - 5] ^= 0x01
+    tampered[tampered.length - 5] = tampered[tampered.length - 5]! ^ 0x01
     await expect(signCsr(line, tampered, { endpoint: 'dev-7', days: 1 })).rejects.toMatchObject({ code: 'E_CSR_SIGNATURE', exitCode: 6 })
     await expect(signCsr(line, Buffer.from('nope'), { endpoint: 'dev-7', days: 1 })).rejects.toMatchObject({ code: 'E_CSR_INVALID' })
   })
