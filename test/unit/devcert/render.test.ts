@@ -36,8 +36,9 @@ describe('devcert template language', () => {
   })
 
   it('c_string escapes quotes, backslashes, control and non-ASCII bytes (octal, never greedy hex)', () => {
-    expect(cStringLiteral(Buffer.from('a"b\\c\n\u00e9?1'))).toBe('"a\\"b\\\\c\\n\\303\\251\\?1"')
-    expect(renderTemplate('{{s | c_string}}', { s: 'coaps://h:5684?aid=1' })).toBe('"coaps://h:5684\\?aid=1"')
+    expect(cStringLiteral(Buffer.from('a"b\\c\n\u00e9??=1'))).toBe('"a\\"b\\\\c\\n\\303\\251?\\?=1"')
+    // a lone '?' stays plain: tools that parse mbed_cloud_dev_credentials.c must see the URI unchanged
+    expect(renderTemplate('{{s | c_string}}', { s: 'coaps://h:5684?aid=1' })).toBe('"coaps://h:5684?aid=1"')
   })
 
   it('hex, base64, pem, len, upper, lower, c_ident, kconfig, default, json', () => {
@@ -47,7 +48,7 @@ describe('devcert template language', () => {
     expect(renderTemplate('{{ep|c_ident}} {{ep|upper}} {{"A"|lower}}', data)).toBe('_0973_dev_1 0973-DEV.1 a')
     expect(renderTemplate('{{none | default "x"}} {{s | default "x"}}', data)).toBe('x héllo')
     expect(renderTemplate('{{b|json}}', data)).toBe('"deadbeef"')
-    expect(renderTemplate('{{b|pem "CERTIFICATE"}}', data)).toBe('-----BEGIN CERTIFICATE-----\n3q2+7w==\n-----END CERTIFICATE-----')
+    expect(renderTemplate('{{b|pem "CERTIFICATE"}}', data)).toBe('-----BEGIN CERTIFICATE-----\n3q2+7w==\n-----END CERTIFICATE-----\n')
   })
 
   it('kconfig escapes backslash and quote', () => {
@@ -59,6 +60,8 @@ describe('devcert template language', () => {
     const t = compileTemplate('{{#if security == "psk"}}P{{else}}C{{/if}}{{#unless key}}-nokey{{/unless}}{{#if n != 3}}!{{/if}}')
     expect(t.render({ security: 'psk', key: null, n: 3 })).toBe('P-nokey')
     expect(t.render({ security: 'cert', key: Buffer.from([1]), n: 4 })).toBe('C!')
+    expect(renderTemplate('{{#if !a}}none{{else}}some{{/if}}', { a: null })).toBe('none')
+    expect(renderTemplate('{{#if !a}}none{{else}}some{{/if}}', { a: 'x' })).toBe('some')
   })
 
   it('empty bytes, empty lists, 0 and empty text are false', () => {
