@@ -2,6 +2,6 @@
 export * from './objects.js'
 export * from './model.js'
 export * from './senml.js'
-// export * from './tlv.js'
+export * from './tlv.js'
 export * from './endpoint.js'
 export * from './uri.js'
