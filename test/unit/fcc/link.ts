@@ -9,8 +9,12 @@ export interface SimLinkOptions {
   chunk?: number | (() => number)
   /** Bytes the line delivers to the host before anything else (boot noise). */
   preamble?: Buffer
+  /** Split device → host bytes into chunks of at most this many bytes. */
+  hostChunk?: number | (() => number)
   /** Drop device output (a device that never answers). */
   mute?: boolean
+  /** Flip a bit of the host's n-th written byte (line corruption). */
+  corruptWriteAt?: number
 }
 
 export function simLink(sim: FccSimDevice, opts: SimLinkOptions = {}): ByteLink & { written: Buffer[]; closed: boolean } {
@@ -38,7 +42,13 @@ export function simLink(sim: FccSimDevice, opts: SimLinkOptions = {}): ByteLink 
     }
   })
   sim.onSend((bytes) => {
-    if (!opts.mute && !closed) toHost.write(bytes)
+    if (opts.mute || closed) return
+    if (!opts.hostChunk) return void toHost.write(bytes)
+    for (let at = 0; at < bytes.length; ) {
+      const n = typeof opts.hostChunk === 'function' ? opts.hostChunk() : opts.hostChunk
+      toHost.write(bytes.subarray(at, at + n))
+      at += n
+    }
   })
   sim.onDisconnect(doClose)
   if (opts.preamble) toHost.write(opts.preamble)
@@ -49,8 +59,12 @@ export function simLink(sim: FccSimDevice, opts: SimLinkOptions = {}): ByteLink 
       return closed
     },
     async write(data) {
-      written.push(Buffer.from(data))
-      toDevice.write(Buffer.from(data))
+      const b = Buffer.from(data)
+      const before = written.reduce((n, w) => n + w.length, 0)
+      const at = (opts.corruptWriteAt ?? -1) - before
+      if (at >= 0 && at < b.length) b[at]! ^= 0x01
+      written.push(b)
+      toDevice.write(b)
     },
     onData(listener) {
       toHost.on('data', listener)
