@@ -20,7 +20,7 @@ export {
 } from './ca.js'
 export { signCsr, type SignCsrOptions } from './csr.js'
 export type { DeviceRequest } from './issue-core.js'
-export { deviceProfile, INLINE_LIMIT, issueDeviceCertificates, type IssueOptions } from './issue.js'
+export { deviceProfile, INLINE_LIMIT, issueDeviceCertificates, workersAvailable, type IssueOptions } from './issue.js'
 export { isKeyType, KEY_TYPES, keyTypeOf, type KeyType } from './keys.js'
 export { generatePsk, MIN_PSK_BYTES, randomPskIdentity } from './psk.js'
 export type { IssuedCertificate, LoadedCa } from './types.js'

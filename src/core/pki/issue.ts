@@ -67,6 +67,11 @@ function workerScript(): URL | undefined {
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : undefined
 }
 
+/** Whether large batches can use worker threads here (false when running from TypeScript source, e.g. vitest). */
+export function workersAvailable(): boolean {
+  return workerScript() !== undefined
+}
+
 /**
  * Issues one P-256 key and certificate per request, in request order: subject CN = endpoint (OU = accountId when
  * given), random positive 16-byte serial, keyUsage digitalSignature (critical), EKU clientAuth, SKI, AKI = the CA's
