@@ -343,6 +343,28 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
   })
 })
 
+describe('link timing', () => {
+  it('an answer that arrives before write() resolves is not lost (fast serial links drain late)', async () => {
+    const host = new EventEmitter()
+    const sim = new LwprovSimDevice({ serial: 'SYNC-1' })
+    sim.onSend((b) => host.emit('data', b))
+    const link: ByteLink = {
+      description: 'mem://sync',
+      async write(data) {
+        sim.receive(Buffer.from(data)) // the device answers synchronously, inside write()
+        await new Promise((r) => setTimeout(r, 5))
+      },
+      onData: (l) => (host.on('data', l), () => host.off('data', l)),
+      onClose: (l) => (host.on('close', l), () => host.off('close', l)),
+      close: async () => undefined,
+    }
+    const started = Date.now()
+    const r = await proto().provision(link, plan(), { ...FAST, frame: 5000, identify: 5000 }, {})
+    expect(r.verified).toBe(true)
+    expect(Date.now() - started).toBeLessThan(4000) // no resend after a timeout was needed
+  })
+})
+
 describe('on-device key generation', () => {
   async function throwawayCa() {
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }

@@ -330,8 +330,16 @@ class Session {
       if (this.fatal) throw this.fatal
       const remaining = this.deadline - Date.now()
       if (remaining <= 0) throw this.timeout(type, attempt - 1, timeoutMs, true)
-      await this.write(bytes)
-      const got = await this.wait(seq, Math.min(timeoutMs, remaining))
+      // Listen before writing: on a fast link the answer can arrive before the write (and drain) completes.
+      const waiting = this.wait(seq, Math.min(timeoutMs, remaining))
+      waiting.catch(() => undefined)
+      try {
+        await this.write(bytes)
+      } catch (e) {
+        this.waiter?.nudge()
+        throw e
+      }
+      const got = await waiting
       if (got === 'retry') continue
       if (got.type === FrameType.ERROR) throw this.deviceRefused(type, got)
       if (got.type !== answer) throw this.garbage(`${frameTypeName(got.type)} answered ${frameTypeName(type)}`)
