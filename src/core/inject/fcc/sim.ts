@@ -23,7 +23,10 @@ export interface FccSimOptions {
   refuse?: boolean
   /** Corrupt the SHA-256 trailer of every response. */
   corruptDigest?: boolean
-  /** Receives a CBOR snapshot of the stored items after every processed message (and after a wipe). */
+  /**
+   * Receives a CBOR snapshot of the stored items (config values, certificates, public keys) each time a message
+   * completes a verified configuration (ReturnStatus 0 after Verify = 1): what the device now holds.
+   */
   store?: (bytes: Buffer) => void
   /** Receives every trace line the device prints (without line ending). */
   log?: (line: string) => void
@@ -147,7 +150,6 @@ export class FccSimDevice {
       this.device.wipe()
       this.inSession = true
       this.trace('[FCC] storage wiped for a new factory session')
-      this.snapshot()
     }
     this.trace(`[FCC] message received: ${payload.length} bytes`)
     const gen = this.generation
@@ -157,7 +159,7 @@ export class FccSimDevice {
     const name = fccStatusInfo(r.status).name
     this.trace(`[FCC] bundle processed: ${name} (${r.status})${r.item ? ` ${r.item}` : ''}`)
     for (const w of r.warnings) this.trace(`[FCC] warning: ${w.prefix}:${w.item}`)
-    this.snapshot()
+    if (r.status === 0 && r.verified) this.snapshot()
 
     const map = encodeFccResponse(r)
     let frame: Buffer
