@@ -14,7 +14,6 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 
 import { LwprovError, usageError } from '../errors.js'
-import { parseMasterKey } from '../manifest/secrets.js'
 import { CA_FILES, createCa, DEFAULT_CA_DAYS, loadCa, writeCaDir } from '../pki/index.js'
 import type { DeveloperCa } from './devcert.js'
 
@@ -92,7 +91,13 @@ function developerCa(dir: string, ca: Awaited<ReturnType<typeof loadCa>>, create
  */
 export function developerMasterKey(dir: string, create: boolean): { key: Buffer; file: string; created: boolean } | undefined {
   const file = join(dir, DEV_MASTER_KEY_FILE)
-  if (existsSync(file)) return { key: parseMasterKey(readFileSync(file, 'utf8').trim()), file, created: false }
+  if (existsSync(file)) {
+    const hex = readFileSync(file, 'utf8').trim()
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+      throw usageError('E_MASTER_KEY_INVALID', `The per-user key file ${file} does not hold 64 hex characters.`, 'Restore it from a backup, or set LWPROV_MASTER_KEY to the key the developer credentials were sealed with.')
+    }
+    return { key: Buffer.from(hex, 'hex'), file, created: false }
+  }
   if (!create) return undefined
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const hex = randomBytes(32).toString('hex')
