@@ -1,0 +1,217 @@
+/**
+ * Work orders: a batch of endpoint names reserved up front (status `reserved`), with an optional activation window
+ * and claim codes. Creating one is all-or-nothing: names are allocated from the template's counter and inserted in
+ * one manifest transaction together with their claim-code hashes; the batch header is written only after that.
+ */
+import { randomBytes } from 'node:crypto'
+
+import { conflictError, LwprovError, usageError } from '../errors.js'
+import { parseEndpointTemplate } from '../lwm2m/endpoint.js'
+import type { BatchRecord, EndpointStatus, ManifestStore, NewManifestRecord } from '../manifest/types.js'
+import type { AccountMode, SecurityKind } from '../model.js'
+import { generateClaimCode, hashClaimCode } from './claim-code.js'
+
+export interface WorkOrderRequest {
+  name: string
+  count: number
+  /** Endpoint template; must contain {seq}, {uuid} or {hex:N} (device fields are filled at injection, not here). */
+  template: string
+  /** First {seq} number; default: after the highest ever reserved for the template. */
+  start?: number
+  /** Free-form profile reference (station profile path, or JSON of the credential settings). */
+  profile?: string
+  activatesOn?: Date
+  expiresOn?: Date
+  claimCodes?: boolean
+  /** Credential settings known at reservation time; rows carry them so exports show the intent. */
+  mode?: AccountMode
+  security?: SecurityKind
+  serverUri?: string
+  now: Date
+  random?: (n: number) => Buffer
+}
+
+export interface ReservedDevice {
+  endpoint: string
+  seq?: number
+  /** Shown once; only its hash is stored. */
+  claimCode?: string
+}
+
+export interface WorkOrderResult {
+  batch: BatchRecord
+  devices: ReservedDevice[]
+}
+
+const BATCH_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
+
+/** Validates a work-order / batch name (it appears in file names, exports and label sheets). */
+export function validateBatchName(name: string): void {
+  if (!BATCH_NAME.test(name)) {
+    throw usageError('E_BATCH_NAME_INVALID', `'${name}' is not a valid work-order name.`, 'Use 1..64 letters, digits, ".", "_", ":" or "-", e.g. WO-1234.')
+  }
+}
+
+/** Reserves the names of a work order. Nothing is written if any name already exists or the batch name is taken. */
+export async function createWorkOrder(store: ManifestStore, req: WorkOrderRequest): Promise<WorkOrderResult> {
+  validateBatchName(req.name)
+  if (!Number.isInteger(req.count) || req.count < 1) {
+    throw usageError('E_COUNT_INVALID', `--count ${req.count} is not a positive whole number.`, 'Pass --count N with N ≥ 1.')
+  }
+  if (req.activatesOn && req.expiresOn && req.expiresOn.getTime() <= req.activatesOn.getTime()) {
+    throw usageError('E_WINDOW_INVALID', 'The work order would expire before it activates.', 'Make --expires-on later than --activates-on.')
+  }
+  const t = parseEndpointTemplate(req.template)
+  if (t.deviceFields.length > 0) {
+    throw usageError(
+      'E_TEMPLATE_NEEDS_DEVICE',
+      `A work order reserves names before any device is seen, so {${t.deviceFields.join('}, {')}} cannot be filled.`,
+      'Use {seq:06}, {uuid} or {hex:8} in --endpoint, or skip the work order and let `lwprov station` name devices just in time.',
+    )
+  }
+  if (!t.isTemplate && req.count > 1) {
+    throw usageError('E_TEMPLATE_NOT_UNIQUE', `'${req.template}' is a single name; --count ${req.count} needs a template.`, 'Add {seq:06} to --endpoint.')
+  }
+  if (await store.getBatch(req.name)) {
+    throw conflictError('E_BATCH_EXISTS', `Work order ${req.name} already exists.`, `Pick another --name, or see it with \`lwprov batch status ${req.name}\`.`)
+  }
+  const random = req.random ?? randomBytes
+  const first = t.hasSeq ? await store.allocateSeq(t.source, req.count, req.start) : undefined
+  const devices: ReservedDevice[] = []
+  const rows: NewManifestRecord[] = []
+  const seen = new Set<string>()
+  for (let i = 0; i < req.count; i++) {
+    const seq = first === undefined ? undefined : first + i
+    const endpoint = t.render({ ...(seq === undefined ? {} : { seq }), now: req.now, random })
+    if (seen.has(endpoint)) {
+      throw usageError('E_DUPLICATE_IN_INPUT', `The template yields ${endpoint} twice.`, 'Widen the template (more {seq} digits or {hex:8}).')
+    }
+    seen.add(endpoint)
+    const claimCode = req.claimCodes ? generateClaimCode(random) : undefined
+    devices.push({ endpoint, ...(seq === undefined ? {} : { seq }), ...(claimCode ? { claimCode } : {}) })
+    rows.push({
+      endpoint,
+      batch: req.name,
+      mode: req.mode ?? 'bootstrap',
+      security: req.security ?? 'cert',
+      serverUri: req.serverUri ?? '',
+      status: 'reserved',
+      developer: false,
+      template: t.hasSeq ? t.source : null,
+      seq: seq ?? null,
+      claimHash: claimCode ? hashClaimCode(claimCode, random) : null,
+      createdAt: req.now.toISOString(),
+    })
+  }
+  await store.insertMany(rows)
+  const header: Omit<BatchRecord, 'createdAt'> = {
+    name: req.name,
+    template: t.source,
+    count: req.count,
+    profile: req.profile ?? null,
+    activatesOn: req.activatesOn?.toISOString() ?? null,
+    expiresOn: req.expiresOn?.toISOString() ?? null,
+  }
+  await store.createBatch(header)
+  return { batch: { ...header, createdAt: req.now.toISOString() }, devices }
+}
+
+/**
+ * Refuses injection outside a work order's activation window. Called by the inject session and the station before a
+ * device is touched. Exit 3 (conflict): the manifest says no, not the user's syntax.
+ */
+export function assertBatchActive(batch: Pick<BatchRecord, 'name' | 'activatesOn' | 'expiresOn'>, now: Date): void {
+  if (batch.activatesOn && now.getTime() < Date.parse(batch.activatesOn)) {
+    throw new LwprovError('E_BATCH_NOT_ACTIVE', `Work order ${batch.name} is not active until ${batch.activatesOn}.`, {
+      exit: 'conflict',
+      hint: 'Wait for the activation date, or create a work order with an earlier --activates-on.',
+      details: { batch: batch.name, activatesOn: batch.activatesOn },
+    })
+  }
+  if (batch.expiresOn && now.getTime() >= Date.parse(batch.expiresOn)) {
+    throw new LwprovError('E_BATCH_EXPIRED', `Work order ${batch.name} expired on ${batch.expiresOn}.`, {
+      exit: 'conflict',
+      hint: 'Expired work orders take no more devices: create a new work order for the remaining devices.',
+      details: { batch: batch.name, expiresOn: batch.expiresOn },
+    })
+  }
+}
+
+/** Parses `--activates-on` / `--expires-on`: an ISO date (`2026-12-01`, midnight UTC) or date-time. */
+export function parseWindowDate(flag: string, value: string): Date {
+  const v = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value
+  const d = new Date(v)
+  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    throw usageError('E_DATE_INVALID', `${flag} '${value}' is not a date.`, `Write ${flag} 2026-12-01 or ${flag} 2026-12-01T08:00:00Z.`)
+  }
+  return d
+}
+
+export type BatchState = 'pending' | 'active' | 'expired' | 'complete'
+
+export interface BatchStatus {
+  name: string
+  template: string | null
+  count: number | null
+  profile: string | null
+  activatesOn: string | null
+  expiresOn: string | null
+  createdAt: string
+  state: BatchState
+  /** Rows per status; every status present, zero when none. */
+  counts: Record<EndpointStatus, number>
+  total: number
+  /** Names not yet verified or revoked: what the line still has to do. */
+  remaining: number
+}
+
+/** Counts per status and the activation state of one work order; `E_BATCH_NOT_FOUND` when unknown. */
+export async function batchStatus(store: ManifestStore, name: string, now: Date): Promise<BatchStatus> {
+  const b = await store.getBatch(name)
+  if (!b) {
+    throw usageError('E_BATCH_NOT_FOUND', `No work order named ${name}.`, 'List work orders with `lwprov batch list`.')
+  }
+  return summarize(store, b, now)
+}
+
+/** Status of every work order, oldest first. */
+export async function listBatchStatuses(store: ManifestStore, now: Date): Promise<BatchStatus[]> {
+  const out: BatchStatus[] = []
+  for (const b of await store.listBatches()) out.push(await summarize(store, b, now))
+  return out
+}
+
+async function summarize(store: ManifestStore, b: BatchRecord, now: Date): Promise<BatchStatus> {
+  const statuses: EndpointStatus[] = ['reserved', 'generated', 'injected', 'verified', 'failed', 'revoked']
+  const counts = Object.fromEntries(await Promise.all(statuses.map(async (s) => [s, await store.count({ batch: b.name, status: s })]))) as Record<
+    EndpointStatus,
+    number
+  >
+  const total = statuses.reduce((n, s) => n + counts[s], 0)
+  const remaining = total - counts.verified - counts.revoked
+  let state: BatchState = 'active'
+  if (b.activatesOn && now.getTime() < Date.parse(b.activatesOn)) state = 'pending'
+  else if (b.expiresOn && now.getTime() >= Date.parse(b.expiresOn)) state = 'expired'
+  if (total > 0 && remaining === 0) state = 'complete'
+  return {
+    name: b.name,
+    template: b.template ?? null,
+    count: b.count ?? null,
+    profile: b.profile ?? null,
+    activatesOn: b.activatesOn ?? null,
+    expiresOn: b.expiresOn ?? null,
+    createdAt: b.createdAt,
+    state,
+    counts,
+    total,
+    remaining,
+  }
+}
+
+/** CSV for label printers: one row per device, the claim code only here. */
+export function labelsCsv(batch: string, devices: ReservedDevice[]): string {
+  const esc = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+  const lines = ['batch,endpoint,seq,claim_code']
+  for (const d of devices) lines.push([batch, d.endpoint, d.seq === undefined ? '' : String(d.seq), d.claimCode ?? ''].map(esc).join(','))
+  return `${lines.join('\n')}\n`
+}
