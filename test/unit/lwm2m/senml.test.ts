@@ -9,6 +9,7 @@ import {
   buildLwm2mConfig,
   decodeSenmlCbor,
   encodeSenmlCbor,
+  encodeSenmlCborReference,
   lwm2mConfigIssues,
   validateLwm2mConfig,
   type Lwm2mConfig,
@@ -394,6 +395,40 @@ describe('validateLwm2mConfig pairing rules', () => {
     const cfg = buildLwm2mConfig(credentialSets['04-direct-cert-pkcs8']!)
     delete cfg.security[0]!.serverPublicKey
     expect(issues(cfg).join()).toMatch(/\/0\/1\/4: certificate mode must write Server Public Key/)
+  })
+})
+
+describe('fast encoder == reference encoder (encodeCbor of the record maps)', () => {
+  it.each(fs.readdirSync(VEC).filter((d) => /^0[1-8]-/.test(d)))('%s', (id) => {
+    const cfg = decodeSenmlCbor(load(id).payload)
+    expect(encodeSenmlCbor(cfg).equals(encodeSenmlCborReference(cfg))).toBe(true)
+  })
+
+  it('random configurations: every head width, negative and large integers, long strings, unsorted instances', () => {
+    let seed = 12345
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed % n
+    }
+    const ints = [0, 1, 23, 24, 255, 256, 65535, 65536, 0xffffffff, 2 ** 32, Number.MAX_SAFE_INTEGER, -1, -24, -25, -256, -257, -65537]
+    for (let k = 0; k < 300; k++) {
+      const n = () => ints[rnd(ints.length)]!
+      const sec = {
+        iid: rnd(70000) % 65535,
+        serverUri: 'coaps://x'.padEnd(rnd(300) + 9, 'y'),
+        bootstrapServer: rnd(2) === 0,
+        securityMode: n(),
+        publicKeyOrIdentity: Buffer.alloc(rnd(3) === 0 ? rnd(70000) : rnd(30), 1),
+        secretKey: Buffer.alloc(rnd(40), 2),
+        ...(rnd(2) ? { serverPublicKey: Buffer.alloc(rnd(300), 3) } : {}),
+        ...(rnd(2) ? { shortServerId: n() } : {}),
+        ...(rnd(2) ? { sni: 'é'.repeat(rnd(20)) } : {}),
+        ...(rnd(2) ? { clientHoldOffTime: n() } : {}),
+      }
+      const srv = { iid: rnd(5), shortServerId: n(), lifetime: n(), notificationStoring: rnd(2) === 1, binding: 'UQ', ...(rnd(2) ? { defaultMaximumPeriod: n() } : {}) }
+      const cfg: Lwm2mConfig = { security: [sec, { ...sec, iid: rnd(10) }], server: [srv, { ...srv, iid: rnd(10) + 5 }] }
+      expect(encodeSenmlCbor(cfg).equals(encodeSenmlCborReference(cfg))).toBe(true)
+    }
   })
 })
 
