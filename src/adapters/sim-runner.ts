@@ -62,15 +62,14 @@ export function nextSerial(serial: string): string {
   return `${m[1]}${n}`
 }
 
-async function deviceFactory(protocol: SimProtocol): Promise<(o: SimDeviceOptions) => SimDevice> {
+async function deviceFactory(protocol: SimProtocol, transport: 'serial' | 'tcp'): Promise<(o: SimDeviceOptions) => SimDevice> {
   if (protocol === 'lwprov') {
     const { LwprovSimDevice } = await import('../core/inject/lwprov/index.js')
     return (o) => new LwprovSimDevice(o)
   }
-  // Resolved at run time so the lwprov simulator works while the FCC module is absent from a build.
-  const fccModule: string = '../core/inject/fcc/index.js'
-  const { FccSimDevice } = (await import(fccModule)) as { FccSimDevice: new (o: SimDeviceOptions) => SimDevice }
-  return (o) => new FccSimDevice(o)
+  const { FccSimDevice } = await import('../core/inject/fcc/index.js')
+  // FCC over TCP behaves differently on the line (no trace text, hangs up after a session): izuma-fcc.md §4.
+  return (o) => new FccSimDevice({ ...o, transport })
 }
 
 /** Paces bytes to baud/10 bytes per second (8N1 = 10 bits a byte). */
@@ -146,7 +145,11 @@ class SimulatorImpl extends EventEmitter implements Simulator {
   }
 
   /** A new session: a freshly booted device behind the fault wrapper. */
-  private newSession(send: (b: Buffer) => void, hangup: () => void): { receive: (b: Buffer) => void; end: () => void } {
+  private newSession(
+    send: (b: Buffer) => void,
+    hangup: () => void,
+    disconnect?: () => void,
+  ): { receive: (b: Buffer) => void; end: () => void } {
     const serial = this.serial
     let stored = false
     const device = this.make({
@@ -160,6 +163,8 @@ class SimulatorImpl extends EventEmitter implements Simulator {
       },
       log: (line) => this.opts.deviceLog?.(line),
     })
+    // A device that closes the connection itself (FCC over TCP after its last message) does so after its answer.
+    if (disconnect) device.onDisconnect?.(disconnect)
     const fs_ = new FaultSession(device, this.plan, { send, hangup, note: (w) => this.log(`${serial}: fault: ${w}`) })
     const pacer = this.opts.baud ? new Pacer(this.opts.baud / 10, (b) => fs_.receive(b)) : undefined
     this.log(`${serial}: session start`)
@@ -224,6 +229,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
           if (!sock.destroyed) sock.write(b)
         },
         () => sock.destroy(),
+        () => sock.end(),
       )
       sock.on('data', (b: Buffer) => s.receive(b))
       sock.on('error', () => {})
@@ -261,7 +267,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
 
 /** Starts a simulator; resolves once the PTY link exists / the TCP port listens. */
 export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
-  const make = opts.createDevice ?? (await deviceFactory(opts.protocol))
+  const make = opts.createDevice ?? (await deviceFactory(opts.protocol, opts.link !== undefined ? 'serial' : 'tcp'))
   const sim = new SimulatorImpl(opts.protocol, opts, make)
   if (opts.link !== undefined) await sim.startPty(opts.link)
   else await sim.startTcp(opts.tcpPort ?? 0)

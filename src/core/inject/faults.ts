@@ -28,6 +28,8 @@ export interface SimDevice {
   receive(chunk: Buffer): void
   onSend(cb: (bytes: Buffer) => void): void
   reset(): void
+  /** Devices that hang up by themselves (FCC over TCP) call this back. */
+  onDisconnect?(cb: () => void): void
 }
 
 export interface SimDeviceOptions {

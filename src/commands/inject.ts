@@ -1,0 +1,127 @@
+import path from 'node:path'
+
+import { Flags } from '@oclif/core'
+
+import { openSerialLink } from '../adapters/serial-link.js'
+import { openTcpLink } from '../adapters/tcp-link.js'
+import { BaseCommand } from '../cli/base-command.js'
+import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
+import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { usageError } from '../core/errors.js'
+import { FccProtocol } from '../core/inject/fcc/index.js'
+import { LwprovProtocol } from '../core/inject/lwprov/index.js'
+import { injectOne, type InjectOutcome } from '../core/inject/session.js'
+import type { ByteLink, ProvisioningProtocol } from '../core/inject/types.js'
+import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
+import type { DeviceInfo } from '../core/model.js'
+
+export type InjectResult = Omit<InjectOutcome, 'attempts' | 'deviceKeygen'> & { attempts: number }
+
+export default class Inject extends BaseCommand {
+  static override summary = 'Provision one device: identify, write credentials, read back, verify, record.'
+  static override description = `Connects to the device on a serial port (or TCP for Linux devices running Izuma FCC), learns who it is, generates its credentials just in time (the private key is never stored: only the certificate and fingerprint; PSKs are sealed with the manifest master key), writes them, and records injected → verified once the device's read-back digest matches.
+
+The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, {mac}), or the next reserved name of --batch. A device that fails keeps its endpoint: re-running inject for it is idempotent. Transport failures are retried on a fresh connection (--retries); refusals are not. Ctrl-C marks the row failed (interrupted) and exits 130.`
+
+  static override examples = [
+    '<%= config.bin %> inject --port /dev/ttyACM0 --protocol lwprov --endpoint urn:dev:ops:ACME-{serial} --mode direct --security psk --server coaps://lwm2m.example.com:5684',
+    '<%= config.bin %> inject --port /dev/ttyUSB0 --protocol lwprov --batch WO-1042 --mode bootstrap --security cert --server coaps://bs.example.com:5684 --ca ./factory-ca --device-keygen',
+    '<%= config.bin %> inject --tcp 192.168.1.20:7777 --protocol fcc --endpoint 0173fcc0001 --mode bootstrap --security cert --server "coaps://bs.example.com:5684?aid=0123456789abcdef0123456789abcdef" --server-ca server-ca.pem --ca ./factory-ca --manufacturer Acme --model-number M1 --device-type sensor --hardware-version 1.0 --memory-total-kb 512 --serial-number SN-0001 --json',
+  ]
+
+  static override flags = {
+    ...transportFlags,
+    endpoint: endpointFlags.endpoint,
+    batch: endpointFlags.batch,
+    ...credentialProfileFlags,
+    ...caFlags,
+    ...manifestFlags,
+    ...deviceInfoFlags,
+    'device-keygen': Flags.boolean({ summary: 'Let the device generate its key pair and sign its CSR with --ca (the private key never leaves it).', helpGroup: 'CREDENTIALS' }),
+    'first-to-claim': Flags.boolean({ summary: 'Izuma first-to-claim: no aid= in the bootstrap URI, the enrollment id is recorded.', helpGroup: 'CREDENTIALS' }),
+    station: Flags.string({ summary: 'Station name recorded with the manifest row (default: host name).', env: 'LWPROV_STATION' }),
+    retries: Flags.integer({ summary: 'Reconnect-and-retry attempts after transport failures.', default: 2, min: 0, max: 10, helpGroup: 'TRANSPORT' }),
+    timeout: Flags.integer({ summary: 'Per-step device timeout in ms (commit and read-back get 3x).', min: 100, helpGroup: 'TRANSPORT' }),
+  }
+
+  async run(): Promise<InjectResult> {
+    const { flags } = await this.parse(Inject)
+    if ((flags.port === undefined) === (flags.tcp === undefined)) {
+      throw usageError('E_TRANSPORT_MISSING', 'Give exactly one of --port and --tcp.', 'Pass --port /dev/ttyUSB0 for a serial device, or --tcp HOST:PORT for a device on the network.')
+    }
+    if (flags.protocol === undefined) {
+      throw usageError('E_PROTOCOL_MISSING', 'Missing --protocol.', 'Pass --protocol lwprov (open protocol) or --protocol fcc (Izuma factory configurator).')
+    }
+    if (flags.endpoint === undefined && flags.batch === undefined) {
+      throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:ACME-{serial}') or --batch NAME.")
+    }
+    const profile = profileFromFlags(flags)
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
+    const ca = await loadCaFromFlags(flags)
+    const deviceInfo = await this.deviceInfo(flags, store)
+    const protocol: ProvisioningProtocol = flags.protocol === 'fcc' ? new FccProtocol() : new LwprovProtocol()
+    const connect = (): Promise<ByteLink> =>
+      flags.tcp !== undefined ? openTcpLink(flags.tcp) : openSerialLink(path.resolve(flags.port!), { baud: flags.baud })
+
+    const abort = new AbortController()
+    const onSigint = () => abort.abort(new Error('SIGINT'))
+    process.once('SIGINT', onSigint)
+    this.onCleanup(() => {
+      process.removeListener('SIGINT', onSigint)
+    })
+    const where = flags.tcp ?? flags.port!
+    const t = flags.timeout
+    const outcome = await injectOne({
+      connect,
+      protocol,
+      store,
+      profile,
+      ...(flags.endpoint === undefined ? {} : { endpoint: flags.endpoint }),
+      ...(flags.batch === undefined ? {} : { batch: flags.batch }),
+      ...(ca ? { ca } : {}),
+      ...(masterKey ? { masterKey } : {}),
+      deviceKeygen: flags['device-keygen'],
+      firstToClaim: flags['first-to-claim'],
+      ...(deviceInfo ? { deviceInfo } : {}),
+      ...(deviceInfo?.serialNumber ? { identity: { serial: deviceInfo.serialNumber } } : {}),
+      station: flags.station ?? (await import('node:os')).hostname(),
+      retries: flags.retries,
+      ...(t === undefined ? {} : { timeouts: { identify: t, frame: t, commit: 3 * t } }),
+      hooks: {
+        signal: abort.signal,
+        onStep: (step, detail) => this.info(this.color('dim', `${where}: ${step}${detail ? ` (${detail})` : ''}`)),
+        onIdentity: (id, deviceId) => this.info(`${where}: device ${deviceId ?? '(no serial)'}${id.model ? ` ${id.model}` : ''}${id.firmware ? ` fw ${id.firmware}` : ''}`),
+        onEndpoint: (ep) => this.info(`${where}: endpoint ${ep}`),
+        onRetry: (n, err) => this.warn(`${where}: ${err.message} — retrying (${n}/${flags.retries})`),
+      },
+    })
+    const { deviceKeygen: _k, ...result } = outcome
+    this.out(`${this.color('green', 'verified')} ${result.endpoint} on ${result.port}${result.deviceId ? ` (device ${result.deviceId})` : ''}`)
+    return result
+  }
+
+  /** Device information (Izuma FCC); a `{seq}` serial-number template takes the next number from the manifest. */
+  private async deviceInfo(
+    flags: { manufacturer?: string; 'model-number'?: string; 'device-type'?: string; 'hardware-version'?: string; 'memory-total-kb'?: number; 'serial-number'?: string; timezone?: string; 'utc-offset'?: string },
+    store: { allocateSeq(t: string, n: number): Promise<number> },
+  ): Promise<DeviceInfo | undefined> {
+    let serialNumber = flags['serial-number']
+    if (serialNumber !== undefined && /\{/.test(serialNumber)) {
+      const t = parseEndpointTemplate(serialNumber)
+      const seq = t.hasSeq ? await store.allocateSeq(`serial-number:${t.source}`, 1) : undefined
+      serialNumber = t.render({ ...(seq === undefined ? {} : { seq }), now: new Date(), random: (n) => (globalThis.crypto.getRandomValues(Buffer.alloc(n)) as Buffer) })
+    }
+    const info: DeviceInfo = {
+      ...(flags.manufacturer === undefined ? {} : { manufacturer: flags.manufacturer }),
+      ...(flags['model-number'] === undefined ? {} : { modelNumber: flags['model-number'] }),
+      ...(flags['device-type'] === undefined ? {} : { deviceType: flags['device-type'] }),
+      ...(flags['hardware-version'] === undefined ? {} : { hardwareVersion: flags['hardware-version'] }),
+      ...(flags['memory-total-kb'] === undefined ? {} : { memoryTotalKb: flags['memory-total-kb'] }),
+      ...(serialNumber === undefined ? {} : { serialNumber }),
+      ...(flags.timezone === undefined ? {} : { timezone: flags.timezone }),
+      ...(flags['utc-offset'] === undefined ? {} : { utcOffset: flags['utc-offset'] }),
+    }
+    return Object.keys(info).length > 0 ? info : undefined
+  }
+}

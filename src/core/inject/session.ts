@@ -1,0 +1,466 @@
+/**
+ * One device, start to finish: connect → identify → resolve the endpoint → just-in-time credentials → write →
+ * commit → read back → record. The manifest is updated at every stage, so whatever happens (unplug, timeout,
+ * refusal, Ctrl-C) the row ends `verified` only with a matching read-back, and `failed` with the step and the reason
+ * otherwise; a failed row stays with the device (matched by its serial/IMEI/MAC) so re-injecting it is idempotent.
+ * UI-free: progress goes through `hooks`.
+ */
+import { X509Certificate, randomBytes } from 'node:crypto'
+
+import { generateCredentialSets, toManifestRecord } from '../credentials/generate.js'
+import { ExitCode, type ExitCodeName, LwprovError, conflictError, deviceError, transportError, usageError } from '../errors.js'
+import { parseEndpointTemplate, validateEndpointName } from '../lwm2m/endpoint.js'
+import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/types.js'
+import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
+import { derToPem, signCsr, type LoadedCa } from '../pki/index.js'
+import {
+  DEFAULT_TIMEOUTS,
+  type ByteLink,
+  type DeviceIdentity,
+  type InjectionHooks,
+  type InjectionPlan,
+  type InjectionStep,
+  type ProvisioningProtocol,
+  type Timeouts,
+} from './types.js'
+
+/** Hooks of {@link injectOne}: the protocol hooks plus session-level events. */
+export interface SessionHooks extends InjectionHooks {
+  /** A transport failure is being retried with a fresh connection. */
+  onRetry?(attempt: number, err: LwprovError): void
+  /** The device identified itself. */
+  onIdentity?(identity: DeviceIdentity, deviceId: string | undefined): void
+  /** The endpoint name chosen for the device. */
+  onEndpoint?(endpoint: string): void
+}
+
+export interface InjectOptions {
+  /** Opens (and on retry re-opens) the link to the device. */
+  connect: () => Promise<ByteLink>
+  protocol: ProvisioningProtocol
+  store: ManifestStore
+  /** How just-in-time credentials are generated. */
+  profile: CredentialProfile
+  /** An endpoint name, or a template filled from the device (`{serial}`, `{imei}`, `{mac}`, `{seq}`…). */
+  endpoint?: string
+  /** Work order: without `endpoint`, the device claims the batch's next reserved name; new rows are recorded under it. */
+  batch?: string
+  /** Factory CA (certificate mode; signing device CSRs). */
+  ca?: LoadedCa
+  /** Manifest master key: seals PSKs. */
+  masterKey?: Buffer
+  /** Let the device generate its key pair (certificate mode, device with the keygen capability or FCC). */
+  deviceKeygen?: boolean
+  /** Izuma device information. */
+  deviceInfo?: DeviceInfo
+  /** Identity for devices that do not announce one (FCC), e.g. the serial from `--serial-number`. */
+  identity?: Partial<DeviceIdentity>
+  /** Izuma first-to-claim. */
+  firstToClaim?: boolean
+  /** Station name recorded with the row. */
+  station?: string
+  timeouts?: Partial<Timeouts>
+  /** Reconnect-and-retry attempts after transport failures (never after refusals); default 2. */
+  retries?: number
+  /** Pause before a retry, ms; default 300 (a re-enumerating USB device needs a moment). */
+  retryDelayMs?: number
+  hooks?: SessionHooks
+  /** Clock; default `new Date()`. */
+  now?: () => Date
+  /** Credential generator (tests); default `generateCredentialSets`. */
+  generate?: typeof generateCredentialSets
+}
+
+export interface InjectOutcome {
+  endpoint: string
+  status: 'verified'
+  deviceId?: string
+  protocol: 'fcc' | 'lwprov'
+  /** The link the device was on (port path or tcp:// address). */
+  port: string
+  /** SHA-256 of the device certificate (certificate mode). */
+  fingerprint?: string
+  readbackDigest: string
+  enrollmentId?: string
+  /** Connections it took (1 = no retry). */
+  attempts: number
+  /** The device generated its own key (the private key never left it). */
+  deviceKeygen: boolean
+}
+
+const DEFAULT_BATCH = 'inject'
+
+/** Connect-time failures that a retry cannot fix on the first attempt (wrong path, permissions, port in use). */
+const FATAL_FIRST_CONNECT = new Set(['E_PORT_NOT_FOUND', 'E_PORT_PERMISSION', 'E_PORT_BUSY', 'E_TCP_CONNECT', 'E_TCP_ADDRESS'])
+
+function asLwprov(e: unknown, link: string, step: InjectionStep): LwprovError {
+  if (e instanceof LwprovError) return e
+  const err = e instanceof Error ? e : new Error(String(e))
+  return new LwprovError('E_INJECT_FAILED', `${link}: ${step} failed: ${err.message}`, { exit: 'bug', cause: err })
+}
+
+/** The identity the manifest matches a device by. */
+export function deviceIdOf(id: Partial<DeviceIdentity>): string | undefined {
+  return id.serial ?? id.imei ?? id.mac
+}
+
+/** Injects one device; resolves when it is verified, rejects with a `LwprovError` after recording the failure. */
+export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
+  const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts }
+  const retries = opts.retries ?? 2
+  const now = opts.now ?? (() => new Date())
+  const external = opts.hooks?.signal
+  const ctl = new AbortController()
+  const onAbort = () => ctl.abort(external?.reason)
+  external?.addEventListener('abort', onAbort, { once: true })
+  const deadline = setTimeout(() => ctl.abort(new Error('deadline')), timeouts.total)
+  deadline.unref?.()
+
+  let step: InjectionStep = 'connect'
+  const hooks: InjectionHooks = {
+    ...opts.hooks,
+    signal: ctl.signal,
+    onStep: (s, d) => {
+      step = s
+      opts.hooks?.onStep?.(s, d)
+    },
+  }
+  let linkName = 'device'
+  let endpoint: string | undefined
+  let row: ManifestRecord | undefined
+  let credentials: CredentialSet | undefined
+  let deviceId: string | undefined
+  let firstDeviceId: string | undefined
+  let deviceKeygen = false
+
+  /** Fails fast when aborted (Ctrl-C or the total deadline) instead of waiting for a step timeout. */
+  const guard = <T>(p: Promise<T>): Promise<T> => {
+    if (ctl.signal.aborted) return Promise.reject(abortError())
+    return new Promise<T>((resolve, reject) => {
+      const stop = () => reject(abortError())
+      ctl.signal.addEventListener('abort', stop, { once: true })
+      p.then(
+        (v) => {
+          ctl.signal.removeEventListener('abort', stop)
+          resolve(v)
+        },
+        (e: unknown) => {
+          ctl.signal.removeEventListener('abort', stop)
+          reject(e)
+        },
+      )
+    })
+  }
+  const abortError = (): LwprovError =>
+    external?.aborted
+      ? new LwprovError('E_INTERRUPTED', `Interrupted during ${step} on ${linkName}.`, { exit: 'interrupted', hint: 'Re-run inject to provision this device; it keeps its endpoint.' })
+      : transportError('E_SESSION_TIMEOUT', `The session with ${linkName} took longer than ${timeouts.total} ms (during ${step}).`, 'Check the device, then re-run inject.')
+
+  const record = async (u: StatusUpdate): Promise<void> => {
+    if (endpoint === undefined || row === undefined) return
+    row = await opts.store.updateStatus(endpoint, { ...(opts.station ? { station: opts.station } : {}), ...u })
+  }
+
+  try {
+    for (let attempt = 0; ; attempt++) {
+      let link: ByteLink | undefined
+      try {
+        step = 'connect'
+        hooks.onStep?.('connect')
+        link = await guard(opts.connect())
+        linkName = link.description
+        const closed = new Promise<never>((_, reject) => {
+          link!.onClose((err) => {
+            if (step !== 'done') reject(err ?? transportError('E_DEVICE_DISCONNECTED', `${linkName} closed during ${step}.`, 'The device hung up; check its power and cable, then retry.'))
+          })
+        })
+        closed.catch(() => {})
+
+        step = 'identify'
+        const identity = await guard(opts.protocol.identify(link, timeouts, hooks, opts.identity))
+        deviceId = deviceIdOf(identity)
+        if (firstDeviceId !== undefined && deviceId !== firstDeviceId) {
+          throw deviceError('E_DEVICE_CHANGED', `${linkName} now has device ${deviceId ?? '(unknown)'} attached, not ${firstDeviceId}.`, 'Re-run inject for the device now attached.')
+        }
+        firstDeviceId = deviceId
+        opts.hooks?.onIdentity?.(identity, deviceId)
+
+        if (endpoint === undefined) {
+          const r = await resolveEndpoint(opts, identity, deviceId, now())
+          endpoint = r.endpoint
+          row = r.row
+          opts.hooks?.onEndpoint?.(endpoint)
+        }
+        if (credentials === undefined) {
+          step = 'generate'
+          hooks.onStep?.('generate', endpoint)
+          deviceKeygen = wantsDeviceKeygen(opts, identity, linkName)
+          credentials = await makeCredentials(opts, endpoint, deviceKeygen, now())
+          row = await recordGenerated(opts, endpoint, row, credentials, deviceId)
+        }
+
+        const plan: InjectionPlan = {
+          endpoint,
+          credentials,
+          now: now(),
+          ...(opts.deviceInfo ? { deviceInfo: opts.deviceInfo } : {}),
+          ...(opts.firstToClaim ? { firstToClaim: true } : {}),
+          ...(deviceKeygen ? { signCsr: csrSigner(opts, endpoint) } : {}),
+        }
+        const result = await guard(Promise.race([opts.protocol.provision(link, plan, timeouts, hooks), closed]))
+        if (!result.verified || !result.readbackDigest) {
+          throw deviceError('E_NOT_VERIFIED', `${linkName} did not confirm what it stored (no matching read-back).`, 'The device is not verified; re-run inject, and check its firmware if this repeats.')
+        }
+        step = 'done'
+        const issued = result.certificateDer ? certFields(result.certificateDer) : {}
+        await record({ status: 'injected', deviceId: deviceId ?? null, statusReason: null, ...issued })
+        await record({
+          status: 'verified',
+          deviceId: deviceId ?? null,
+          readbackDigest: result.readbackDigest,
+          statusReason: null,
+          ...(result.enrollmentId ? { enrollmentId: result.enrollmentId } : {}),
+        })
+        hooks.onStep?.('done')
+        const fingerprint = issued.fingerprint ?? credentials.fingerprint
+        return {
+          endpoint,
+          status: 'verified',
+          ...(deviceId === undefined ? {} : { deviceId }),
+          protocol: opts.protocol.name,
+          port: linkName,
+          ...(fingerprint ? { fingerprint } : {}),
+          readbackDigest: result.readbackDigest,
+          ...(result.enrollmentId ? { enrollmentId: result.enrollmentId } : {}),
+          attempts: attempt + 1,
+          deviceKeygen,
+        }
+      } catch (e) {
+        const err = ctl.signal.aborted ? abortError() : asLwprov(e, linkName, step)
+        const retryable =
+          err.exitCode === 5 &&
+          err.code !== 'E_SESSION_TIMEOUT' &&
+          !(attempt === 0 && step === 'connect' && FATAL_FIRST_CONNECT.has(err.code)) &&
+          attempt < retries &&
+          !ctl.signal.aborted
+        if (!retryable) {
+          throw err
+        }
+        opts.hooks?.onRetry?.(attempt + 1, err)
+        await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 300))
+      } finally {
+        if (link) await link.close().catch(() => {})
+      }
+    }
+  } catch (e) {
+    const err = e instanceof LwprovError ? e : asLwprov(e, linkName, step)
+    const failedStep = step
+    // The row keeps the device id, so the same device gets the same endpoint when it comes back.
+    await record({
+      status: 'failed',
+      statusReason: `${err.code === 'E_INTERRUPTED' ? 'interrupted' : failedStep}: ${err.message}`.slice(0, 500),
+      ...(deviceId === undefined ? {} : { deviceId }),
+    }).catch(() => {})
+    throw contextual(err, linkName, failedStep, endpoint)
+  } finally {
+    clearTimeout(deadline)
+    external?.removeEventListener('abort', onAbort)
+  }
+}
+
+const EXIT_NAMES: Record<number, ExitCodeName> = Object.fromEntries(Object.entries(ExitCode).map(([k, v]) => [v, k as ExitCodeName]))
+
+/** Makes sure an error names the port and the step; adds port/step/endpoint to `details` for --json consumers. */
+function contextual(err: LwprovError, link: string, step: InjectionStep, endpoint: string | undefined): LwprovError {
+  let message = err.message.includes(link) ? err.message : `${link}: ${err.message}`
+  if (!message.includes(step)) message = `${message.replace(/\.$/, '')} (step: ${step}).`
+  return new LwprovError(err.code, message, {
+    ...(err.hint === undefined ? {} : { hint: err.hint }),
+    exit: EXIT_NAMES[err.exitCode] ?? 'bug',
+    cause: err.cause ?? err,
+    details: { ...err.details, port: link, step, ...(endpoint ? { endpoint } : {}) },
+  })
+}
+
+function wantsDeviceKeygen(opts: InjectOptions, id: DeviceIdentity, link: string): boolean {
+  if (!opts.deviceKeygen) return false
+  if (opts.profile.security !== 'cert') {
+    throw usageError('E_KEYGEN_NEEDS_CERT', 'On-device key generation only applies to certificate credentials.', 'Use --security cert with --device-keygen, or drop --device-keygen.')
+  }
+  if (!opts.ca) throw usageError('E_CA_REQUIRED', 'Signing the device CSR needs the factory CA.', 'Pass --ca DIR.')
+  // FCC devices do not announce capabilities: the operator vouches for them with the flag.
+  if (opts.protocol.name === 'lwprov' && !id.capabilities.includes('keygen')) {
+    throw deviceError('E_DEVICE_NO_KEYGEN', `The device on ${link} cannot generate keys (no keygen capability).`, 'Drop --device-keygen so the host generates the key.')
+  }
+  return true
+}
+
+function csrSigner(opts: InjectOptions, endpoint: string): NonNullable<InjectionPlan['signCsr']> {
+  return async (csrDer) => {
+    const ca = opts.ca!
+    const issued = await signCsr(ca, csrDer, {
+      endpoint,
+      days: opts.profile.days,
+      now: (opts.now ?? (() => new Date()))(),
+      ...(opts.profile.accountId ? { accountId: opts.profile.accountId } : {}),
+    })
+    return { certificateDer: issued.certificateDer, chainDer: ca.chainDer }
+  }
+}
+
+/** Credentials for one device. With device key generation there is no key (and no certificate yet) on the host. */
+async function makeCredentials(opts: InjectOptions, endpoint: string, deviceKeygen: boolean, now: Date): Promise<CredentialSet> {
+  const p = opts.profile
+  if (deviceKeygen) {
+    const certificateUsage = p.serverCaDer ? (p.certificateUsage ?? 2) : p.certificateUsage
+    return {
+      endpoint,
+      mode: p.mode,
+      security: p.security,
+      serverUri: p.serverUri,
+      chainDer: opts.ca!.chainDer,
+      ...(p.serverCaDer ? { serverCaDer: p.serverCaDer } : {}),
+      ...(certificateUsage === undefined ? {} : { certificateUsage }),
+      ...(p.accountId ? { accountId: p.accountId } : {}),
+      shortServerId: p.shortServerId,
+      lifetime: p.lifetime,
+      binding: p.binding,
+      notificationStoring: p.notificationStoring,
+    }
+  }
+  const generate = opts.generate ?? generateCredentialSets
+  const [cs] = await generate([endpoint], p, { ...(opts.ca ? { ca: opts.ca } : {}), now })
+  if (!cs) throw new LwprovError('E_INTERNAL', 'credential generation returned nothing', { exit: 'bug' })
+  return cs
+}
+
+/** Certificate fields for the manifest from a device certificate issued during the session. */
+function certFields(der: Uint8Array): Pick<StatusUpdate, 'certificatePem' | 'serial' | 'fingerprint' | 'notAfter'> {
+  const x = new X509Certificate(Buffer.from(der))
+  return {
+    certificatePem: derToPem(der, 'CERTIFICATE'),
+    serial: x.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+    fingerprint: x.fingerprint256.replace(/:/g, '').toLowerCase(),
+    notAfter: new Date(x.validTo).toISOString(),
+  }
+}
+
+/**
+ * Records the just-in-time credentials: a new `generated` row, or the device's existing row updated. The private key
+ * of host-generated certificates is never stored (it exists only on the device from now on); the PSK is sealed.
+ */
+async function recordGenerated(
+  opts: InjectOptions,
+  endpoint: string,
+  row: ManifestRecord | undefined,
+  cs: CredentialSet,
+  deviceId: string | undefined,
+): Promise<ManifestRecord> {
+  const { privateKeyDer: _dropped, ...kept } = cs
+  const rec = toManifestRecord(kept, {
+    batch: row?.batch ?? opts.batch ?? DEFAULT_BATCH,
+    status: 'generated',
+    ...(opts.masterKey ? { masterKey: opts.masterKey } : {}),
+    ...(deviceId ? { deviceId } : {}),
+    ...(opts.station ? { station: opts.station } : {}),
+  })
+  if (row === undefined) {
+    await opts.store.insertMany([rec])
+    const got = await opts.store.get(endpoint)
+    if (!got) throw new LwprovError('E_INTERNAL', `manifest row for ${endpoint} vanished after insert`, { exit: 'bug' })
+    return got
+  }
+  return opts.store.updateStatus(endpoint, {
+    status: 'generated',
+    statusReason: null,
+    deviceId: deviceId ?? null,
+    ...(opts.station ? { station: opts.station } : {}),
+    certificatePem: rec.certificatePem ?? null,
+    serial: rec.serial ?? null,
+    fingerprint: rec.fingerprint ?? null,
+    notAfter: rec.notAfter ?? null,
+    pskIdentity: rec.pskIdentity ?? null,
+    secret: rec.secret ?? null,
+    readbackDigest: null,
+  })
+}
+
+/** Statuses a row can be (re)injected from. */
+const INJECTABLE = new Set(['reserved', 'generated', 'injected', 'verified', 'failed'])
+
+/**
+ * Picks the endpoint for this device: the device's existing row first (idempotent re-injection), then an explicit
+ * name or device-filled template, then the batch's next reserved name.
+ */
+async function resolveEndpoint(
+  opts: InjectOptions,
+  identity: DeviceIdentity,
+  deviceId: string | undefined,
+  now: Date,
+): Promise<{ endpoint: string; row: ManifestRecord | undefined }> {
+  const store = opts.store
+  const take = (row: ManifestRecord | undefined, name: string) => {
+    if (row === undefined) return { endpoint: name, row }
+    if (!INJECTABLE.has(row.status)) {
+      throw conflictError('E_ENDPOINT_REVOKED', `Endpoint ${name} is ${row.status}; it cannot be injected again.`, 'Pick another endpoint name.')
+    }
+    if (row.deviceId && deviceId && row.deviceId !== deviceId) {
+      throw conflictError(
+        'E_ENDPOINT_TAKEN',
+        `Endpoint ${name} already belongs to device ${row.deviceId}, not ${deviceId}.`,
+        'Each endpoint goes to one device: pick another name, or use a template such as urn:dev:ops:ACME-{serial}.',
+      )
+    }
+    return { endpoint: name, row }
+  }
+
+  if (opts.endpoint !== undefined) {
+    const t = parseEndpointTemplate(opts.endpoint)
+    if (!t.isTemplate && !t.hasPlaceholders) {
+      validateEndpointName(opts.endpoint)
+      return take(await store.get(opts.endpoint), opts.endpoint)
+    }
+    const device = {
+      ...(identity.serial ? { serial: identity.serial } : {}),
+      ...(identity.imei ? { imei: identity.imei } : {}),
+      ...(identity.mac ? { mac: identity.mac } : {}),
+    }
+    const onlyDevice = !t.hasSeq && t.deviceFields.length > 0 && !/\{(uuid|hex:\d+)\}/.test(t.source)
+    if (onlyDevice) {
+      const name = t.render({ now, random: randomBytes, device })
+      return take(await store.get(name), name)
+    }
+    // {seq}/{uuid}/{hex} names differ per call: a device that comes back keeps the name it got the first time.
+    const mine = deviceId ? await findDeviceRow(store, deviceId, (r) => r.template === t.source || (opts.batch !== undefined && r.batch === opts.batch)) : undefined
+    if (mine) return take(mine, mine.endpoint)
+    const seq = t.hasSeq ? await store.allocateSeq(t.seqKey, 1) : undefined
+    const name = t.render({ ...(seq === undefined ? {} : { seq }), now, random: randomBytes, device })
+    return take(await store.get(name), name)
+  }
+
+  if (opts.batch !== undefined) {
+    if (!deviceId) {
+      throw deviceError('E_DEVICE_NO_IDENTITY', 'The device did not report a serial, IMEI or MAC, so it cannot claim a name from a batch.', 'Pass --serial-number, or --endpoint NAME.')
+    }
+    const mine = await findDeviceRow(store, deviceId, (r) => r.batch === opts.batch)
+    if (mine) return take(mine, mine.endpoint)
+    const claimed = await store.claimNext(opts.batch, deviceId, opts.station ?? 'lwprov')
+    if (!claimed) {
+      const exists = await store.getBatch(opts.batch)
+      throw conflictError(
+        exists ? 'E_BATCH_EXHAUSTED' : 'E_BATCH_NOT_FOUND',
+        exists ? `Batch ${opts.batch} has no reserved endpoint names left.` : `There is no batch named ${opts.batch}.`,
+        exists ? 'Reserve more names with `lwprov batch create`, or use --endpoint.' : 'Create it with `lwprov batch create`, or check --batch.',
+      )
+    }
+    return { endpoint: claimed.endpoint, row: claimed }
+  }
+  throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:ACME-{serial}') or --batch NAME.")
+}
+
+async function findDeviceRow(store: ManifestStore, deviceId: string, match: (r: ManifestRecord) => boolean): Promise<ManifestRecord | undefined> {
+  for await (const r of store.list({ deviceId })) {
+    if (r.status !== 'revoked' && match(r)) return r
+  }
+  return undefined
+}
