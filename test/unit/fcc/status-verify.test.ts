@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 
 import { FccItem, type FccBundleInput } from '../../../src/core/inject/fcc/bundle.js'
 import { FCC_STATUSES, fccError, fccStatusInfo, ftcdError, parseWarningInfo, splitInfo } from '../../../src/core/inject/fcc/status.js'
-import { checkFccCredentials, isValidUtcOffset, precheckInput } from '../../../src/core/inject/fcc/verify.js'
+import { checkDeviceInfo, checkFccCredentials, isValidUtcOffset, precheckInput } from '../../../src/core/inject/fcc/verify.js'
 import { LwprovError } from '../../../src/core/errors.js'
 import { throwawayCa } from './ca.js'
 import { key, loadCases } from './vectors.js'
@@ -110,5 +110,8 @@ describe('host pre-checks', () => {
     expect(() => checkFccCredentials(cs, { onDeviceKey: false })).toThrow(expect.objectContaining({ code: 'E_FCC_SECURITY_UNSUPPORTED' }))
     expect(() => checkFccCredentials({ ...cs, security: 'cert' }, { onDeviceKey: false })).toThrow(expect.objectContaining({ code: 'E_FCC_NO_DEVICE_CERT' }))
     expect(() => checkFccCredentials({ ...cs, security: 'cert' }, { onDeviceKey: true })).not.toThrow()
+    expect(() => checkDeviceInfo({ memoryTotalKb: 2 ** 32 })).toThrow(expect.objectContaining({ code: 'E_FCC_WRONG_ITEM_DATA_SIZE' }))
+    expect(() => checkDeviceInfo({ memoryTotalKb: 1.5 })).toThrow(expect.objectContaining({ code: 'E_FCC_WRONG_ITEM_DATA_SIZE' }))
+    expect(() => checkDeviceInfo({ memoryTotalKb: 512 })).not.toThrow()
   })
 })

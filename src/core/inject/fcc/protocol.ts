@@ -13,7 +13,7 @@ import type { ByteLink, DeviceIdentity, InjectionHooks, InjectionPlan, Injection
 import { buildBundle, buildCsrBundle, encodeBundle, enrollmentId, modeItems, uriAccountId, type FccBundleInput } from './bundle.js'
 import { encodeRequest, FtcdScanner, sha256, type FtcdEvent } from './frame.js'
 import { fccError, ftcdError, parseWarningInfo, type FccInfoEntry } from './status.js'
-import { checkFccCredentials, csrPublicKey, precheckBundle } from './verify.js'
+import { checkDeviceInfo, checkFccCredentials, csrPublicKey, precheckBundle } from './verify.js'
 
 /** A decoded FCC response map. */
 export interface FccResponse {
@@ -186,6 +186,7 @@ export class FccProtocol implements ProvisioningProtocol {
     const cs = plan.credentials
     const onDeviceKey = plan.signCsr !== undefined
     checkFccCredentials(cs, { onDeviceKey })
+    checkDeviceInfo(plan.deviceInfo)
     const deadline = Date.now() + timeouts.total
     const sid = this.newSid()
     const items = modeItems(cs.mode)

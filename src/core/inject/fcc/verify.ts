@@ -13,10 +13,10 @@ import * as x509 from '@peculiar/x509'
 
 import { encodeCbor, type CborValue } from '../../cbor.js'
 import { usageError } from '../../errors.js'
-import type { CredentialSet } from '../../model.js'
-import { buildBundle, type FccBundleInput } from './bundle.js'
+import type { CredentialSet, DeviceInfo } from '../../model.js'
+import { buildBundle, FccItem, type FccBundleInput } from './bundle.js'
 import { FccDevice } from './device.js'
-import { fccError, type FccInfoEntry } from './status.js'
+import { fccError, FccStatus, type FccInfoEntry } from './status.js'
 
 export { certFacts, isValidUtcOffset, parsePrivateKeyDer, spkiDer, verifyDeviceConfiguration, FccItemStore } from './kcm.js'
 export type { FccCertFacts, FccVerifyOutcome, FccVerifyOptions } from './kcm.js'
@@ -58,6 +58,20 @@ export async function precheckInput(input: FccBundleInput, opts: FccPrecheckOpti
 export function csrPublicKey(csrDer: Uint8Array): KeyObject {
   const csr = new x509.Pkcs10CertificateRequest(Buffer.from(csrDer))
   return createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' })
+}
+
+/**
+ * Host-only sanity of device information that the device would silently mangle: mbed.MemoryTotalKB is truncated to a
+ * uint32 on the device, so larger or fractional values are refused here.
+ */
+export function checkDeviceInfo(info: DeviceInfo | undefined): void {
+  const kb = info?.memoryTotalKb
+  if (kb !== undefined && (!Number.isInteger(kb) || kb < 0 || kb > 0xffffffff))
+    throw fccError(FccStatus.WRONG_ITEM_DATA_SIZE, {
+      item: FccItem.MemoryTotalKB,
+      detail: `--memory-total-kb ${kb} is not a whole number of KiB between 0 and 4294967295`,
+      detectedBy: 'host',
+    })
 }
 
 /**
