@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { conflictError, cryptoError, LwprovError, usageError } from '../errors.js'
 import { akiValue, basicConstraintsValue, buildName, buildTbs, extension, KU_CA, OID_EXT, parseRawCertificate, readSki, signTbs, skiValue } from './cert.js'
 import { children, readTlv } from './der.js'
-import { generateKey, keyTypeOf, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
+import { generateKey, isKeyType, keyTypeOf, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
 import type { LoadedCa } from './types.js'
 import { derToPem, isPem, pemBlocks, randomSerial, sha256Colon, sha256Hex } from './util.js'
 
@@ -59,6 +59,7 @@ export interface CreatedCa {
 const DAY = 86_400_000
 
 function validateCaOptions(o: CreateCaOptions): void {
+  if (!isKeyType(o.keyType)) throw usageError('E_CA_KEY_TYPE', `Unknown CA key type "${String(o.keyType)}".`, 'Use ec-p256 (Izuma), ec-p384, rsa-2048 or rsa-3072.')
   if (o.name.trim().length === 0 || o.name.length > 64) {
     throw usageError('E_CA_NAME_INVALID', 'The CA name (subject CN) must be 1..64 characters.', 'Pass --name "Factory Line 1 CA".')
   }
