@@ -67,13 +67,15 @@ export function listBuiltinTemplates(root = builtinTemplateRoot()): string[] {
     .sort()
 }
 
-function looksLikePath(s: string): boolean {
+/** A bare name (`izuma`) means a built-in even if a file of that name exists; anything else is a path. */
+function looksLikePath(s: string, root: string): boolean {
+  if (/^[a-z0-9][a-z0-9-]*$/.test(s) && existsSync(join(root, s, 'template.json'))) return false
   return s.includes('/') || s.includes('\\') || s.includes('.') || existsSync(s)
 }
 
 /** Loads a built-in template by id or a user template by path (a text file, or a directory with template.json). */
 export function loadTemplate(nameOrPath: string, root = builtinTemplateRoot()): LoadedTemplate {
-  if (!looksLikePath(nameOrPath)) {
+  if (!looksLikePath(nameOrPath, root)) {
     const dir = join(root, nameOrPath)
     if (!existsSync(join(dir, 'template.json'))) {
       throw usageError(

@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
 import { describe, expect, it } from 'vitest'
 
 import { buildDevcertModel } from '../../../src/core/devcert/model.js'
@@ -128,5 +132,73 @@ describe('built-in devcert templates (golden files)', () => {
     const t = loadTemplate('izuma')
     expect(templateWarnings(t, model(certCredential(), 'izuma', 'x.c'))).toEqual([])
     expect(templateWarnings(t, model(certCredential({ serverUri: 'coaps://bs.example.com:5684' }), 'izuma', 'x.c'))[0]).toContain('aid=')
+  })
+})
+
+describe('user templates', () => {
+  const tmp = () => mkdtempSync(join(tmpdir(), 'lwprov-usertpl-'))
+  const codeOf = (fn: () => unknown) => {
+    try {
+      fn()
+    } catch (e) {
+      return (e as LwprovError).code
+    }
+    return undefined
+  }
+
+  it('a single file renders to --out', () => {
+    const d = tmp()
+    writeFileSync(join(d, 'mine.tmpl'), '#define EP {{endpoint | c_string}}\n#define FP "{{fingerprint}}"\n')
+    const t = loadTemplate(join(d, 'mine.tmpl'))
+    const files = renderTemplateFiles(t, model(certCredential(), t.id, 'ep.h'))
+    expect(files).toHaveLength(1)
+    expect(files[0]!.name).toBe('ep.h')
+    expect(files[0]!.content.toString()).toMatch(/^#define EP "dev-snap-0001"\n#define FP "[0-9a-f]{64}"\n$/)
+  })
+
+  it('a directory with template.json: several files, raw data files, requires and warnings', () => {
+    const d = tmp()
+    writeFileSync(
+      join(d, 'template.json'),
+      JSON.stringify({
+        name: 'mine',
+        description: 'x',
+        security: ['cert'],
+        requires: [{ when: 'accountId', message: 'needs an account', hint: 'pass --account-id' }],
+        warnings: [{ when: 'bootstrap', message: 'bootstrap!' }],
+        files: [
+          { path: '{{out.name}}', template: 'a.tmpl' },
+          { path: '{{out.stem}}.der', data: 'certificate', when: 'certificate' },
+        ],
+      }),
+    )
+    writeFileSync(join(d, 'a.tmpl'), '{{endpoint}}')
+    const t = loadTemplate(d)
+    const m = model(certCredential(), t.id, 'x.txt')
+    checkTemplate(t, m)
+    expect(templateWarnings(t, m)).toEqual(['bootstrap!'])
+    const files = renderTemplateFiles(t, m)
+    expect(files.map((f) => f.name)).toEqual(['x.txt', 'x.der'])
+    expect(files[1]!.content.equals(CERT_DER)).toBe(true)
+    expect(codeOf(() => checkTemplate(t, model(certCredential({ accountId: undefined, serverUri: 'coaps://h:5684' }), t.id, 'x.txt')))).toBe('E_DEVCERT_REQUIRES')
+    expect(codeOf(() => checkTemplate(t, model(pskCredential(), t.id, 'x.txt')))).toBe('E_DEVCERT_SECURITY')
+  })
+
+  it('output names must be plain file names and distinct', () => {
+    const d = tmp()
+    writeFileSync(join(d, 'a.tmpl'), 'a')
+    writeFileSync(join(d, 'template.json'), JSON.stringify({ name: 'm', description: '', files: [{ path: '../{{out.name}}', template: 'a.tmpl' }] }))
+    expect(codeOf(() => renderTemplateFiles(loadTemplate(d), model(certCredential(), 'm', 'x.c')))).toBe('E_DEVCERT_TEMPLATE')
+    expect(codeOf(() => renderTemplateFiles(loadTemplate('c'), model(certCredential(), 'c', 'x.h')))).toBe('E_DEVCERT_OUT_COLLISION')
+  })
+
+  it('unknown names, unreadable paths and broken manifests are coded errors', () => {
+    expect(codeOf(() => loadTemplate('nope'))).toBe('E_DEVCERT_TEMPLATE_UNKNOWN')
+    expect(codeOf(() => loadTemplate('/does/not/exist.tmpl'))).toBe('E_DEVCERT_TEMPLATE_UNREADABLE')
+    const d = tmp()
+    writeFileSync(join(d, 'template.json'), '{ not json')
+    expect(codeOf(() => loadTemplate(d))).toBe('E_DEVCERT_TEMPLATE')
+    writeFileSync(join(d, 'template.json'), JSON.stringify({ name: 'm', files: [{ path: 'x' }] }))
+    expect(codeOf(() => loadTemplate(d))).toBe('E_DEVCERT_TEMPLATE')
   })
 })
