@@ -264,11 +264,15 @@ export function clientRejections(cfg: Lwm2mConfig): Lwm2mIssue[] {
       out.push({ path: `${p}/2`, reason: `unknown security mode ${s.securityMode}` })
       continue
     }
-    try {
-      validateServerUri(s.serverUri, kind)
-    } catch (e) {
-      out.push({ path: `${p}/0`, reason: e instanceof LwprovError ? e.message : String(e) })
-    }
+    // Only the scheme/mode pairing here: the client checks that, while full URI syntax is lwprov's own rule.
+    const scheme = /^([a-z+]+):/i.exec(s.serverUri)?.[1]?.toLowerCase()
+    const secure = scheme === 'coaps' || scheme === 'coaps+tcp'
+    const plain = scheme === 'coap' || scheme === 'coap+tcp'
+    if (kind === 'nosec' ? !plain : !secure)
+      out.push({
+        path: `${p}/0`,
+        reason: `security mode ${s.securityMode} (${kind}) needs a ${kind === 'nosec' ? 'coap://' : 'coaps://'} URI, got "${s.serverUri}"`,
+      })
     if (s.securityMode === SECURITY_MODE.psk && s.publicKeyOrIdentity.length === 0)
       out.push({ path: `${p}/3`, reason: 'empty PSK identity' })
   }
@@ -291,6 +295,16 @@ export function lwm2mConfigIssues(cfg: Lwm2mConfig): Lwm2mIssue[] {
       if (!iidOk(i.iid)) out.push({ path: `/${oid}/${i.iid}`, reason: 'instance ID must be 0..65534' })
       if (seen.has(i.iid)) out.push({ path: `/${oid}/${i.iid}`, reason: 'duplicate instance ID' })
       seen.add(i.iid)
+    }
+  }
+  for (const s of cfg.security) {
+    const kind = KIND_OF_MODE[s.securityMode]
+    if (kind === undefined || kind === 'rpk') continue
+    try {
+      validateServerUri(s.serverUri, kind)
+    } catch (e) {
+      const reason = e instanceof LwprovError ? e.message : String(e)
+      if (!out.some((i) => i.path === `/0/${s.iid}/0`)) out.push({ path: `/0/${s.iid}/0`, reason })
     }
   }
   seenIid(cfg.security, 0)

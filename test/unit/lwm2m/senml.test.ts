@@ -339,7 +339,7 @@ describe('decodeSenmlCbor accepts what the client accepts', () => {
     ['SSID 0', () => enc([...base01().slice(0, 6), rec('/1/1/0', 2, 0), ...base01().slice(7)]), '/1/1/0', /outside 1..65534/],
     ['two bootstrap accounts', () => enc([...load03recs(0), ...load03recs(2)]), '/0/2/1', /more than one bootstrap/],
     ['RPK', () => enc(base01().map((m) => (m.get(0) === '/0/1/2' ? rec('/0/1/2', 2, 1) : m))), '/0/1/2', /Raw Public Key/],
-    ['coap:// with PSK', () => enc(base01().map((m) => (m.get(0) === '/0/1/0' ? rec('/0/1/0', 3, 'coap://127.0.0.1:5683') : m))), '/0/1/0', /psk needs DTLS/],
+    ['coap:// with PSK', () => enc(base01().map((m) => (m.get(0) === '/0/1/0' ? rec('/0/1/0', 3, 'coap://127.0.0.1:5683') : m))), '/0/1/0', /\(psk\) needs a coaps:\/\/ URI/],
     ['empty PSK identity', () => enc(base01().map((m) => (m.get(0) === '/0/1/3' ? rec('/0/1/3', 8, new Uint8Array(0)) : m))), '/0/1/3', /empty PSK identity/],
   ])('rejects %s', (_name, make, where, why) => {
     const e = senmlCode(() => decodeSenmlCbor(make()))
@@ -385,10 +385,17 @@ describe('validateLwm2mConfig pairing rules', () => {
     expect(issues(bs).join()).toMatch(/more than one bootstrap account/)
     const nosecUri = direct()
     nosecUri.security[0]!.securityMode = 3
-    expect(issues(nosecUri).join()).toMatch(/\/0\/1\/0: .*coaps needs a security mode/)
+    expect(issues(nosecUri).join()).toMatch(/\/0\/1\/0: security mode 3 \(nosec\) needs a coap:\/\/ URI/)
     const b = direct()
     b.server[0]!.binding = 'X'
     expect(issues(b).join()).toMatch(/binding "X"/)
+  })
+
+  it('full URI syntax is lwprov policy (issues), the scheme/mode pairing is a client rejection (decoder)', () => {
+    const cfg = direct()
+    cfg.security[0]!.serverUri = 'coaps://example.com:0'
+    expect(decodeSenmlCbor(encodeSenmlCbor(cfg))).toEqual(cfg)
+    expect(issues(cfg).join()).toMatch(/\/0\/1\/0: invalid LwM2M server URI.*port "0"/)
   })
 
   it('cert mode requires /0/x/4 to be written', () => {
