@@ -266,6 +266,9 @@ class Session {
 
   async hello(): Promise<DeviceHello> {
     this.step('identify')
+    // Stale bytes from before this session (boot chatter, answers to an earlier host) are useless: drop them.
+    // Only here, never mid-session, where they could be the answer in flight.
+    await this.link.flushInput?.().catch(() => undefined)
     const f = await this.request(FrameType.HELLO, encodeHostHello(MAX_PAYLOAD), this.timeouts.identify, FrameType.IDENTITY)
     let h: DeviceHello
     try {
