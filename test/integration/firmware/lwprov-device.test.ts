@@ -134,6 +134,18 @@ describe('templates/firmware', () => {
     expect(dev.out()).toContain('session started')
   })
 
+  it('the receiver ignores line noise and half frames from the host side before HELLO', async () => {
+    const dev = await startDevice('noise', ['--serial', 'FW-NOISE'])
+    const link = await openLink(dev.link)
+    try {
+      await link.write(Buffer.from('AT\r\n\xaaLW\xaaLWP\x01\x02garbage\r\n', 'latin1'))
+      const id = await new LwprovProtocol().identify(link, TIMEOUTS, {})
+      expect(id.serial).toBe('FW-NOISE')
+    } finally {
+      await link.close()
+    }
+  })
+
   it('a refusing device ends E_DEVICE_REFUSED and stores nothing', async () => {
     const dev = await startDevice('refuse', ['--refuse'])
     const link = await openLink(dev.link)

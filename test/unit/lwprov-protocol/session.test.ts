@@ -9,6 +9,7 @@ import { LwprovProtocol, LwprovSimDevice, type LwprovSimOptions } from '../../..
 import { encodeError } from '../../../src/core/inject/lwprov/messages.js'
 import type { ByteLink, InjectionPlan, InjectionStep, Timeouts } from '../../../src/core/inject/types.js'
 import type { CredentialSet } from '../../../src/core/model.js'
+import { buildLwm2mConfig, decodeSenmlCbor, encodeSenmlCbor } from '../../../src/core/lwm2m/index.js'
 
 const FAST: Timeouts = { identify: 150, frame: 150, commit: 2000, total: 10_000 }
 
@@ -151,6 +152,15 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     expect(r.deviceLog).toContain('session started')
     // Every DATA frame fits the device's max frame.
     for (const b of w.written) expect(b.length).toBeLessThanOrEqual(256 + 16)
+  })
+
+  it('by default the payload is the SenML-CBOR local bootstrap write of the credentials', async () => {
+    const w = wire()
+    const c = creds()
+    const r = await new LwprovProtocol().provision(w.link, plan({ credentials: c }), FAST, {})
+    expect(r.verified).toBe(true)
+    expect(w.stored).toEqual([encodeSenmlCbor(buildLwm2mConfig(c))])
+    expect(decodeSenmlCbor(w.stored[0]!).server[0]?.shortServerId).toBe(1)
   })
 
   it('a refusing device ends with E_DEVICE_REFUSED (exit 4) and stores nothing', async () => {
