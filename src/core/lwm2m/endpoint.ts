@@ -207,6 +207,8 @@ export interface EndpointTemplate {
   hasPlaceholders: boolean
   /** Renders one name and validates it (`E_ENDPOINT_INVALID`). */
   render(ctx: EndpointRenderContext): string
+  /** Renders without endpoint-name validation, for other per-device strings built from the same placeholders (e.g. `--serial-number SN-{seq:06}`). */
+  renderText(ctx: EndpointRenderContext): string
 }
 
 export const TEMPLATE_PLACEHOLDERS = ['{seq}', '{seq:06}', '{uuid}', '{hex:8}', '{date}', '{imei}', '{mac}', '{serial}'] as const
@@ -303,6 +305,38 @@ export function parseEndpointTemplate(t: string): EndpointTemplate {
   // A literal name is validated now, so a bad --endpoint fails before anything else happens.
   if (!hasPlaceholders) validateEndpointName(t)
 
+  const renderText = (ctx: EndpointRenderContext): string => {
+    let out = ''
+    for (const p of parts) {
+      switch (p.kind) {
+        case 'text':
+          out += p.text
+          break
+        case 'seq': {
+          const s = ctx.seq
+          if (s === undefined || !Number.isSafeInteger(s) || s < 0)
+            throw templateError(t, `{seq} needs a non-negative integer sequence number, got ${String(s)}`, 'The manifest allocates {seq} numbers; pass --start N to choose the first one.')
+          out += String(s).padStart(p.width, '0')
+          break
+        }
+        case 'uuid':
+          out += uuidV4((ctx.random ?? randomBytes)(16))
+          break
+        case 'hex':
+          out += (ctx.random ?? randomBytes)(Math.ceil(p.digits / 2)).toString('hex').slice(0, p.digits)
+          break
+        case 'date': {
+          const d = ctx.now
+          out += `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`
+          break
+        }
+        case 'device':
+          out += deviceValue(p.field, ctx.device?.[p.field])
+          break
+      }
+    }
+    return out
+  }
   return {
     source: t,
     seqKey: t,
@@ -311,39 +345,12 @@ export function parseEndpointTemplate(t: string): EndpointTemplate {
     deviceFields,
     isTemplate,
     hasPlaceholders,
-    render(ctx: EndpointRenderContext): string {
-      let out = ''
-      for (const p of parts) {
-        switch (p.kind) {
-          case 'text':
-            out += p.text
-            break
-          case 'seq': {
-            const s = ctx.seq
-            if (s === undefined || !Number.isSafeInteger(s) || s < 0)
-              throw templateError(t, `{seq} needs a non-negative integer sequence number, got ${String(s)}`, 'The manifest allocates {seq} numbers; pass --start N to choose the first one.')
-            out += String(s).padStart(p.width, '0')
-            break
-          }
-          case 'uuid':
-            out += uuidV4((ctx.random ?? randomBytes)(16))
-            break
-          case 'hex':
-            out += (ctx.random ?? randomBytes)(Math.ceil(p.digits / 2)).toString('hex').slice(0, p.digits)
-            break
-          case 'date': {
-            const d = ctx.now
-            out += `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`
-            break
-          }
-          case 'device':
-            out += deviceValue(p.field, ctx.device?.[p.field])
-            break
-        }
-      }
+    render: (ctx: EndpointRenderContext): string => {
+      const out = renderText(ctx)
       validateEndpointName(out)
       return out
     },
+    renderText,
   }
 }
 

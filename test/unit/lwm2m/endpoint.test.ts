@@ -181,6 +181,16 @@ describe('parseEndpointTemplate', () => {
     if (/unknown|unbalanced/.test(e.message)) expect(e.hint).toMatch(/\{seq:06\}.*\{uuid\}.*\{hex:8\}.*\{date\}.*\{imei\}.*\{mac\}.*\{serial\}/)
   })
 
+  it('renderText renders without endpoint-name validation (e.g. serial numbers)', () => {
+    const t = parseEndpointTemplate('SN {seq:06}'.replace(' ', '-'))
+    expect(t.renderText({ seq: 5, now, random })).toBe('SN-000005')
+    const long = parseEndpointTemplate(`${'x'.repeat(60)}{seq}`)
+    expect(long.renderText({ seq: 123456, now, random })).toHaveLength(66)
+    // render/renderText do not depend on `this`: destructuring keeps working
+    const { render } = parseEndpointTemplate('ep-{seq}')
+    expect(render({ seq: 1, now, random })).toBe('ep-1')
+  })
+
   it('an invalid literal name fails at parse time', () => {
     expect(code(() => parseEndpointTemplate('urn:imei:490154203237519'))).toBe('E_ENDPOINT_INVALID')
   })
