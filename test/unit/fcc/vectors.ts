@@ -1,8 +1,14 @@
-/** Loads the captured FCC vectors of /work/shared/vectors/fcc (read-only). */
+/**
+ * Loads the captured FCC vectors. A verbatim copy of the shared `vectors/fcc` lives in ./fixtures/fcc so the tests
+ * run anywhere (CI has no /work/shared); LWPROV_VECTORS=<vectors root> points them at another copy.
+ */
 import fs from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-export const VECTOR_DIR = process.env.LWPROV_VECTORS ? path.join(process.env.LWPROV_VECTORS, 'fcc') : '/work/shared/vectors/fcc'
+export const VECTOR_DIR = process.env.LWPROV_VECTORS
+  ? path.join(process.env.LWPROV_VECTORS, 'fcc')
+  : path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fcc')
 
 export interface VectorMessage {
   request: Buffer
