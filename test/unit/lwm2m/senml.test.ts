@@ -185,6 +185,15 @@ describe('SenML-CBOR golden vectors', () => {
     if (id !== '07-direct-psk-16-basename') expect(encodeSenmlCbor(cfg).equals(payload)).toBe(true)
   })
 
+  it.each([...POSITIVE, '08-negative-direct-without-server-object'])('%s: encoded records match case.json records (label names, hex bytes)', (id) => {
+    const { c, payload } = load(id)
+    const names: Record<string, string> = { '-2': 'bn', '0': 'n', '2': 'v', '3': 'vs', '4': 'vb', '8': 'vd' }
+    const recs = (decodeCbor(encodeSenmlCbor(decodeSenmlCbor(payload))) as Map<number, unknown>[]).map((m) =>
+      Object.fromEntries([...m].map(([k, v]) => [names[String(k)] ?? String(k), v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v])),
+    )
+    expect(recs).toEqual(c.records)
+  })
+
   it('07 (bn form) decodes to exactly the 01 config', () => {
     expect(decodeSenmlCbor(load('07-direct-psk-16-basename').payload)).toEqual(decodeSenmlCbor(load('01-direct-psk-16').payload))
     expect(encodeSenmlCbor(decodeSenmlCbor(load('07-direct-psk-16-basename').payload)).equals(load('01-direct-psk-16').payload)).toBe(true)
