@@ -19,7 +19,9 @@ import { instanceFromResources } from '../../../src/core/lwm2m/model.js'
 import { resourceDef } from '../../../src/core/lwm2m/objects.js'
 import type { CredentialSet } from '../../../src/core/model.js'
 
-const VEC = process.env.LWPROV_VECTORS ?? '/work/shared/vectors/senml'
+// A verbatim copy of the shared vectors/senml lives in ./fixtures/senml so the tests run anywhere (CI has no
+// /work/shared); LWPROV_VECTORS=<vectors root> points them at another copy.
+const VEC = process.env.LWPROV_VECTORS ? path.join(process.env.LWPROV_VECTORS, 'senml') : path.join(import.meta.dirname, 'fixtures', 'senml')
 const KEYS = path.join(VEC, 'keys')
 
 interface CaseResource {

@@ -30,7 +30,9 @@ import {
 } from '../../../src/core/lwm2m/index.js'
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
-const VEC = '/work/shared/vectors/senml'
+// A verbatim copy of the shared vectors/senml lives in ./fixtures/senml so the tests run anywhere (CI has no
+// /work/shared); LWPROV_VECTORS=<vectors root> points them at another copy.
+const VEC = process.env.LWPROV_VECTORS ? path.join(process.env.LWPROV_VECTORS, 'senml') : path.join(import.meta.dirname, 'fixtures', 'senml')
 
 describe('TLV entries (hand-derived)', () => {
   const cases: [string, TlvEntry[], string][] = [
