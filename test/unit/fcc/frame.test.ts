@@ -125,6 +125,13 @@ describe('FTCD framing', () => {
     expect(ev.map((e) => e.type)).toEqual(['bad-length', 'frame'])
   })
 
+  it('keeps only the tail of a long log', () => {
+    const s = new FtcdScanner({ kind: 'response', maxLog: 100 })
+    for (let i = 0; i < 50; i++) s.push(Buffer.from(`line ${i} of a chatty device\r\n`))
+    expect(s.log.length).toBe(100)
+    expect(s.log.endsWith('line 49 of a chatty device\r\n')).toBe(true)
+  })
+
   it('names transport statuses', () => {
     expect(ftcdStatusInfo(8).name).toBe('FTCD_COMM_INCONSISTENT_MESSAGE_SIGNATURE')
     expect(ftcdStatusInfo(0).name).toBe('FTCD_COMM_STATUS_SUCCESS')

@@ -79,7 +79,8 @@ describe('FccProtocol ↔ FccSimDevice', () => {
     expect(result.readbackDigest).toMatch(/^[0-9a-f]{64}$/)
     expect(result.enrollmentId).toBeUndefined()
     expect(result.deviceLog).toContain('[FCC] bundle processed: FCC_STATUS_SUCCESS')
-    expect(logs.join('')).toContain('[FCC]')
+    expect(logs).toContain('[FCC] storage wiped for a new factory session')
+    expect(logs.every((l) => !l.includes('\n') && !l.endsWith('\r'))).toBe(true)
     expect(steps).toEqual(expect.arrayContaining(['identify', 'write', 'verify', 'done']))
     expect(identity).toMatchObject({ serial: 'SN-0001', capabilities: expect.arrayContaining(['fcc']) })
     expect(sim.messages).toBe(1)
@@ -180,6 +181,7 @@ describe('FccProtocol failures', () => {
     expect(e.code).toBe('E_FCC_KCM_STORAGE_ERROR')
     expect(e.exitCode).toBe(4)
     expect(e.details).toMatchObject({ fccStatus: 16, detectedBy: 'device', item: 'mbed.BootstrapDeviceCert' })
+    expect(e.details?.deviceLog).toContain('FCC_STATUS_KCM_STORAGE_ERROR')
   })
 
   it('a corrupted response digest is a transport error', async () => {

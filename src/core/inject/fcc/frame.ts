@@ -136,6 +136,8 @@ export interface FtcdScannerOptions {
    * the host does a proper substring search.
    */
   deviceTokenScan?: boolean
+  /** Characters of log text kept in `log` (the most recent ones); default 64 KiB. */
+  maxLog?: number
 }
 
 type State = 'token' | 'status' | 'length' | 'body'
@@ -154,16 +156,30 @@ export class FtcdScanner {
   private length = 0
   private readonly decoder = new TextDecoder('utf-8', { fatal: false })
   private logParts: string[] = []
+  private logLength = 0
+  private readonly maxLog: number
 
   constructor(opts: FtcdScannerOptions) {
     this.kind = opts.kind
     this.maxLength = opts.maxLength ?? (opts.kind === 'response' ? FTCD_MAX_RESPONSE_LENGTH : FTCD_MAX_REQUEST_LENGTH)
     this.deviceTokenScan = opts.deviceTokenScan ?? false
+    this.maxLog = opts.maxLog ?? 64 * 1024
   }
 
-  /** All log text seen so far. */
+  /** The log text seen so far (its last `maxLog` characters: the tail is what explains a failure). */
   get log(): string {
-    return this.logParts.join('')
+    const all = this.logParts.join('')
+    return all.length > this.maxLog ? all.slice(-this.maxLog) : all
+  }
+
+  private keepLog(text: string): void {
+    this.logParts.push(text)
+    this.logLength += text.length
+    if (this.logLength > 2 * this.maxLog) {
+      const tail = this.logParts.join('').slice(-this.maxLog)
+      this.logParts = [tail]
+      this.logLength = tail.length
+    }
   }
 
   /** True while part of a frame has been read but not all of it (a close now means a truncated frame). */
@@ -240,7 +256,7 @@ export class FtcdScanner {
     }
     const rest = this.decoder.decode()
     if (rest) {
-      this.logParts.push(rest)
+      this.keepLog(rest)
       events.push({ type: 'log', text: rest })
     }
     return events
@@ -250,7 +266,7 @@ export class FtcdScanner {
     if (bytes.length === 0) return
     const text = this.decoder.decode(bytes, { stream: true })
     if (!text) return
-    this.logParts.push(text)
+    this.keepLog(text)
     const last = events[events.length - 1]
     if (last?.type === 'log') last.text += text
     else events.push({ type: 'log', text })

@@ -82,6 +82,8 @@ class ResponseReader {
   private wake: (() => void) | undefined
   private closed: { err?: Error } | undefined
   private readonly off: Array<() => void>
+  /** Partial line of device log text not yet passed to `onDeviceLog`. */
+  private partial = ''
 
   constructor(
     private readonly link: ByteLink,
@@ -103,10 +105,17 @@ class ResponseReader {
 
   private feed(events: FtcdEvent[]): void {
     for (const e of events) {
-      if (e.type === 'log') this.hooks.onDeviceLog?.(e.text)
+      if (e.type === 'log') this.logText(e.text)
       else this.events.push(e)
     }
     if (this.events.length > 0) this.wake?.()
+  }
+
+  /** Passes device log text on as whole lines (UART traces end in CRLF). */
+  private logText(text: string): void {
+    const lines = (this.partial + text).split('\n')
+    this.partial = lines.pop() ?? ''
+    for (const l of lines) this.hooks.onDeviceLog?.(l.replace(/\r$/, ''))
   }
 
   /** Waits for the next frame event; `what` names the step for error messages. */
@@ -155,6 +164,8 @@ class ResponseReader {
 
   dispose(): void {
     for (const f of this.off) f()
+    if (this.partial) this.hooks.onDeviceLog?.(this.partial.replace(/\r$/, ''))
+    this.partial = ''
   }
 }
 
@@ -239,6 +250,14 @@ export class FccProtocol implements ProvisioningProtocol {
         ...(plan.firstToClaim ? { enrollmentId: enrollmentId(certificateDer) } : {}),
         deviceLog: reader.log,
       }
+    } catch (e) {
+      // The tail of the device log usually says why: keep it for --json consumers and the manifest reason.
+      const tail = reader.log.slice(-2000)
+      if (e instanceof LwprovError && tail) {
+        if (e.details === undefined) (e as { details?: Record<string, unknown> }).details = { deviceLog: tail }
+        else if (!('deviceLog' in e.details)) e.details.deviceLog = tail
+      }
+      throw e
     } finally {
       reader.dispose()
     }
