@@ -144,12 +144,14 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     expect(r.verified).toBe(true)
     expect(r.readbackDigest).toBe(createHash('sha256').update(payload).digest('hex'))
     expect(w.stored).toEqual([payload])
-    expect(steps).toEqual(['identify', 'write', 'commit', 'verify', 'done'])
+    // identify() opened the device session; provision() continues it without a second HELLO.
+    expect(steps).toEqual(['write', 'commit', 'verify', 'done'])
+    expect(framesIn(w.written).filter((f) => f.type === FrameType.HELLO)).toHaveLength(1)
     expect(progress.at(-1)).toEqual([payload.length, payload.length])
     expect(progress.length).toBeGreaterThan(10) // 252-byte chunks
     for (let i = 1; i < progress.length; i++) expect(progress[i]![0]).toBeGreaterThan(progress[i - 1]![0])
     expect(logs.some((l) => l.includes('committed'))).toBe(true)
-    expect(r.deviceLog).toContain('session started')
+    expect(r.deviceLog).toContain('committed')
     // Every DATA frame fits the device's max frame.
     for (const b of w.written) expect(b.length).toBeLessThanOrEqual(256 + 16)
   })
@@ -340,10 +342,29 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     expect(w.stored).toEqual([])
   })
 
-  it('a different device attached between identify and provision is refused', async () => {
+  it('provision() alone opens its own session with HELLO', async () => {
+    const w = wire()
+    const steps: string[] = []
+    await proto().provision(w.link, plan(), FAST, { onStep: (s) => steps.push(s) })
+    expect(steps[0]).toBe('identify')
+    expect(framesIn(w.written)[0]?.type).toBe(FrameType.HELLO)
+  })
+
+  it('a device that rebooted silently between identify and provision is reported as a reset', async () => {
+    const w = wire()
+    const p = proto()
+    await p.identify(w.link, FAST, {})
+    ;(w.sim as unknown as { inSession: boolean }).inSession = false
+    const e = await rejects(p.provision(w.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_DEVICE_RESET')
+    // The next attempt opens a new session and succeeds.
+    expect((await p.provision(w.link, plan(), FAST, {})).verified).toBe(true)
+  })
+
+  it('a different device attached to the link since the last session is refused', async () => {
     const w1 = wire()
     const p = proto()
-    await p.identify(w1.link, FAST, {})
+    await p.provision(w1.link, plan(), FAST, {})
     const w2 = wire({ serial: 'OTHER' })
     const link = { ...w2.link, description: w1.link.description }
     // Same link object identity matters: swap the device behind w1's link.

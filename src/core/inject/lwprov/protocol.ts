@@ -51,7 +51,11 @@ const DEFAULT_RETRIES = 3
 /** Device log kept in `InjectionResult.deviceLog`, characters. */
 const MAX_LOG = 64 * 1024
 
-const identities = new WeakMap<ByteLink, DeviceIdentity>()
+/**
+ * What the last session on a link learned. `fresh` is the device's answer to identify()'s HELLO, consumed by the
+ * next provision() so identify → provision is one device session (one HELLO round trip, not two).
+ */
+const linkState = new WeakMap<ByteLink, { identity: DeviceIdentity; fresh?: DeviceHello }>()
 
 /** The lwprov protocol (`--protocol lwprov`). */
 export class LwprovProtocol implements ProvisioningProtocol {
@@ -71,7 +75,7 @@ export class LwprovProtocol implements ProvisioningProtocol {
     try {
       const hello = await s.hello()
       const id = toIdentity(hello, fallback)
-      identities.set(link, id)
+      linkState.set(link, { identity: id, fresh: hello })
       return id
     } finally {
       s.dispose()
@@ -82,9 +86,11 @@ export class LwprovProtocol implements ProvisioningProtocol {
     const s = new Session(link, timeouts, hooks, this.retries)
     let begun = false
     try {
-      // Always a fresh HELLO: it resets the device's session and proves the same device is still attached.
-      const hello = await s.hello()
-      const known = identities.get(link)
+      // Right after identify() the device session is already open; otherwise HELLO opens one and proves the same
+      // device is still attached. A device that rebooted in between answers BAD_STATE, reported as E_DEVICE_RESET.
+      const state = linkState.get(link)
+      const hello = state?.fresh ? s.adopt(state.fresh) : await s.hello()
+      const known = state?.identity
       if (known?.serial !== undefined && hello.serial !== undefined && known.serial !== hello.serial) {
         throw new LwprovError(
           'E_DEVICE_CHANGED',
@@ -92,7 +98,7 @@ export class LwprovProtocol implements ProvisioningProtocol {
           { exit: 'device', hint: 'A different device was attached mid-session; re-run inject for the device now attached.' },
         )
       }
-      identities.set(link, toIdentity(hello))
+      linkState.set(link, { identity: toIdentity(hello) })
       const maxFrame = Math.min(hello.maxFrame, MAX_PAYLOAD)
 
       let creds = plan.credentials
@@ -283,6 +289,12 @@ class Session {
       })
     }
     if (h.maxFrame < MIN_PAYLOAD) throw this.garbage(`the device announces a ${h.maxFrame}-byte max frame, below the protocol minimum ${MIN_PAYLOAD}`)
+    this.established = true
+    return h
+  }
+
+  /** Continues the device session opened by an earlier HELLO on this link. */
+  adopt(h: DeviceHello): DeviceHello {
     this.established = true
     return h
   }

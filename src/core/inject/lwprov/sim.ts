@@ -144,7 +144,7 @@ export class LwprovSimDevice {
       this.inSession = true
       this.staging = undefined
       this.key = undefined
-      this.log('lwprov: host connected, session started')
+      this.log('lwprov: session started')
       remember(FrameType.IDENTITY, this.hello())
       return
     }
@@ -185,8 +185,7 @@ export class LwprovSimDevice {
         if (begin.total > (this.opts.capacity ?? 16384)) return fail(DeviceErrorCode.TOO_LARGE, `payload of ${begin.total} bytes exceeds storage`)
         if (begin.flags & BeginFlag.useGeneratedKey && !this.key) return fail(DeviceErrorCode.BAD_STATE, 'no generated key in this session')
         this.staging = { begin, data: [], received: 0 }
-        this.log(`lwprov: receiving ${begin.total} bytes`)
-        remember(FrameType.ACK, encodeAck(FrameType.BEGIN))
+                remember(FrameType.ACK, encodeAck(FrameType.BEGIN))
         return
       }
       case FrameType.DATA: {
@@ -257,7 +256,7 @@ export class LwprovSimDevice {
 
   private log(line: string): void {
     const ms = Date.now() - this.started
-    const text = line === '' ? '' : `[${String(Math.floor(ms / 1000)).padStart(5, '0')}.${String(ms % 1000).padStart(3, '0')}] <inf> ${line}`
+    const text = line === '' ? '' : `[${(ms / 1000).toFixed(3)}] ${line}`
     if (text !== '') this.opts.log?.(text)
     this.emit(Buffer.from(`${text}\r\n`, 'latin1'))
   }
