@@ -233,11 +233,17 @@ export class FccProtocol implements ProvisioningProtocol {
         const csr = r1.csrs.find((c) => c.keyName === items.deviceKey)
         if (!csr)
           throw deviceError('E_FCC_NO_CSR', `${link.description} answered the CSR request without a CSR for ${items.deviceKey}`, 'Check that the factory image supports on-device key generation (CsrReqs).')
+        let devicePublicKey
+        try {
+          devicePublicKey = csrPublicKey(csr.csrDer)
+        } catch (e) {
+          throw deviceError('E_FCC_BAD_RESPONSE', `${link.description} returned a CSR that is not DER PKCS#10: ${(e as Error).message}`, 'Reset the device and retry; check its factory image if this repeats.')
+        }
         hooks.onStep?.('sign', 'signing the device CSR with the factory CA')
         const signed = await plan.signCsr!(csr.csrDer)
         certificateDer = signed.certificateDer
         const bundle = buildBundle({ ...input, certificateDer, certificateKeyName: items.deviceKey, verify: 1 })
-        await precheckBundle(bundle, { now: plan.now, deviceKeys: { [items.deviceKey]: csrPublicKey(csr.csrDer) } })
+        await precheckBundle(bundle, { now: plan.now, deviceKeys: { [items.deviceKey]: devicePublicKey } })
         response = await this.exchange(link, reader, encodeBundle(bundle), sid, 'write', timeouts, deadline, hooks)
       }
       const warnings = response.warnings.map((w) => `${w.prefix}:${w.item}`)
