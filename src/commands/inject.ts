@@ -24,7 +24,7 @@ export default class Inject extends BaseCommand {
 The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, {mac}), or the next reserved name of --batch. A device that fails keeps its endpoint: re-running inject for it is idempotent. Transport failures are retried on a fresh connection (--retries); refusals are not. Ctrl-C marks the row failed (interrupted) and exits 130.`
 
   static override examples = [
-    '<%= config.bin %> inject --port /dev/ttyACM0 --protocol lwprov --endpoint urn:dev:ops:ACME-{serial} --mode direct --security psk --server coaps://lwm2m.example.com:5684',
+    '<%= config.bin %> inject --port /dev/ttyACM0 --protocol lwprov --endpoint urn:dev:ops:32473-Widget-{serial} --mode direct --security psk --server coaps://lwm2m.example.com:5684',
     '<%= config.bin %> inject --port /dev/ttyUSB0 --protocol lwprov --batch WO-1042 --mode bootstrap --security cert --server coaps://bs.example.com:5684 --ca ./factory-ca --device-keygen',
     '<%= config.bin %> inject --tcp 192.168.1.20:7777 --protocol fcc --endpoint 0173fcc0001 --mode bootstrap --security cert --server "coaps://bs.example.com:5684?aid=0123456789abcdef0123456789abcdef" --server-ca server-ca.pem --ca ./factory-ca --manufacturer Acme --model-number M1 --device-type sensor --hardware-version 1.0 --memory-total-kb 512 --serial-number SN-0001 --json',
   ]
@@ -53,7 +53,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       throw usageError('E_PROTOCOL_MISSING', 'Missing --protocol.', 'Pass --protocol lwprov (open protocol) or --protocol fcc (Izuma factory configurator).')
     }
     if (flags.endpoint === undefined && flags.batch === undefined) {
-      throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:ACME-{serial}') or --batch NAME.")
+      throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:32473-Widget-{serial}') or --batch NAME.")
     }
     const profile = profileFromFlags(flags)
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))

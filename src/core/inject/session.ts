@@ -127,6 +127,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
   }
   let linkName = 'device'
   let endpoint: string | undefined
+  let resolved: Resolved | undefined
   let row: ManifestRecord | undefined
   let credentials: CredentialSet | undefined
   let deviceId: string | undefined
@@ -186,9 +187,9 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
         opts.hooks?.onIdentity?.(identity, deviceId)
 
         if (endpoint === undefined) {
-          const r = await resolveEndpoint(opts, identity, deviceId, now())
-          endpoint = r.endpoint
-          row = r.row
+          resolved = await resolveEndpoint(opts, identity, deviceId, now())
+          endpoint = resolved.endpoint
+          row = resolved.row
           opts.hooks?.onEndpoint?.(endpoint)
         }
         if (credentials === undefined) {
@@ -196,7 +197,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           hooks.onStep?.('generate', endpoint)
           deviceKeygen = wantsDeviceKeygen(opts, identity, linkName)
           credentials = await makeCredentials(opts, endpoint, deviceKeygen, now())
-          row = await recordGenerated(opts, endpoint, row, credentials, deviceId)
+          row = await recordGenerated(opts, resolved!, row, credentials, deviceId)
         }
 
         const plan: InjectionPlan = {
@@ -351,7 +352,7 @@ function certFields(der: Uint8Array): Pick<StatusUpdate, 'certificatePem' | 'ser
  */
 async function recordGenerated(
   opts: InjectOptions,
-  endpoint: string,
+  resolved: Resolved,
   row: ManifestRecord | undefined,
   cs: CredentialSet,
   deviceId: string | undefined,
@@ -363,7 +364,10 @@ async function recordGenerated(
     ...(opts.masterKey ? { masterKey: opts.masterKey } : {}),
     ...(deviceId ? { deviceId } : {}),
     ...(opts.station ? { station: opts.station } : {}),
+    ...(resolved.template ? { template: resolved.template } : {}),
+    ...(resolved.seq === undefined ? {} : { seq: resolved.seq }),
   })
+  const endpoint = resolved.endpoint
   if (row === undefined) {
     await opts.store.insertMany([rec])
     const got = await opts.store.get(endpoint)
@@ -392,12 +396,15 @@ const INJECTABLE = new Set(['reserved', 'generated', 'injected', 'verified', 'fa
  * Picks the endpoint for this device: the device's existing row first (idempotent re-injection), then an explicit
  * name or device-filled template, then the batch's next reserved name.
  */
-async function resolveEndpoint(
-  opts: InjectOptions,
-  identity: DeviceIdentity,
-  deviceId: string | undefined,
-  now: Date,
-): Promise<{ endpoint: string; row: ManifestRecord | undefined }> {
+interface Resolved {
+  endpoint: string
+  row: ManifestRecord | undefined
+  /** `{seq}` template and number of a newly allocated name (recorded so later batches continue after it). */
+  template?: string
+  seq?: number
+}
+
+async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, deviceId: string | undefined, now: Date): Promise<Resolved> {
   const store = opts.store
   const take = (row: ManifestRecord | undefined, name: string) => {
     if (row === undefined) return { endpoint: name, row }
@@ -408,7 +415,7 @@ async function resolveEndpoint(
       throw conflictError(
         'E_ENDPOINT_TAKEN',
         `Endpoint ${name} already belongs to device ${row.deviceId}, not ${deviceId}.`,
-        'Each endpoint goes to one device: pick another name, or use a template such as urn:dev:ops:ACME-{serial}.',
+        'Each endpoint goes to one device: pick another name, or use a template such as urn:dev:ops:32473-Widget-{serial}.',
       )
     }
     return { endpoint: name, row }
@@ -431,11 +438,11 @@ async function resolveEndpoint(
       return take(await store.get(name), name)
     }
     // {seq}/{uuid}/{hex} names differ per call: a device that comes back keeps the name it got the first time.
-    const mine = deviceId ? await findDeviceRow(store, deviceId, (r) => r.template === t.source || (opts.batch !== undefined && r.batch === opts.batch)) : undefined
+    const mine = deviceId ? await findDeviceRow(store, deviceId, (r) => r.template === t.source) : undefined
     if (mine) return take(mine, mine.endpoint)
     const seq = t.hasSeq ? await store.allocateSeq(t.seqKey, 1) : undefined
     const name = t.render({ ...(seq === undefined ? {} : { seq }), now, random: randomBytes, device })
-    return take(await store.get(name), name)
+    return { ...take(await store.get(name), name), template: t.source, ...(seq === undefined ? {} : { seq }) }
   }
 
   if (opts.batch !== undefined) {
@@ -455,7 +462,7 @@ async function resolveEndpoint(
     }
     return { endpoint: claimed.endpoint, row: claimed }
   }
-  throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:ACME-{serial}') or --batch NAME.")
+  throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:32473-Widget-{serial}') or --batch NAME.")
 }
 
 async function findDeviceRow(store: ManifestStore, deviceId: string, match: (r: ManifestRecord) => boolean): Promise<ManifestRecord | undefined> {

@@ -1,0 +1,81 @@
+/** An in-memory `ManifestStore` with the contract's semantics, for session tests that need no database. */
+import { conflictError, usageError } from '../../../src/core/errors.js'
+import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from '../../../src/core/manifest/types.js'
+
+export class MemoryStore implements ManifestStore {
+  readonly kind = 'memory'
+  readonly location = ':memory:'
+  readonly rows = new Map<string, ManifestRecord>()
+  readonly batches = new Map<string, BatchRecord>()
+  private readonly seqs = new Map<string, number>()
+
+  async migrate(): Promise<number> {
+    return 1
+  }
+
+  async insertMany(rows: NewManifestRecord[]): Promise<void> {
+    const dup = rows.filter((r) => this.rows.has(r.endpoint)).map((r) => r.endpoint)
+    if (dup.length > 0) throw conflictError('E_DUPLICATE_ENDPOINT', `duplicate: ${dup.join(', ')}`, undefined, { duplicates: dup })
+    const now = new Date().toISOString()
+    for (const r of rows) this.rows.set(r.endpoint, { ...r, createdAt: r.createdAt ?? now, updatedAt: now })
+  }
+
+  async allocateSeq(template: string, count: number, start?: number): Promise<number> {
+    const first = start ?? (this.seqs.get(template) ?? 0) + 1
+    this.seqs.set(template, Math.max(this.seqs.get(template) ?? 0, first + count - 1))
+    return first
+  }
+
+  async get(endpoint: string): Promise<ManifestRecord | undefined> {
+    const r = this.rows.get(endpoint)
+    return r ? { ...r } : undefined
+  }
+
+  private match(r: ManifestRecord, f: ManifestFilter = {}): boolean {
+    if (f.batch !== undefined && r.batch !== f.batch) return false
+    if (f.deviceId !== undefined && r.deviceId !== f.deviceId) return false
+    if (f.status !== undefined && !(Array.isArray(f.status) ? f.status : [f.status]).includes(r.status)) return false
+    return true
+  }
+
+  async *list(filter?: ManifestFilter): AsyncIterable<ManifestRecord> {
+    for (const r of this.rows.values()) if (this.match(r, filter)) yield { ...r }
+  }
+
+  async count(filter?: ManifestFilter): Promise<number> {
+    return [...this.rows.values()].filter((r) => this.match(r, filter)).length
+  }
+
+  async updateStatus(endpoint: string, u: StatusUpdate): Promise<ManifestRecord> {
+    const r = this.rows.get(endpoint)
+    if (!r) throw usageError('E_NOT_FOUND', `no ${endpoint}`)
+    const next = { ...r, updatedAt: new Date().toISOString() } as ManifestRecord
+    for (const [k, v] of Object.entries(u)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v
+    this.rows.set(endpoint, next)
+    return { ...next }
+  }
+
+  async claimNext(batch: string, deviceId: string, station: string): Promise<ManifestRecord | undefined> {
+    for (const r of this.rows.values()) {
+      if (r.batch !== batch) continue
+      if (r.status === 'reserved' || (r.status === 'failed' && r.deviceId === deviceId)) {
+        return this.updateStatus(r.endpoint, { status: r.status, deviceId, station })
+      }
+    }
+    return undefined
+  }
+
+  async createBatch(b: Omit<BatchRecord, 'createdAt'>): Promise<void> {
+    this.batches.set(b.name, { ...b, createdAt: new Date().toISOString() })
+  }
+
+  async getBatch(name: string): Promise<BatchRecord | undefined> {
+    return this.batches.get(name)
+  }
+
+  async listBatches(): Promise<BatchRecord[]> {
+    return [...this.batches.values()]
+  }
+
+  async close(): Promise<void> {}
+}
