@@ -54,7 +54,7 @@ export const credentialProfileFlags = {
     max: 3,
     helpGroup: 'CREDENTIALS',
   }),
-  days: Flags.integer({ summary: 'Device certificate validity in days.', default: 3650, min: 1, helpGroup: 'CREDENTIALS' }),
+  days: Flags.integer({ summary: 'Device certificate validity in days (default 10 years, so Izuma FCC does not warn).', default: 3653, min: 1, helpGroup: 'CREDENTIALS' }),
   'account-id': Flags.string({
     summary: 'Account id (certificate OU; Izuma aid).',
     env: 'LWPROV_ACCOUNT_ID',

@@ -81,7 +81,7 @@ export interface CredentialSet {
 }
 
 export const DEFAULT_PROFILE: Omit<CredentialProfile, 'mode' | 'security' | 'serverUri'> = {
-  days: 3650,
+  days: 3653,
   shortServerId: 1,
   lifetime: 86400,
   binding: 'U',
