@@ -149,6 +149,31 @@ int main(void)
     out_len = 0; lwprov_feed(&r, f, n);
     CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_IDENTITY && seq == 31);
 
+    /* Robustness: random bytes and randomly damaged frames must never crash or overrun (run under ASan in CI). */
+    {
+        uint32_t x = 12345u;
+        size_t k;
+        out_len = 0;
+        for (k = 0; k < 20000; k++) {
+            uint8_t junk[64];
+            size_t m, j;
+            x = x * 1664525u + 1013904223u;
+            m = (x >> 24) % sizeof junk;
+            for (j = 0; j < m; j++) { x = x * 1664525u + 1013904223u; junk[j] = (uint8_t)(x >> 24); }
+            if ((x & 7u) == 0) {
+                n = frame(f, (uint8_t)(1 + (x >> 8) % 8), (uint8_t)(x >> 16), junk, m);
+                f[(x >> 4) % n] ^= (uint8_t)(1u << ((x >> 12) & 7u));
+                lwprov_feed(&r, f, n);
+            } else {
+                lwprov_feed(&r, junk, m);
+            }
+            if (out_len > sizeof out / 2) out_len = 0;
+        }
+        out_len = 0;
+        lwprov_feed(&r, f, frame(f, LWPROV_T_HELLO, 77, NULL, 0));
+        CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_IDENTITY && seq == 77);
+    }
+
     if (failures) { printf("lwprov selftest: %d failure(s)\n", failures); return 1; }
     printf("lwprov selftest: ok\n");
     return 0;

@@ -99,6 +99,11 @@ describe('templates/firmware', () => {
     expect(out).toContain('lwprov selftest: ok')
   })
 
+  it('the C self-test passes under AddressSanitizer/UBSan', () => {
+    const out = execFileSync('make', ['-s', '-C', FIRMWARE, 'sanitize'], { stdio: 'pipe' }).toString()
+    expect(out).toContain('lwprov selftest: ok')
+  })
+
   it('lwprov-device stores exactly the payload sent and its read-back digest matches (two sessions, re-opened port)', async () => {
     const dev = await startDevice('psk', ['--serial', 'FW-0001', '--imei', '490154203237518'])
     const proto = new LwprovProtocol()
