@@ -173,8 +173,9 @@ const EMPTY: Uint8Array = Buffer.alloc(0)
 export interface BuildLwm2mOptions {
   /**
    * What to do with /0/x/4 when there is nothing to put in it (PSK, NoSec, cert without a server CA):
-   * `write` (default) writes an empty opaque, as docs/lwm2m.md §1 advises for clients that require the resource;
-   * `omit` leaves it out, which is the exact form of the Anjay-verified vectors/senml payloads.
+   * `write` writes an empty opaque, as docs/lwm2m.md §1 advises for clients that require the resource;
+   * `omit` leaves it out, which is the exact form of the Anjay-verified vectors/senml payloads. Default: `write` in
+   * certificate mode (the vectors show an absent /0/x/4 silently disables server verification), `omit` otherwise.
    */
   emptyServerPublicKey?: 'write' | 'omit'
 }
@@ -224,7 +225,7 @@ export function buildLwm2mConfig(c: CredentialSet, opts: BuildLwm2mOptions = {})
       )
   }
   if (serverKey) sec.serverPublicKey = serverKey
-  else if ((opts.emptyServerPublicKey ?? 'write') === 'write') sec.serverPublicKey = EMPTY
+  else if ((opts.emptyServerPublicKey ?? (c.security === 'cert' ? 'write' : 'omit')) === 'write') sec.serverPublicKey = EMPTY
   if (bootstrap) return { security: [sec], server: [] }
   sec.shortServerId = c.shortServerId
   return {

@@ -242,8 +242,9 @@ describe('SenML-CBOR golden vectors', () => {
 })
 
 describe('buildLwm2mConfig', () => {
-  it('writes an empty /0/x/4 by default (docs: empty opaques rather than omitted) and still validates', () => {
-    const cfg = buildLwm2mConfig(credentialSets['01-direct-psk-16']!)
+  it('omits /0/x/4 for PSK by default (the Anjay-verified form) and writes it empty on request', () => {
+    expect(buildLwm2mConfig(credentialSets['01-direct-psk-16']!).security[0]!.serverPublicKey).toBeUndefined()
+    const cfg = buildLwm2mConfig(credentialSets['01-direct-psk-16']!, { emptyServerPublicKey: 'write' })
     expect(cfg.security[0]!.serverPublicKey).toEqual(Buffer.alloc(0))
     const bytes = encodeSenmlCbor(cfg)
     expect(decodeSenmlCbor(bytes)).toEqual(cfg)
@@ -270,7 +271,7 @@ describe('buildLwm2mConfig', () => {
   it('nosec: empty 3/4/5, coap://', () => {
     const cfg = buildLwm2mConfig({ ...base, endpoint: 'dev', mode: 'direct', security: 'nosec', serverUri: 'coap://127.0.0.1:5683' })
     const s = cfg.security[0]!
-    expect([s.publicKeyOrIdentity.length, s.serverPublicKey!.length, s.secretKey.length, s.securityMode]).toEqual([0, 0, 0, 3])
+    expect([s.publicKeyOrIdentity.length, s.serverPublicKey, s.secretKey.length, s.securityMode]).toEqual([0, undefined, 0, 3])
     expect(lwm2mConfigIssues(cfg)).toEqual([])
     expect(decodeSenmlCbor(encodeSenmlCbor(cfg))).toEqual(cfg)
   })

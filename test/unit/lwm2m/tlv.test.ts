@@ -196,8 +196,8 @@ describe('TLV of full configurations', () => {
     expect(decodeConfigTlv({ security, server })).toEqual(cfg)
   })
 
-  it('bootstrap-only: empty /1 payload; default build writes an empty /0/0/4 as C0 04', () => {
-    const cfg = buildLwm2mConfig({ ...psk01, mode: 'bootstrap', serverUri: 'coaps://127.0.0.1:5784' })
+  it('bootstrap-only: empty /1 payload; an empty /0/0/4 is written as C0 04', () => {
+    const cfg = buildLwm2mConfig({ ...psk01, mode: 'bootstrap', serverUri: 'coaps://127.0.0.1:5784' }, { emptyServerPublicKey: 'write' })
     const { security, server } = encodeConfigTlv(cfg)
     expect(server.length).toBe(0)
     expect(security.includes(hex('C0 04'))).toBe(true)
