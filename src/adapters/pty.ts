@@ -97,10 +97,9 @@ while True:
                             k = os.write(m, d); d = d[k:]
                     except OSError: pass
                 elif t == b'H':
-                    os.close(m); unlink()
+                    # the new PTY replaces the link atomically, so the path never dangles; then the old one dies
+                    old = m; m = make(); os.close(old)
                     if opened: opened = False; out(b'C')
-                    time.sleep(0.05)
-                    m = make()
                 elif t == b'Q':
                     os.close(m); unlink(); sys.exit(0)
 `

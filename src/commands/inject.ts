@@ -74,6 +74,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     const t = flags.timeout
     const outcome = await injectOne({
       connect,
+      target: flags.tcp ?? path.resolve(flags.port!),
       protocol,
       store,
       profile,

@@ -57,6 +57,8 @@ export interface InjectOptions {
   identity?: Partial<DeviceIdentity>
   /** Izuma first-to-claim. */
   firstToClaim?: boolean
+  /** The device's address for messages before a connection exists (e.g. the --port path). */
+  target?: string
   /** Station name recorded with the row. */
   station?: string
   timeouts?: Partial<Timeouts>
@@ -125,7 +127,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
       opts.hooks?.onStep?.(s, d)
     },
   }
-  let linkName = 'device'
+  let linkName = opts.target ?? 'the device'
   let endpoint: string | undefined
   let resolved: Resolved | undefined
   let row: ManifestRecord | undefined

@@ -1,0 +1,159 @@
+/**
+ * Faults through the real serialport binding over PTYs (and TCP for FCC): every failure ends `failed` with a reason
+ * that names the step, the manifest row stays with the device, nothing is verified without a read-back, and a
+ * retry against a device whose fault struck once (`--fault-once`) completes.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+import { openSerialLink } from '../../../src/adapters/serial-link.js'
+import type { FaultSpec } from '../../../src/core/inject/faults.js'
+import { LwprovProtocol } from '../../../src/core/inject/lwprov/index.js'
+import { injectOne, type InjectOptions } from '../../../src/core/inject/session.js'
+import type { ByteLink } from '../../../src/core/inject/types.js'
+import type { ManifestStore } from '../../../src/core/manifest/types.js'
+import { cleanupSims, startSim, tempDir } from '../../helpers/pty.js'
+import { MASTER_KEY, profile } from '../../unit/inject/fixtures.js'
+import { openTestStore } from './store.js'
+
+let store: ManifestStore
+const FAST = { identify: 1500, frame: 800, commit: 1500, total: 30_000 }
+
+beforeAll(async () => {
+  store = await openTestStore(tempDir('lwprov-faults-'))
+})
+afterEach(async () => cleanupSims())
+afterAll(async () => store.close())
+
+/** Counts host→device bytes so the offsets below are spread over a real transfer. */
+function counting(link: string, total: { n: number }): InjectOptions['connect'] {
+  return async () => {
+    const l = await openSerialLink(link)
+    const wrapped: ByteLink = {
+      description: l.description,
+      write: (d) => {
+        total.n += d.length
+        return l.write(d)
+      },
+      onData: (f) => l.onData(f),
+      onClose: (f) => l.onClose(f),
+      flushInput: () => l.flushInput(),
+      close: () => l.close(),
+    }
+    return wrapped
+  }
+}
+
+async function device(serial: string, fault?: FaultSpec) {
+  const s = await startSim({ protocol: 'lwprov', serial, ...(fault ? { fault } : {}) })
+  const opts = (endpoint: string, extra: Partial<InjectOptions> = {}): InjectOptions => ({
+    connect: () => openSerialLink(s.link!),
+    protocol: new LwprovProtocol(),
+    store,
+    profile: profile({ mode: 'direct', security: 'psk' }),
+    masterKey: MASTER_KEY,
+    endpoint,
+    timeouts: FAST,
+    retries: 0,
+    ...extra,
+  })
+  return { s, opts }
+}
+
+/** The injection fails; the row (if the device got as far as identifying) is failed, never verified. */
+async function expectFailed(p: Promise<unknown>, endpoint: string, serial: string) {
+  const err = (await p.then(
+    () => {
+      throw new Error('expected failure')
+    },
+    (e: unknown) => e,
+  )) as { code: string; message: string; exitCode: number }
+  expect(err.message).toMatch(/\/dev\/|\/tmp\/|lwprov-pty/) // names the port
+  const row = await store.get(endpoint)
+  if (row) {
+    expect(row.status).toBe('failed')
+    expect(row.deviceId).toBe(serial)
+    expect(row.statusReason).toMatch(/^(connect|identify|generate|keygen|sign|write|commit|verify|done): /)
+  }
+  return err
+}
+
+describe('faults over a PTY (lwprov protocol)', () => {
+  let transfer = 0
+
+  it('measures a clean transfer', async () => {
+    const { s, opts } = await device('F-CLEAN')
+    const total = { n: 0 }
+    const out = await injectOne(opts('f-clean', { connect: counting(s.link!, total) }))
+    expect(out.status).toBe('verified')
+    transfer = total.n
+    expect(transfer).toBeGreaterThan(100)
+  })
+
+  // 12 offsets from the first byte to the last frame (COMMIT/READBACK): HELLO, BEGIN, every DATA frame, COMMIT.
+  it.each(Array.from({ length: 12 }, (_, i) => i))('disconnect at offset #%i of 12: failed, then a retry completes', async (i) => {
+    const at = Math.floor((transfer - 1) * (i / 11))
+    const serial = `F-DROP-${i}`
+    const endpoint = `f-drop-${i}`
+    const { opts } = await device(serial, { kind: 'drop', at, once: true })
+    const err = await expectFailed(injectOne(opts(endpoint)), endpoint, serial)
+    expect(err.exitCode).toBe(5)
+    const out = await injectOne(opts(endpoint))
+    expect(out).toMatchObject({ endpoint, status: 'verified', deviceId: serial })
+    expect((await store.get(endpoint))!.status).toBe('verified')
+  })
+
+  it('corrupted read-back digest: failed at verify, never verified; retry completes', async () => {
+    const { opts } = await device('F-CORRUPT', { kind: 'corrupt', once: true })
+    const err = await expectFailed(injectOne(opts('f-corrupt')), 'f-corrupt', 'F-CORRUPT')
+    expect(err.code).toBe('E_READBACK_MISMATCH')
+    expect((await store.get('f-corrupt'))!.statusReason).toMatch(/^verify: /)
+    expect((await injectOne(opts('f-corrupt'))).status).toBe('verified')
+  })
+
+  it('a corrupted reply byte is detected (frame check), not taken for an answer', async () => {
+    const { opts } = await device('F-GARBLE', { kind: 'corrupt', at: 20 })
+    // The protocol resends on a broken frame; either it recovers or it fails — it never verifies garbage.
+    const r = await injectOne(opts('f-garble', { retries: 1 })).then(
+      (o) => o.status,
+      () => 'failed',
+    )
+    const row = (await store.get('f-garble'))!
+    expect(row.status).toBe(r)
+  })
+
+  it('timeout: a device that goes silent ends failed; retry completes', async () => {
+    const { opts } = await device('F-DELAY', { kind: 'delay', at: 60, once: true })
+    const err = await expectFailed(injectOne(opts('f-delay')), 'f-delay', 'F-DELAY')
+    expect(err.exitCode).toBe(5)
+    expect(err.message).toMatch(/time|answer|respond/i)
+    expect((await injectOne(opts('f-delay'))).status).toBe('verified')
+  })
+
+  it('device reset mid-transfer: failed without retries; a retry completes', async () => {
+    const { opts } = await device('F-RESET', { kind: 'reset', at: 80, once: true })
+    const err = await expectFailed(injectOne(opts('f-reset')), 'f-reset', 'F-RESET')
+    expect(err.code).toBe('E_DEVICE_RESET')
+    expect((await injectOne(opts('f-reset'))).status).toBe('verified')
+  })
+
+  it('device reset with the built-in retry: recovers in one call', async () => {
+    const { opts } = await device('F-RESET2', { kind: 'reset', at: 80, once: true })
+    const out = await injectOne(opts('f-reset2', { retries: 2 }))
+    expect(out.attempts).toBe(2)
+  })
+
+  it('refusal: failed at commit, not retried; a retry after the fault completes', async () => {
+    const { opts } = await device('F-REFUSE', { kind: 'refuse', once: true })
+    const err = await expectFailed(injectOne(opts('f-refuse', { retries: 2 })), 'f-refuse', 'F-REFUSE')
+    expect(err.code).toBe('E_DEVICE_REFUSED')
+    expect(err.exitCode).toBe(4)
+    expect((await injectOne(opts('f-refuse'))).status).toBe('verified')
+  })
+
+  it('a fault without --fault-once strikes on every attempt', async () => {
+    const { opts } = await device('F-ALWAYS', { kind: 'drop', at: 50 })
+    await expectFailed(injectOne(opts('f-always', { retries: 2 })), 'f-always', 'F-ALWAYS')
+    await expectFailed(injectOne(opts('f-always')), 'f-always', 'F-ALWAYS')
+    expect((await store.get('f-always'))!.status).toBe('failed')
+  })
+})
