@@ -1,0 +1,151 @@
+/**
+ * listr2 wiring for the station: one task per port showing the current device, step and bytes, all on stderr.
+ * Renderer: `silent` under --json, `default` when stderr is a TTY, `simple` otherwise (listr2 looks at stdout by
+ * itself, which is wrong when we render to stderr, so we decide). Red/green per device, optional bell on failure.
+ */
+import { Listr, ListrLogger, type ListrTaskWrapper, ProcessOutput } from 'listr2'
+
+import type { StationEvent } from '../core/station/runner.js'
+
+export type RendererName = 'default' | 'simple' | 'silent'
+
+/** The renderer for this process: style.md §4. */
+export function chooseRenderer(json: boolean, stderrIsTty = Boolean(process.stderr.isTTY)): RendererName {
+  if (json) return 'silent'
+  return stderrIsTty ? 'default' : 'simple'
+}
+
+const paint = (on: boolean, code: number, s: string) => (on ? `\u001B[${code}m${s}\u001B[0m` : s)
+
+interface PortView {
+  verified: number
+  failed: number
+  device?: string
+  endpoint?: string
+  step?: string
+  bytes?: string
+  last?: string
+  done: () => void
+  ended: Promise<void>
+  task?: ListrTaskWrapper<unknown, any, any>
+}
+
+export interface StationView {
+  /** Feed runner events here. */
+  onEvent(e: StationEvent): void
+  /** Resolves once the renderer has drawn the final state. */
+  finish(): Promise<void>
+}
+
+/**
+ * Starts rendering one task per port. `bell` rings the terminal bell on every failed device (TTY only, since a bell
+ * character in a log file is noise).
+ */
+export function renderStation(ports: string[], o: { renderer: RendererName; bell?: boolean; color?: boolean }): StationView {
+  const color = (o.color ?? true) && o.renderer === 'default' && process.env.NO_COLOR === undefined
+  const views = new Map<string, PortView>()
+  const make = (port: string): PortView => {
+    let done!: () => void
+    const ended = new Promise<void>((r) => (done = r))
+    const v: PortView = { verified: 0, failed: 0, done, ended }
+    views.set(port, v)
+    return v
+  }
+  for (const p of ports) make(p)
+
+  const title = (port: string, v: PortView) => {
+    const tally = `${paint(color, 32, `${v.verified} ✔`)} ${v.failed > 0 ? paint(color, 31, `${v.failed} ✖`) : `${v.failed} ✖`}`
+    const now = v.step ? ` · ${v.device ?? 'device'}${v.endpoint ? ` → ${v.endpoint}` : ''} · ${v.step}${v.bytes ? ` ${v.bytes}` : ''}` : ''
+    return `${port}  ${tally}${now}`
+  }
+  const update = (port: string, v: PortView, output?: string) => {
+    if (!v.task) return
+    v.task.title = title(port, v)
+    if (output !== undefined) v.task.output = output
+  }
+
+  const logger = new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) })
+  const taskFor = (port: string, v: PortView) => ({
+    title: title(port, v),
+    task: async (_: unknown, task: ListrTaskWrapper<unknown, any, any>) => {
+      v.task = task
+      await v.ended
+      task.title = title(port, { ...v, step: undefined })
+      if (v.failed > 0 && v.verified === 0) throw new Error(`${port}: ${v.last ?? 'failed'}`)
+    },
+    rendererOptions: { persistentOutput: true, outputBar: 1 },
+  })
+  const list = new Listr(
+    ports.map((p) => taskFor(p, views.get(p)!)),
+    {
+      concurrent: true,
+      exitOnError: false,
+      renderer: o.renderer,
+      fallbackRendererCondition: false,
+      silentRendererCondition: o.renderer === 'silent',
+      rendererOptions: { logger, collapseErrors: false },
+      fallbackRendererOptions: { logger },
+      registerSignalListeners: false,
+    } as any,
+  )
+  const running = list.run().catch(() => undefined)
+
+  return {
+    onEvent(e) {
+      let v = views.get(e.port)
+      if (!v) v = make(e.port) // ports found later by --ports auto: counted, shown in the summary
+      switch (e.type) {
+        case 'waiting':
+          v.step = e.reason === 'no-port' ? 'waiting for the port' : 'waiting for the next device'
+          v.device = undefined
+          v.endpoint = undefined
+          v.bytes = undefined
+          update(e.port, v)
+          break
+        case 'device':
+          v.device = e.deviceId ?? 'device'
+          update(e.port, v)
+          break
+        case 'endpoint':
+          v.endpoint = e.endpoint
+          update(e.port, v)
+          break
+        case 'step':
+          v.step = e.step
+          v.bytes = e.step === 'write' && e.detail ? e.detail : v.step === 'write' ? v.bytes : undefined
+          update(e.port, v)
+          break
+        case 'progress':
+          v.bytes = `${e.written}/${e.total} B`
+          // The simple renderer prints a line per title change: only redraw progress live on a real terminal.
+          if (o.renderer === 'default') update(e.port, v)
+          break
+        case 'retry':
+          update(e.port, v, paint(color, 33, `retry ${e.attempt}: ${e.reason}`))
+          break
+        case 'verified':
+          v.verified++
+          v.last = `verified ${e.endpoint}`
+          v.step = 'verified'
+          update(e.port, v, paint(color, 32, `✔ ${e.endpoint}${e.deviceId ? ` (${e.deviceId})` : ''} in ${(e.ms / 1000).toFixed(1)} s`))
+          break
+        case 'failed':
+          v.failed++
+          v.last = `${e.code}: ${e.reason}`
+          v.step = 'failed'
+          if (o.bell && process.stderr.isTTY) process.stderr.write('\u0007')
+          update(e.port, v, paint(color, 31, `✖ ${e.deviceId ?? ''}${e.endpoint ? ` ${e.endpoint}` : ''} ${e.code}: ${e.reason}`.trim()))
+          break
+        case 'idle':
+          v.done()
+          break
+        default:
+          break
+      }
+    },
+    async finish() {
+      for (const v of views.values()) v.done()
+      await running
+    },
+  }
+}
