@@ -11,7 +11,8 @@ import type { ByteLink, InjectionPlan, InjectionStep, Timeouts } from '../../../
 import type { CredentialSet } from '../../../src/core/model.js'
 import { buildLwm2mConfig, decodeSenmlCbor, encodeSenmlCbor } from '../../../src/core/lwm2m/index.js'
 
-const FAST: Timeouts = { identify: 150, frame: 150, commit: 2000, total: 10_000 }
+/** Short enough to keep lost-frame tests quick, long enough that a loaded CI machine causes no spurious resends. */
+const FAST: Timeouts = { identify: 1000, frame: 1000, commit: 3000, total: 20_000 }
 
 /** Test payload encoder: a CBOR array (what the device expects) big enough to need several DATA frames. */
 function fakeSenml(c: CredentialSet): Buffer {
@@ -224,7 +225,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
 
   it('a silent device times out after the bounded resends of the same seq (E_DEVICE_TIMEOUT, exit 5)', async () => {
     const w = wire({}, { toDevice: () => null })
-    const e = await rejects(new LwprovProtocol({ encodePayload: fakeSenml, retries: 2 }).identify(w.link, FAST, {}))
+    const e = await rejects(new LwprovProtocol({ encodePayload: fakeSenml, retries: 2 }).identify(w.link, { ...FAST, identify: 100 }, {}))
     expect(e.code).toBe('E_DEVICE_TIMEOUT')
     expect(e.exitCode).toBe(5)
     expect(e.message).toContain('mem://sim')
@@ -353,7 +354,8 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
   it('a device that rebooted silently between identify and provision is reported as a reset', async () => {
     const w = wire()
     const p = proto()
-    await p.identify(w.link, FAST, {})
+    // Generous timeouts: a resent HELLO arriving late would reopen the session this test wants lost.
+    await p.identify(w.link, { ...FAST, identify: 5000 }, {})
     ;(w.sim as unknown as { inSession: boolean }).inSession = false
     const e = await rejects(p.provision(w.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_RESET')

@@ -100,6 +100,12 @@ export class LwprovProtocol implements ProvisioningProtocol {
       }
       linkState.set(link, { identity: toIdentity(hello) })
       const maxFrame = Math.min(hello.maxFrame, MAX_PAYLOAD)
+      if ((hello.capabilities & Capability.senmlCbor) === 0) {
+        throw new LwprovError('E_DEVICE_FORMAT', `The device on ${link.description} does not accept SenML-CBOR payloads (capabilities: ${capabilityNames(hello.capabilities).join(', ') || 'none'})`, {
+          exit: 'device',
+          hint: 'Build the receiver with SenML-CBOR support (LwM2M 1.1, ANJAY_WITH_CBOR) and re-run inject.',
+        })
+      }
 
       let creds = plan.credentials
       let certificateDer: Uint8Array | undefined
