@@ -11,11 +11,17 @@ import {
   encodeFrame,
   type ScanEvent,
 } from '../../../src/core/inject/lwprov/codec.js'
+import fs from 'node:fs'
+import { createHash } from 'node:crypto'
 import {
   decodeBegin,
   decodeDeviceHello,
+  encodeAck,
   encodeBegin,
+  encodeData,
   encodeDeviceHello,
+  encodeError,
+  encodeHostHello,
   parseTlv,
 } from '../../../src/core/inject/lwprov/messages.js'
 
@@ -199,5 +205,22 @@ describe('log line assembler', () => {
     expect(a.push(Buffer.from('\ntw'))).toEqual([])
     expect(a.push(Buffer.from('o\n\x1b[31mred\x1b[0m\nta'))).toEqual(['two', 'red'])
     expect(a.flush()).toEqual(['ta'])
+  })
+})
+
+describe('docs/protocol.md appendix A', () => {
+  it('the example frames in the spec are what the codec emits', () => {
+    const doc = fs.readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8').replace(/\s+\|?\s*/g, ' ')
+    const hex = (b: Buffer) => b.toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 ')
+    const empty = Buffer.from([0x80])
+    const examples = [
+      encodeFrame({ type: FrameType.HELLO, seq: 0x2a, payload: encodeHostHello(4096) }),
+      encodeFrame({ type: FrameType.IDENTITY, seq: 0x2a, payload: encodeDeviceHello({ version: 1, maxFrame: 1024, capabilities: 5, capacity: 8192, serial: 'SN-0001' }) }),
+      encodeFrame({ type: FrameType.BEGIN, seq: 0x2b, payload: encodeBegin({ total: 1, sha256: createHash('sha256').update(empty).digest(), format: 1, flags: 0 }) }),
+      encodeFrame({ type: FrameType.ACK, seq: 0x2b, payload: encodeAck(FrameType.BEGIN) }),
+      encodeFrame({ type: FrameType.DATA, seq: 0x2c, payload: encodeData(0, empty) }),
+      encodeFrame({ type: FrameType.ERROR, seq: 0x2d, payload: encodeError(7, 'rejected') }),
+    ]
+    for (const f of examples) expect(doc).toContain(hex(f))
   })
 })
