@@ -16,11 +16,12 @@ import { LwprovError, usageError } from '../core/errors.js'
 import { FccProtocol } from '../core/inject/fcc/index.js'
 import { LwprovProtocol } from '../core/inject/lwprov/index.js'
 import { injectOne } from '../core/inject/session.js'
-import { DEFAULT_TIMEOUTS, type ProvisioningProtocol } from '../core/inject/types.js'
+import type { ProvisioningProtocol } from '../core/inject/types.js'
 import type { DeviceInfo } from '../core/model.js'
 import { assertBatchActive, batchStatus, listBatchStatuses } from '../core/station/batch.js'
 import { isExplicit, mergeSettings, parseStationProfile } from '../core/station/profile.js'
 import { runStation, type StationFailure } from '../core/station/runner.js'
+import { portIdentity, probe } from '../cli/station-ports.js'
 import { PROFILE_KEYS } from './batch/create.js'
 
 export interface StationResult {
@@ -244,29 +245,6 @@ async function autoPorts(vid?: string, pid?: string): Promise<PortInfo[]> {
   const norm = (x?: string) => x?.toLowerCase().replace(/^0x/, '').padStart(4, '0')
   const all = await listPorts()
   return all.filter((p) => (vid ? p.vendorId === norm(vid) : p.vendorId !== undefined) && (pid ? p.productId === norm(pid) : true))
-}
-
-/** What is at a port path now: the symlink's inode plus the device node, so a re-created node reads as new. */
-function portIdentity(p: string): string | undefined {
-  try {
-    const l = fs.lstatSync(p)
-    const real = fs.realpathSync(p)
-    const st = fs.statSync(real)
-    return `${l.ino}:${real}:${st.rdev}:${st.ino}`
-  } catch {
-    return undefined
-  }
-}
-
-/** Asks the device on a port who it is (lwprov HELLO), for jigs where the port node never changes. */
-async function probe(protocol: ProvisioningProtocol, port: string, baud: number): Promise<string | undefined> {
-  const link = await openSerialLink(port, { baud, openTimeoutMs: 1000 })
-  try {
-    const id = await protocol.identify(link, { ...DEFAULT_TIMEOUTS, identify: 800, frame: 800 }, {})
-    return id.serial ?? id.imei ?? id.mac
-  } finally {
-    await link.close().catch(() => {})
-  }
 }
 
 function readProfile(p: string): string {

@@ -1,0 +1,63 @@
+// station benchmark: devices per minute through the real station runner + inject session + serialport binding on
+// PTYs, with simulated devices paced at 115200 baud that renew (new serial, new PTY) after each provisioning.
+// One port, then 8 ports in parallel, in the same run; the ratio is the parallel speed-up (target >= 7x).
+// Run `npx tsc -p tsconfig.json` first (npm run bench does).
+import 'reflect-metadata'
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { openSerialLink } from '../dist/adapters/serial-link.js'
+import { startSimulator } from '../dist/adapters/sim-runner.js'
+import { portIdentity, probe } from '../dist/cli/station-ports.js'
+import { LwprovProtocol } from '../dist/core/inject/lwprov/index.js'
+import { injectOne } from '../dist/core/inject/session.js'
+import { openManifest } from '../dist/core/manifest/open.js'
+import { DEFAULT_PROFILE } from '../dist/core/model.js'
+import { createWorkOrder } from '../dist/core/station/batch.js'
+import { runStation } from '../dist/core/station/runner.js'
+
+const PER_PORT = Number(process.env.STATION_BENCH_PER_PORT ?? 12)
+const BAUD = 115200
+const dir = mkdtempSync(join(tmpdir(), 'lwprov-bench-station-'))
+const masterKey = Buffer.alloc(32, 9)
+const profile = { ...DEFAULT_PROFILE, mode: 'direct', security: 'psk', serverUri: 'coaps://lwm2m.example.com:5684' }
+
+async function measure(ports, label) {
+  const store = await openManifest(join(dir, `${label}.db`), { migrate: true })
+  const sims = []
+  const links = []
+  for (let i = 0; i < ports; i++) {
+    const link = join(dir, `${label}-p${i}`)
+    sims.push(await startSimulator({ protocol: 'lwprov', link, serial: `B${label}${i}-00000`, renew: true, baud: BAUD }))
+    links.push(link)
+  }
+  const count = ports * PER_PORT
+  await createWorkOrder(store, { name: `WO-${label}`, count, template: `urn:dev:os:320973-B${label}{seq:05}`, now: new Date() })
+  const protocol = new LwprovProtocol()
+  const r = await runStation({
+    ports: links,
+    count,
+    connect: (p) => openSerialLink(p, { baud: BAUD }),
+    portIdentity: async (p) => portIdentity(p),
+    probeDevice: (p) => probe(protocol, p, BAUD),
+    inject: (_p, connect, hooks) => injectOne({ connect, protocol, store, profile, masterKey, batch: `WO-${label}`, station: 'bench', retries: 1, hooks }),
+  })
+  for (const s of sims) await s.close()
+  const verified = await store.count({ batch: `WO-${label}`, status: 'verified' })
+  await store.close()
+  if (verified !== count || r.failed > 0) throw new Error(`${label}: ${verified}/${count} verified, ${r.failed} failed: ${JSON.stringify(r.failures.slice(0, 3))}`)
+  return (verified / r.elapsedMs) * 60_000
+}
+
+try {
+  const one = await measure(1, 'one')
+  const eight = await measure(8, 'eight')
+  const ratio = eight / one
+  console.log(`station: devices/min on 1 port ${one.toFixed(0)} (115200 baud, PSK, ${PER_PORT} devices)`)
+  console.log(`station: devices/min on 8 ports ${eight.toFixed(0)} (${8 * PER_PORT} devices)`)
+  console.log(`station: 8-port speed-up ${ratio.toFixed(2)}x (target >= 7)`)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,124 @@
+/**
+ * `lwprov station` end to end: 8 simulated devices on PTYs that come back as new devices after each provisioning,
+ * 200 verified devices with 200 distinct endpoints, a non-TTY run without flags failing fast, and kill -9 at 10
+ * random moments with restarts: no name twice, exact final count.
+ */
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import type { ManifestRecord, ManifestStore } from '../../src/core/manifest/types.js'
+import { BIN, ROOT, runCli, tempDir } from '../helpers/cli.js'
+import { cleanupSims, startSim } from '../helpers/pty.js'
+
+const dir = tempDir('lwprov-e2e-station-')
+const env = { LWPROV_MASTER_KEY: randomBytes(32).toString('hex'), LWPROV_CA_PASSPHRASE: 'e2e-station-pass' }
+const creds = ['--mode', 'direct', '--security', 'psk', '--server', 'coaps://lwm2m.example.com:5684']
+
+async function openStore(db: string): Promise<ManifestStore> {
+  const { openManifest } = (await import('../../src/core/manifest/open.js')) as { openManifest: (l: string) => Promise<ManifestStore> }
+  return openManifest(db)
+}
+
+async function rows(db: string, batch: string): Promise<ManifestRecord[]> {
+  const store = await openStore(db)
+  const out: ManifestRecord[] = []
+  for await (const r of store.list({ batch })) out.push(r)
+  await store.close()
+  return out
+}
+
+/** n renewing simulated devices; `stored` counts credential stores per device serial. */
+async function devices(n: number, tag: string) {
+  const stored = new Map<string, number>()
+  const ports: string[] = []
+  for (let i = 0; i < n; i++) {
+    const s = await startSim({ protocol: 'lwprov', serial: `${tag}${i}-00000`, renew: true, link: join(dir, `${tag}-p${i}`) })
+    s.sim.on('stored', ({ serial }: { serial: string }) => stored.set(serial, (stored.get(serial) ?? 0) + 1))
+    ports.push(s.link!)
+  }
+  return { ports, stored }
+}
+
+afterAll(async () => cleanupSims())
+
+describe('station (e2e)', () => {
+  it('without a TTY and without flags fails fast naming the missing flags', async () => {
+    const r = await runCli(['station', '--manifest', join(dir, 'none.db')], { env, timeoutMs: 20_000 })
+    expect(r.code).toBe(2)
+    for (const f of ['--ports', '--protocol', '--batch', '--server']) expect(r.stderr).toContain(f)
+    expect(r.stdout).toBe('')
+    const j = await runCli(['station', '--manifest', join(dir, 'none.db'), '--ports', '/dev/null', '--json'], { env, timeoutMs: 20_000 })
+    expect(j.code).toBe(2)
+    expect(j.json.error.code).toBe('E_FLAGS_MISSING')
+    expect(j.json.error.details.missing).toEqual(['--protocol', '--batch', '--mode', '--security', '--server'])
+  })
+
+  it('verifies 200 devices with 200 distinct endpoints on 8 ports', async () => {
+    const db = join(dir, 'm200.db')
+    const { ports, stored } = await devices(8, 'E')
+    const b = await runCli(['batch', 'create', '--name', 'WO-200', '--count', '210', '--endpoint', 'urn:dev:os:320973-E2E{seq:05}', '--manifest', db, '--json'], { env })
+    expect(b.code, b.stderr).toBe(0)
+    const t0 = Date.now()
+    const r = await runCli(['station', '--ports', ports.join(','), '--protocol', 'lwprov', '--batch', 'WO-200', '--count', '200', ...creds, '--manifest', db, '--json'], {
+      env,
+      timeoutMs: 90_000,
+    })
+    expect(r.code, r.stderr + r.stdout).toBe(0)
+    const res = r.json.result
+    expect(res.verified).toBe(200)
+    expect(res.endpoints).toHaveLength(200)
+    expect(new Set(res.endpoints).size).toBe(200)
+    expect(res.failed).toBe(0)
+    expect(res.devicesPerMinute).toBeGreaterThan(0)
+    expect(res.batch).toMatchObject({ name: 'WO-200', verified: 200, remaining: 10 })
+    const all = await rows(db, 'WO-200')
+    const verified = all.filter((x) => x.status === 'verified')
+    expect(verified).toHaveLength(200)
+    expect(new Set(verified.map((x) => x.deviceId)).size).toBe(200)
+    for (const v of verified) expect(stored.get(v.deviceId!)).toBe(1)
+    // Progress went to stderr; stdout is exactly one JSON document.
+    expect(r.stdout.trim().split('\n')).toHaveLength(1)
+    console.log(`station e2e: 200 devices on 8 PTYs in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${res.devicesPerMinute} devices/min`)
+  }, 120_000)
+
+  it('survives kill -9 at 10 random moments: no name twice, exact final count', async () => {
+    const db = join(dir, 'mkill.db')
+    const N = 40
+    const { ports, stored } = await devices(4, 'K')
+    const b = await runCli(['batch', 'create', '--name', 'WO-KILL', '--count', String(N), '--endpoint', 'urn:dev:os:320973-KILL{seq:04}', '--manifest', db], { env })
+    expect(b.code, b.stderr).toBe(0)
+    const args = [BIN, 'station', '--ports', ports.join(','), '--protocol', 'lwprov', '--batch', 'WO-KILL', '--continuous', ...creds, '--manifest', db, '--json']
+    for (let k = 0; k < 10; k++) {
+      const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: 'ignore' })
+      const at = 700 + Math.floor(Math.random() * 1500)
+      await new Promise((r) => setTimeout(r, at))
+      child.kill('SIGKILL')
+      await new Promise((r) => child.once('exit', r))
+    }
+    const last = await runCli(args.slice(1), { env, timeoutMs: 90_000 })
+    expect(last.code, last.stderr + last.stdout).toBe(0)
+    expect(last.json.result.stopReason).toBe('exhausted')
+
+    const all = await rows(db, 'WO-KILL')
+    expect(all).toHaveLength(N)
+    const verified = all.filter((x) => x.status === 'verified')
+    const claimed = all.filter((x) => x.deviceId)
+    // Every name went to at most one device and every device got at most one name.
+    expect(new Set(claimed.map((x) => x.deviceId)).size).toBe(claimed.length)
+    expect(all.filter((x) => x.status === 'reserved')).toHaveLength(0)
+    // A verified row is a device that really stored credentials exactly once.
+    for (const v of verified) expect(stored.get(v.deviceId!), v.deviceId!).toBe(1)
+    // Exact count: rows not verified were killed after the device stored and before the manifest said so; they stay
+    // with their device (reported as unfinished) and no other device took their names.
+    const unfinished = claimed.filter((x) => x.status !== 'verified')
+    for (const u of unfinished) expect(['generated', 'injected', 'failed']).toContain(u.status)
+    expect(verified.length + unfinished.length).toBe(N)
+    const status = await runCli(['batch', 'status', 'WO-KILL', '--manifest', db, '--json'], { env })
+    expect(status.json.result.counts.verified).toBe(verified.length)
+    // Devices stored credentials no more often than names were claimed: nothing was issued twice.
+    expect([...stored.values()].reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(claimed.length)
+    console.log(`station kill -9: ${verified.length} verified, ${unfinished.length} unfinished after 10 kills`)
+  }, 240_000)
+})
