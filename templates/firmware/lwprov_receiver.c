@@ -6,6 +6,13 @@
 
 #include <string.h>
 
+#if LWPROV_MAX_FRAME < 256 || LWPROV_MAX_FRAME > 4096
+#error "LWPROV_MAX_FRAME must be 256..4096 (docs/protocol.md 4.1)"
+#endif
+#if LWPROV_MAX_CSR > 65535
+#error "LWPROV_MAX_CSR must fit the u16 CSR length"
+#endif
+
 #define HDR 12u
 #define SYNC0 0xAAu
 
@@ -188,9 +195,15 @@ static size_t tlv(uint8_t *p, uint8_t tag, const uint8_t *v, size_t n)
     return 2 + n;
 }
 
-static size_t tlv_str(uint8_t *p, uint8_t tag, const char *s)
+/* Identity strings are capped (64 bytes each, and whatever room is left in the frame) so IDENTITY always fits. */
+static size_t tlv_str(uint8_t *p, uint8_t tag, const char *s, size_t room)
 {
-    return (s && *s) ? tlv(p, tag, (const uint8_t *)s, strlen(s)) : 0;
+    size_t n;
+    if (!s || !*s || room <= 2) return 0;
+    n = strlen(s);
+    if (n > 64) n = 64;
+    if (n > room - 2) n = room - 2;
+    return tlv(p, tag, (const uint8_t *)s, n);
 }
 
 static size_t hello_payload(lwprov_receiver *r, uint8_t *p)
@@ -206,11 +219,11 @@ static size_t hello_payload(lwprov_receiver *r, uint8_t *p)
     n += tlv(p + n, 0x03, v, 4);
     put32(v, LWPROV_MAX_PAYLOAD);
     n += tlv(p + n, 0x04, v, 4);
-    n += tlv_str(p + n, 0x10, r->cfg.identity.serial);
-    n += tlv_str(p + n, 0x11, r->cfg.identity.imei);
-    n += tlv_str(p + n, 0x12, r->cfg.identity.mac);
-    n += tlv_str(p + n, 0x13, r->cfg.identity.model);
-    n += tlv_str(p + n, 0x14, r->cfg.identity.firmware);
+    n += tlv_str(p + n, 0x10, r->cfg.identity.serial, LWPROV_MAX_FRAME - n);
+    n += tlv_str(p + n, 0x11, r->cfg.identity.imei, LWPROV_MAX_FRAME - n);
+    n += tlv_str(p + n, 0x12, r->cfg.identity.mac, LWPROV_MAX_FRAME - n);
+    n += tlv_str(p + n, 0x13, r->cfg.identity.model, LWPROV_MAX_FRAME - n);
+    n += tlv_str(p + n, 0x14, r->cfg.identity.firmware, LWPROV_MAX_FRAME - n);
     return n;
 }
 
