@@ -44,10 +44,27 @@ export interface OpenPtyOptions {
 const PY_HELPER = String.raw`
 import os, pty, sys, tty, select, struct, time, errno
 link = sys.argv[1]
+try:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.inotify_init1
+except Exception:
+    libc = None
 def out(t, d=b''):
     b = t + struct.pack('>I', len(d)) + d
     while b:
         n = os.write(1, b); b = b[n:]
+def watch(name):
+    # Linux: inotify reports the host opening the tty at once; elsewhere we poll for POLLHUP every 20 ms.
+    if libc is None: return None
+    try:
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0: return None
+        if libc.inotify_add_watch(fd, name.encode(), 0x20 | 0x08 | 0x10) < 0:
+            os.close(fd); return None
+        return fd
+    except Exception:
+        return None
 def make():
     m, s = pty.openpty()
     tty.setraw(s)
@@ -58,7 +75,7 @@ def make():
     except OSError: pass
     os.symlink(name, tmp); os.rename(tmp, link)
     out(b'R', name.encode())
-    return m
+    return m, watch(name)
 def unlink():
     try:
         if os.readlink(link).startswith('/dev/'): os.unlink(link)
@@ -67,14 +84,18 @@ def hup(m):
     p = select.poll(); p.register(m, select.POLLIN)
     ev = p.poll(0)
     return bool(ev and ev[0][1] & select.POLLHUP)
-m = make(); opened = False; inbuf = b''
+m, ino = make(); opened = False; inbuf = b''
 while True:
     if not opened and not hup(m):
         opened = True; out(b'O')
     p = select.poll(); p.register(0, select.POLLIN)
     if opened: p.register(m, select.POLLIN)
-    for fd, ev in p.poll(None if opened else 20):
-        if fd == m:
+    if ino is not None: p.register(ino, select.POLLIN)
+    for fd, ev in p.poll(None if opened or ino is not None else 20):
+        if fd == ino:
+            try: os.read(ino, 4096)
+            except OSError: pass
+        elif fd == m:
             data = b''
             if ev & select.POLLIN:
                 try: data = os.read(m, 65536)
@@ -98,7 +119,8 @@ while True:
                     except OSError: pass
                 elif t == b'H':
                     # the new PTY replaces the link atomically, so the path never dangles; then the old one dies
-                    old = m; m = make(); os.close(old)
+                    old, oldino = m, ino; m, ino = make(); os.close(old)
+                    if oldino is not None: os.close(oldino)
                     if opened: opened = False; out(b'C')
                 elif t == b'Q':
                     os.close(m); unlink(); sys.exit(0)
