@@ -3,8 +3,9 @@
  * 200 verified devices with 200 distinct endpoints, a non-TTY run without flags failing fast, and kill -9 at 10
  * random moments with restarts: no name twice, exact final count.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -121,4 +122,63 @@ describe('station (e2e)', () => {
     expect([...stored.values()].reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(claimed.length)
     console.log(`station kill -9: ${verified.length} verified, ${unfinished.length} unfinished after 10 kills`)
   }, 240_000)
+})
+
+describe('station on a terminal (tmux)', () => {
+  const sock = `lwprov-test-${process.pid}`
+  const tmux = (...a: string[]) => execFileSync('tmux', ['-L', sock, ...a], { encoding: 'utf8' })
+  const screen = () => tmux('capture-pane', '-p', '-t', 'st')
+  async function waitScreen(re: RegExp, ms = 20_000): Promise<string> {
+    const until = Date.now() + ms
+    for (;;) {
+      const s = screen()
+      if (re.test(s)) return s
+      if (Date.now() > until) throw new Error(`screen never showed ${re}:\n${s}`)
+      await new Promise((r) => setTimeout(r, 150))
+    }
+  }
+  let sessionStarted = false
+  afterAll(() => {
+    if (sessionStarted) {
+      try {
+        tmux('kill-server')
+      } catch {
+        // already gone
+      }
+    }
+  })
+
+  it('asks a technician for the profile, work order, ports and count, then shows green devices', async () => {
+    const db = join(dir, 'mtty.db')
+    const { ports } = await devices(2, 'T')
+    const b = await runCli(['batch', 'create', '--name', 'WO-TTY', '--count', '2', '--endpoint', 'urn:dev:os:320973-TTY{seq:03}', '--manifest', db], { env })
+    expect(b.code, b.stderr).toBe(0)
+    const profile = join(dir, 'line3.yaml')
+    writeFileSync(profile, 'protocol: lwprov\ncredentials:\n  mode: direct\n  security: psk\n  server: coaps://lwm2m.example.com:5684\n')
+    const cmd = `cd ${ROOT} && env -u CI LWPROV_MASTER_KEY=${env.LWPROV_MASTER_KEY} node bin/run.js station --manifest ${db}; echo EXIT=$?; sleep 60`
+    tmux('new-session', '-d', '-s', 'st', '-x', '120', '-y', '40', cmd)
+    sessionStarted = true
+
+    await waitScreen(/Station profile/)
+    tmux('send-keys', '-t', 'st', profile, 'Enter')
+    await waitScreen(/Work order:[\s\S]*WO-TTY/)
+    tmux('send-keys', '-t', 'st', 'Enter')
+    await waitScreen(/Ports to provision on|Port paths/)
+    if (/Ports to provision on/.test(screen())) {
+      // Detected ports first, then "Other ports…": go to the last entry, tick it, confirm.
+      tmux('send-keys', '-t', 'st', 'Up', 'Space', 'Enter')
+      await waitScreen(/Port paths/)
+    }
+    tmux('send-keys', '-t', 'st', ports.join(','), 'Enter')
+    await waitScreen(/How many devices/)
+    tmux('send-keys', '-t', 'st', 'Enter')
+    await waitScreen(/Provision 2 device\(s\) of WO-TTY \(2 to do\) on 2 port\(s\)\. Start\?/)
+    tmux('send-keys', '-t', 'st', 'Enter')
+    const done = await waitScreen(/EXIT=\d+/, 60_000)
+    expect(done).toContain('EXIT=0')
+    expect(done).toMatch(/2 verified, 0 failed on 2 port\(s\)/)
+    for (const p of ports) expect(done).toContain(p)
+    expect(done).toMatch(/✔ urn:dev:os:320973-TTY00[12]/)
+    expect(done).toContain('Work order WO-TTY: 2 verified, 0 remaining.')
+  }, 120_000)
 })
