@@ -27,7 +27,7 @@ export default class Devcert extends BaseCommand {
 
 Built-in templates (--template NAME): ${listBuiltinTemplates().join(', ')}. izuma = mbed_cloud_dev_credentials.c for Izuma Device Management Client (needs --server-ca); c = LwM2M /0 and /1 values as X.c + X.h; zephyr = X.c + X.h + X.conf Kconfig fragment (PSK as hex); esp-idf = X.h + DER files + X.cmake (EMBED_FILES) + X.sdkconfig.defaults; arduino = one header. Or --template PATH: your own template file, or a directory with template.json.
 
-Template language: {{name}}, {{a.b | filter arg}}, {{#if x}}…{{else}}…{{/if}} (x, !x, x == "lit", x != "lit"), {{#unless x}}, {{#each list}}, {{! comment}}; unknown names are errors. Filters: ${FILTER_NAMES.join(', ')}. Data model:
+Template language: {{name}}, {{a.b | filter arg}}, {{#if x}}…{{else}}…{{/if}} (x, !x, x == "lit", x != "lit"), {{#unless x}}, {{#each list}}, {{! comment}}; unknown names are errors. Filters: ${FILTER_NAMES.join(', ')}. Full reference: templates/devcert/README.md in the package. Data model:
 ${MODEL_FIELD_DOCS.map(([k, v]) => `  ${k}: ${v}`).join('\n')}
 
 The output holds a secret key: files are written mode 0600 and a warning is printed when git would not ignore them. Without LWPROV_MASTER_KEY or --key-file the manifest row is sealed with a per-user key kept beside the developer CA (master.key, 0600).`
@@ -117,10 +117,10 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
     for (const w of outcome.warnings) this.warn(w)
     const exposed = gitUnignored(files)
     if (exposed.length > 0) {
-      this.warn(`${exposed.map((f) => relative(process.cwd(), f) || f).join(', ')} ${exposed.length === 1 ? 'is' : 'are'} inside a git work tree and not ignored, and hold${exposed.length === 1 ? 's' : ''} a secret key: add ${exposed.length === 1 ? 'it' : 'them'} to .gitignore.`)
+      this.warn(`${exposed.map(shortPath).join(', ')} ${exposed.length === 1 ? 'is' : 'are'} inside a git work tree and not ignored, and hold${exposed.length === 1 ? 's' : ''} a secret key: add ${exposed.length === 1 ? 'it' : 'them'} to .gitignore.`)
     }
     this.out(
-      `${outcome.reused ? 'Rendered the existing' : 'Issued a'} developer ${profile.security === 'psk' ? 'PSK' : 'certificate'} for ${outcome.endpoint} into ${files.map((f) => relative(process.cwd(), f) || f).join(', ')}` +
+      `${outcome.reused ? 'Rendered the existing' : 'Issued a'} developer ${outcome.model.security === 'psk' ? 'PSK' : 'certificate'} for ${outcome.endpoint} into ${files.map(shortPath).join(', ')}` +
         (outcome.fingerprint ? ` (SHA-256 ${outcome.fingerprint})` : '') +
         '.',
     )
@@ -136,4 +136,10 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
       manifest: store.location,
     }
   }
+}
+
+/** A path relative to the working directory when it lies below it, else absolute. */
+function shortPath(p: string): string {
+  const r = relative(process.cwd(), p)
+  return r === '' || r.startsWith('..') ? p : r
 }
