@@ -174,6 +174,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     expect(e.message).toContain('mem://sim')
     expect(e.message).toContain('commit')
     expect(e.details).toMatchObject({ deviceCode: 7 })
+    expect(e.details?.['deviceLog']).toContain('simulated refusal')
     expect(w.stored).toEqual([])
   })
 

@@ -180,9 +180,10 @@ export class LwprovProtocol implements ProvisioningProtocol {
       }
     } catch (e) {
       if (begun) s.abortQuietly()
-      if (e instanceof LwprovError && e.details === undefined) {
+      const log = s.deviceLog()
+      if (e instanceof LwprovError && log !== '' && e.details?.['deviceLog'] === undefined) {
         // The tail of the device log usually says why; keep it for --json consumers and the manifest reason.
-        ;(e as { details?: Record<string, unknown> }).details = { deviceLog: s.deviceLog().slice(-2000) }
+        ;(e as { details?: Record<string, unknown> }).details = { ...e.details, deviceLog: log.slice(-2000) }
       }
       throw e
     } finally {
