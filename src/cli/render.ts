@@ -61,7 +61,8 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
   const update = (port: string, v: PortView, output?: string) => {
     if (!v.task) return
     v.task.title = title(port, v)
-    if (output !== undefined) v.task.output = output
+    // Log renderers print outputs as bare lines: name the port so each line stands on its own.
+    if (output !== undefined) v.task.output = o.renderer === 'default' ? output : `${port}: ${output}`
   }
 
   const logger = new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) })
