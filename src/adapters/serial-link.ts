@@ -28,9 +28,6 @@ export function translateSerialError(path: string, err: unknown): LwprovError {
       err,
     )
   }
-  if (/ENOENT|No such file|cannot open/i.test(msg) || e?.code === 'ENOENT') {
-    return transportError('E_PORT_NOT_FOUND', `Serial port ${path} does not exist.`, 'Check the cable, then run `lwprov ports` to list the ports present.', err)
-  }
   if (/EACCES|Permission denied/i.test(msg) || e?.code === 'EACCES') {
     return transportError(
       'E_PORT_PERMISSION',
@@ -38,6 +35,10 @@ export function translateSerialError(path: string, err: unknown): LwprovError {
       'Add your user to the dialout group (`sudo usermod -aG dialout $USER`, then log in again) or run with access to the port.',
       err,
     )
+  }
+  // After the permission check: bindings phrase both as "…, cannot open PATH".
+  if (/ENOENT|No such file/i.test(msg) || e?.code === 'ENOENT') {
+    return transportError('E_PORT_NOT_FOUND', `Serial port ${path} does not exist.`, 'Check the cable, then run `lwprov ports` to list the ports present.', err)
   }
   return transportError('E_PORT_IO', `Serial port ${path}: ${msg}`, 'Check the cable and that the device is powered, then retry.', err)
 }

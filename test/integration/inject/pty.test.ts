@@ -18,7 +18,7 @@ import type { ManifestStore } from '../../../src/core/manifest/types.js'
 import type { DeviceInfo } from '../../../src/core/model.js'
 import { createCa } from '../../../src/core/pki/index.js'
 import { ROOT } from '../../helpers/cli.js'
-import { cleanupSims, startSim, tempDir } from '../../helpers/pty.js'
+import { cleanupSims, hasSocat, startSim, tempDir } from '../../helpers/pty.js'
 import { MASTER_KEY, profile, testCa } from '../../unit/inject/fixtures.js'
 import { openTestStore } from './store.js'
 
@@ -77,6 +77,17 @@ describe('lwprov protocol over a PTY (lwprov sim)', () => {
     for (let i = 0; i < 50 && !fs.existsSync(s.link!); i++) await new Promise((r) => setTimeout(r, 20))
     const b = await injectOne({ connect: serial(s.link!), protocol: new LwprovProtocol(), store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint: 'ren-{serial}' })
     expect(b.endpoint).toBe('ren-REN-0002')
+  })
+})
+
+describe('PTY engines', () => {
+  // CI installs socat: the fallback engine must work too (sessions end only with a hang-up there).
+  it.runIf(hasSocat())('the socat engine carries a whole session, and a hang-up brings a fresh PTY', async () => {
+    const s = await startSim({ protocol: 'lwprov', serial: 'SOCAT-0001', engine: 'socat', fault: { kind: 'drop', at: 50, once: true } })
+    const opts = { connect: serial(s.link!), protocol: new LwprovProtocol(), store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint: 'socat-0001', retries: 3, retryDelayMs: 500 }
+    const out = await injectOne(opts)
+    expect(out).toMatchObject({ status: 'verified', deviceId: 'SOCAT-0001' })
+    expect(out.attempts).toBeGreaterThan(1)
   })
 })
 

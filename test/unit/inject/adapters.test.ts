@@ -1,0 +1,88 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import { describe, expect, it } from 'vitest'
+
+import { listPorts } from '../../../src/adapters/ports.js'
+import { translateSerialError } from '../../../src/adapters/serial-link.js'
+import { nextSerial } from '../../../src/adapters/sim-runner.js'
+import { parseTcpAddress } from '../../../src/adapters/tcp-link.js'
+
+describe('translateSerialError', () => {
+  it.each([
+    ['Error: Resource temporarily unavailable Cannot lock port', 'E_PORT_BUSY', /in use/],
+    ['Error: Port is locked', 'E_PORT_BUSY', /in use/],
+    ['Error: No such file or directory, cannot open /dev/ttyUSB9', 'E_PORT_NOT_FOUND', /lwprov ports/],
+    ['Error: Permission denied, cannot open /dev/ttyUSB0', 'E_PORT_PERMISSION', /dialout/],
+    ['Error: something odd', 'E_PORT_IO', /retry/],
+  ])('%s → %s', (msg, code, hint) => {
+    const e = translateSerialError('/dev/ttyUSB0', new Error(msg))
+    expect(e.code).toBe(code)
+    expect(e.exitCode).toBe(5)
+    expect(e.message).toContain('/dev/ttyUSB0')
+    expect(`${e.message} ${e.hint}`).toMatch(hint)
+  })
+})
+
+describe('parseTcpAddress', () => {
+  it('parses host:port and [v6]:port, rejects the rest', () => {
+    expect(parseTcpAddress('127.0.0.1:7777')).toEqual({ host: '127.0.0.1', port: 7777 })
+    expect(parseTcpAddress('[::1]:80')).toEqual({ host: '::1', port: 80 })
+    expect(parseTcpAddress('device.local:1')).toEqual({ host: 'device.local', port: 1 })
+    for (const bad of ['127.0.0.1', ':80', 'host:0', 'host:70000', 'a:b']) expect(() => parseTcpAddress(bad)).toThrow(expect.objectContaining({ code: 'E_TCP_ADDRESS', exitCode: 2 }))
+  })
+})
+
+describe('nextSerial', () => {
+  it('increments the trailing number keeping its width', () => {
+    expect(nextSerial('SIM-0001')).toBe('SIM-0002')
+    expect(nextSerial('SIM-0999')).toBe('SIM-1000')
+    expect(nextSerial('SIM-9999')).toBe('SIM-10000')
+    expect(nextSerial('ABC')).toBe('ABC-2')
+  })
+})
+
+describe('listPorts without udevadm (sysfs fallback)', () => {
+  it('reads USB ids, serial and names from the USB parent, and the by-id link', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lwprov-sysfs-'))
+    const usbDev = path.join(root, 'sys/devices/pci0000:00/usb1/1-2')
+    const iface = path.join(usbDev, '1-2:1.0')
+    fs.mkdirSync(path.join(iface, 'tty/ttyACM0'), { recursive: true })
+    for (const [f, v] of Object.entries({ idVendor: '2FE3', idProduct: '0100', serial: 'E66038B7133B4C2A', manufacturer: 'ZEPHYR', product: 'Zephyr CDC ACM' })) {
+      fs.writeFileSync(path.join(usbDev, f), `${v}\n`)
+    }
+    fs.mkdirSync(path.join(root, 'sys/class/tty/ttyACM0'), { recursive: true })
+    fs.symlinkSync(iface, path.join(root, 'sys/class/tty/ttyACM0/device'))
+    // A virtual tty without a device, and a legacy UART stub with no hardware behind it.
+    fs.mkdirSync(path.join(root, 'sys/class/tty/tty0'), { recursive: true })
+    const uart = path.join(root, 'sys/devices/platform/serial8250')
+    fs.mkdirSync(uart, { recursive: true })
+    fs.mkdirSync(path.join(root, 'sys/class/tty/ttyS5'), { recursive: true })
+    fs.symlinkSync(uart, path.join(root, 'sys/class/tty/ttyS5/device'))
+    fs.writeFileSync(path.join(root, 'sys/class/tty/ttyS5/type'), '0\n')
+    fs.mkdirSync(path.join(root, 'dev/serial/by-id'), { recursive: true })
+    fs.symlinkSync('../../ttyACM0', path.join(root, 'dev/serial/by-id/usb-ZEPHYR_Zephyr_CDC_ACM_E66038B7133B4C2A-if00'))
+
+    const ports = await listPorts({ root, skipNative: true })
+    expect(ports).toEqual([
+      {
+        path: '/dev/ttyACM0',
+        vendorId: '2fe3',
+        productId: '0100',
+        serialNumber: 'E66038B7133B4C2A',
+        manufacturer: 'ZEPHYR',
+        product: 'Zephyr CDC ACM',
+        byId: '/dev/serial/by-id/usb-ZEPHYR_Zephyr_CDC_ACM_E66038B7133B4C2A-if00',
+      },
+    ])
+  })
+
+  it('returns an empty list, not an error, when sysfs is missing', async () => {
+    expect(await listPorts({ root: '/nonexistent-root', skipNative: true })).toEqual([])
+  })
+
+  it('works on this machine (udevadm or not)', async () => {
+    await expect(listPorts()).resolves.toBeInstanceOf(Array)
+  })
+})
