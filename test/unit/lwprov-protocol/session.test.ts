@@ -1,9 +1,10 @@
 import { createHash, webcrypto } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import * as x509 from '@peculiar/x509'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { encodeCbor } from '../../../src/core/cbor.js'
 import { LwprovError } from '../../../src/core/errors.js'
+import { DEFAULT_TIMEOUTS } from '../../../src/core/inject/types.js'
 import { FrameScanner, FrameType, encodeFrame } from '../../../src/core/inject/lwprov/codec.js'
 import { LwprovProtocol, LwprovSimDevice, type LwprovSimOptions } from '../../../src/core/inject/lwprov/index.js'
 import { encodeError } from '../../../src/core/inject/lwprov/messages.js'
@@ -374,6 +375,39 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     Object.assign(w1.link, { write: link.write, onData: link.onData, onClose: link.onClose })
     const e = await rejects(p.provision(w1.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_CHANGED')
+  })
+})
+
+describe('host timeouts (fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('with the default timeouts a silent device fails after 4 attempts of 5 s, not before', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const w = wire({}, { toDevice: () => null })
+    const settled = vi.fn()
+    const p = proto().identify(w.link, DEFAULT_TIMEOUTS, {})
+    p.then(settled, settled)
+    await vi.advanceTimersByTimeAsync(19_900)
+    expect(settled).not.toHaveBeenCalled()
+    expect(framesIn(w.written)).toHaveLength(4)
+    await vi.advanceTimersByTimeAsync(200)
+    const e = await rejects(p)
+    expect(e.code).toBe('E_DEVICE_TIMEOUT')
+    expect(e.message).toContain('4 attempts of 5000 ms')
+  })
+
+  it('the whole-session budget ends a session that keeps being answered too late', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    // The device goes silent after HELLO; per-frame retries would take 4 × 5 s, the session budget is 7 s.
+    const w = wire({}, { toDevice: (b) => (b[5] === FrameType.HELLO ? b : null) })
+    const p = proto().provision(w.link, plan(), { ...DEFAULT_TIMEOUTS, total: 7000 }, {})
+    p.catch(() => undefined)
+    await vi.advanceTimersByTimeAsync(8000)
+    const e = await rejects(p)
+    expect(e.code).toBe('E_DEVICE_TIMEOUT')
+    expect(e.message).toContain('whole session exceeded 7000 ms')
   })
 })
 
