@@ -71,7 +71,7 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
     task: async (_: unknown, task: ListrTaskWrapper<unknown, any, any>) => {
       v.task = task
       await v.ended
-      task.title = title(port, { ...v, step: undefined })
+      task.title = `${title(port, { ...v, step: undefined })}${v.last ? ` · last: ${v.last}` : ''}`
       if (v.failed > 0 && v.verified === 0) throw new Error(`${port}: ${v.last ?? 'failed'}`)
     },
     rendererOptions: { persistentOutput: true, outputBar: 1 },

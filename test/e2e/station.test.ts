@@ -178,7 +178,7 @@ describe('station on a terminal (tmux)', () => {
     expect(done).toContain('EXIT=0')
     expect(done).toMatch(/2 verified, 0 failed on 2 port\(s\)/)
     for (const p of ports) expect(done).toContain(p)
-    expect(done).toMatch(/✔ urn:dev:os:320973-TTY00[12]/)
+    expect(done).toMatch(/1 ✔ 0 ✖ · last: verified urn:dev:os:320973-TTY00[12]/)
     expect(done).toContain('Work order WO-TTY: 2 verified, 0 remaining.')
   }, 120_000)
 })
