@@ -8,6 +8,8 @@
  * ports and listr2 while tests wire in-memory fakes. `--count N` is enforced with a shared slot counter taken
  * before a device is touched, so the station never starts more devices than it may verify.
  */
+import { setMaxListeners } from 'node:events'
+
 import { LwprovError } from '../errors.js'
 import type { ByteLink, DeviceIdentity, InjectionStep } from '../inject/types.js'
 
@@ -123,6 +125,8 @@ export async function runStation(o: StationOptions): Promise<StationRunResult> {
   const keepGoing = o.continuous === true || o.count !== undefined
 
   const stop = new AbortController()
+  // Every port's session and idle wait listens on this one signal: more than the default 10 is expected.
+  setMaxListeners(0, stop.signal)
   const onOuterAbort = () => stop.abort()
   o.signal?.addEventListener('abort', onOuterAbort, { once: true })
   let stopReason: StationRunResult['stopReason'] | undefined
