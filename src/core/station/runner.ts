@@ -124,10 +124,17 @@ export async function runStation(o: StationOptions): Promise<StationRunResult> {
   const emit = (e: StationEvent) => o.onEvent?.(e)
   const keepGoing = o.continuous === true || o.count !== undefined
 
+  // `stop` ends waiting and starting new devices; `interrupt` also aborts sessions in progress (Ctrl-C only: when
+  // the count is reached or the work order runs out, devices already being written are finished, not cut off).
   const stop = new AbortController()
-  // Every port's session and idle wait listens on this one signal: more than the default 10 is expected.
+  const interrupt = new AbortController()
+  // Every port's session and idle wait listens on these: more than the default 10 listeners is expected.
   setMaxListeners(0, stop.signal)
-  const onOuterAbort = () => stop.abort()
+  setMaxListeners(0, interrupt.signal)
+  const onOuterAbort = () => {
+    interrupt.abort()
+    stop.abort()
+  }
   o.signal?.addEventListener('abort', onOuterAbort, { once: true })
   let stopReason: StationRunResult['stopReason'] | undefined
   let fatal: LwprovError | undefined
@@ -230,7 +237,7 @@ export async function runStation(o: StationOptions): Promise<StationRunResult> {
       try {
         await o.beforeDevice?.()
         const outcome = await o.inject(port, () => o.connect(port), {
-          signal: stop.signal,
+          signal: interrupt.signal,
           onStep: (step, detail) => emit({ type: 'step', port, step, ...(detail === undefined ? {} : { detail }) }),
           onProgress: (written, total) => emit({ type: 'progress', port, written, total }),
           onIdentity: (_id, d) => {
@@ -258,9 +265,11 @@ export async function runStation(o: StationOptions): Promise<StationRunResult> {
           halt('exhausted')
           break
         }
-        if (stop.signal.aborted && (err.code === 'E_INTERRUPTED' || err.code === 'E_SESSION_TIMEOUT')) {
-          // Stopping (count reached elsewhere, or Ctrl-C): the session recorded the row as failed for this device.
-          if (stopReason !== 'count') failures.push({ port, ...(endpoint ? { endpoint } : {}), ...(deviceId ? { deviceId } : {}), code: 'E_INTERRUPTED', reason: err.message })
+        if (interrupt.signal.aborted) {
+          // Ctrl-C: the session recorded the row as failed (interrupted); it stays with this device for a retry.
+          const f: StationFailure = { port, ...(endpoint ? { endpoint } : {}), ...(deviceId ? { deviceId } : {}), code: 'E_INTERRUPTED', reason: err.message }
+          failures.push(f)
+          emit({ type: 'failed', ...f })
           break
         }
         if (FATAL.has(err.code)) {

@@ -23,6 +23,7 @@ function fakeBench(ports: string[], o: { fail?: (n: number) => LwprovError | und
       hooks.onIdentity({ capabilities: [], serial: deviceId }, deviceId)
       await new Promise((r) => setTimeout(r, o.delayMs ?? 2))
       try {
+        if (hooks.signal.aborted) throw new LwprovError('E_INTERRUPTED', 'interrupted', { exit: 'interrupted' })
         const err = o.fail?.(n)
         if (err) throw err
         if (o.names !== undefined && next >= o.names) {
@@ -77,6 +78,7 @@ describe('station runner', () => {
   it('stops every port when the work order runs out of names', async () => {
     const b = fakeBench(['/a', '/b', '/c'], { names: 7 })
     const r = await runStation({ ...b.opts, continuous: true })
+    // Devices already in progress when the names ran out are finished, not cut off.
     expect(r.verified).toBe(7)
     expect(r.stopReason).toBe('exhausted')
     expect(r.failed).toBe(0)
@@ -120,6 +122,17 @@ describe('station runner', () => {
       },
     })
     expect(r.endpoints).toEqual(['ep-S0', 'ep-S1', 'ep-S2'])
+  })
+
+  it('reports devices cut off by Ctrl-C', async () => {
+    const b = fakeBench(['/a', '/b'], { delayMs: 200 })
+    const ctl = new AbortController()
+    const run = runStation({ ...b.opts, continuous: true, signal: ctl.signal })
+    await new Promise((r) => setTimeout(r, 50))
+    ctl.abort()
+    const r = await run
+    expect(r.stopReason).toBe('interrupted')
+    expect(r.failures.map((f) => f.code)).toEqual(['E_INTERRUPTED', 'E_INTERRUPTED'])
   })
 
   it('stops on abort and picks up ports found by discovery', async () => {
