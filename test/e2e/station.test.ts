@@ -84,6 +84,29 @@ describe('station (e2e)', () => {
     console.log(`station e2e: 200 devices on 8 PTYs in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${res.devicesPerMinute} devices/min`)
   }, 120_000)
 
+  it('stops cleanly on Ctrl-C (SIGINT) with exit 130 and a result', async () => {
+    const db = join(dir, 'mint.db')
+    const { ports } = await devices(2, 'I')
+    const b = await runCli(['batch', 'create', '--name', 'WO-INT', '--count', '500', '--endpoint', 'urn:dev:os:320973-INT{seq:04}', '--manifest', db], { env })
+    expect(b.code, b.stderr).toBe(0)
+    const child = spawn(process.execPath, [BIN, 'station', '--ports', ports.join(','), '--protocol', 'lwprov', '--batch', 'WO-INT', '--continuous', ...creds, '--manifest', db, '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+    })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    await new Promise((r) => setTimeout(r, 2500))
+    child.kill('SIGINT')
+    const code = await new Promise((r) => child.once('exit', (c) => r(c)))
+    expect(code).toBe(130)
+    const res = JSON.parse(out).result
+    expect(res.stopReason).toBe('interrupted')
+    const all = await rows(db, 'WO-INT')
+    expect(all.filter((x) => x.status === 'verified')).toHaveLength(res.verified)
+    // Nothing is left half-done without a reason: cut-off devices are failed (interrupted) and keep their names.
+    for (const x of all.filter((r) => r.deviceId && r.status !== 'verified')) expect(x.statusReason ?? '').toMatch(/interrupted/)
+  }, 60_000)
+
   it('survives kill -9 at 10 random moments: no name twice, exact final count', async () => {
     const db = join(dir, 'mkill.db')
     const N = 40
