@@ -8,10 +8,7 @@ import { BaseCommand } from '../cli/base-command.js'
 import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
-import { FccProtocol } from '../core/inject/fcc/index.js'
-import { LwprovProtocol } from '../core/inject/lwprov/index.js'
-import { injectOne, type InjectOutcome } from '../core/inject/session.js'
-import type { ByteLink, ProvisioningProtocol } from '../core/inject/types.js'
+import { injectOne, protocolByName, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
 import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
 import type { DeviceInfo } from '../core/model.js'
 
@@ -60,7 +57,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
     const ca = await loadCaFromFlags(flags)
     const deviceInfo = await this.deviceInfo(flags, store)
-    const protocol: ProvisioningProtocol = flags.protocol === 'fcc' ? new FccProtocol() : new LwprovProtocol()
+    const protocol = protocolByName(flags.protocol)
     const connect = (): Promise<ByteLink> =>
       flags.tcp !== undefined ? openTcpLink(flags.tcp) : openSerialLink(path.resolve(flags.port!), { baud: flags.baud })
 
