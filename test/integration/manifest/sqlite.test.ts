@@ -1,0 +1,58 @@
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import Database from 'better-sqlite3'
+import { afterEach, describe, expect, it } from 'vitest'
+
+import { openManifest } from '../../../src/core/manifest/open.js'
+import type { ManifestStore } from '../../../src/core/manifest/types.js'
+import { storeContract } from './store-contract.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'lwprov-sqlite-'))
+let n = 0
+const open: ManifestStore[] = []
+async function fresh(): Promise<ManifestStore> {
+  const s = await openManifest(join(dir, `m${n++}.db`))
+  open.push(s)
+  return s
+}
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close()
+})
+
+storeContract('sqlite', fresh)
+
+describe('sqlite manifest file', () => {
+  it('creates the parent directory and a 0600 file in WAL mode with a schema version', async () => {
+    const p = join(dir, 'sub', 'deep', 'x.db')
+    const s = await openManifest(p)
+    open.push(s)
+    expect(statSync(p).mode & 0o777).toBe(0o600)
+    expect(await s.migrate()).toBe(1)
+    const db = new Database(p, { readonly: true })
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    expect((db.prepare('SELECT MAX(version) v FROM schema_version').get() as { v: number }).v).toBe(1)
+    db.close()
+  })
+
+  it('reports a file that is not a database as E_MANIFEST_UNREADABLE', async () => {
+    const p = join(dir, 'junk.db')
+    writeFileSync(p, 'this is not sqlite '.repeat(100))
+    await expect(openManifest(p)).rejects.toMatchObject({ code: 'E_MANIFEST_UNREADABLE', exitCode: 2 })
+    await expect(openManifest(dir)).rejects.toMatchObject({ code: 'E_MANIFEST_UNREADABLE' })
+  })
+
+  it('refuses a schema newer than this lwprov (E_MANIFEST_SCHEMA)', async () => {
+    const p = join(dir, 'newer.db')
+    ;(await openManifest(p)).close()
+    const db = new Database(p)
+    db.prepare('INSERT INTO schema_version VALUES (99, ?)').run(new Date().toISOString())
+    db.close()
+    await expect(openManifest(p)).rejects.toMatchObject({ code: 'E_MANIFEST_SCHEMA' })
+  })
+
+  it('without migrate, a missing file is an error and nothing is created', async () => {
+    await expect(openManifest(join(dir, 'nope.db'), { migrate: false })).rejects.toMatchObject({ code: 'E_MANIFEST_UNREADABLE' })
+  })
+})
