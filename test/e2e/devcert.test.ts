@@ -10,6 +10,7 @@ import { join } from 'node:path'
 
 import { beforeAll, describe, expect, it } from 'vitest'
 
+import { openManifest } from '../../src/core/manifest/open.js'
 import { runCli, tempDir } from '../helpers/cli.js'
 
 const dir = tempDir('lwprov-e2e-devcert-')
@@ -62,9 +63,16 @@ int main(void) { fwrite(MBED_CLOUD_DEV_BOOTSTRAP_DEVICE_CERTIFICATE, 1, MBED_CLO
     const keyHex = keyLine.replace(/0x|,|\s/g, '')
     expect(r.stdout + r.stderr).not.toContain(keyHex)
 
-    // the manifest records it as a developer credential
-    const show = await runCli(['manifest', 'show', 'e2e-dev-0001', '--manifest', db, '--json'], { env })
-    if (show.code === 0) expect(JSON.stringify(show.json)).toMatch(/"developer":\s*true/)
+    // the manifest records it as a developer credential, its key sealed
+    const store = await openManifest(db)
+    try {
+      const row = await store.get('e2e-dev-0001')
+      expect(row).toMatchObject({ developer: true, batch: 'devcert', status: 'generated', security: 'cert', fingerprint: r.json.result.fingerprint })
+      expect(row!.secret).toBeTruthy()
+      expect(Buffer.from(row!.secret!).toString('hex')).not.toContain(keyHex.slice(-64))
+    } finally {
+      await store.close()
+    }
   })
 
   it('refuses a second devcert for the endpoint (exit 3); --reuse renders the same credential', async () => {
