@@ -133,6 +133,14 @@ describe('credentials generate (e2e)', () => {
     if (existsSync(m)) expect(await rowsOf(m)).toHaveLength(0)
   })
 
+  it('without a TTY, a run missing required flags exits 2 and names them', async () => {
+    const r = await runCli(['credentials', 'generate', '--count', '1', '--endpoint', 'n-{seq}', '--manifest', join(dir, 'none.db'), '--json'], { env })
+    expect(r.code).toBe(2)
+    expect(r.json.error.code).toBe('E_FLAGS_MISSING')
+    expect(r.json.error.message).toMatch(/--mode.*--security.*--server/)
+    expect(existsSync(join(dir, 'none.db'))).toBe(false)
+  })
+
   it('fails with the wrong CA passphrase (exit 6) and without a master key (exit 2)', async () => {
     const m = join(dir, 'pp.db')
     const wrong = await runCli(['credentials', 'generate', '--count', '1', '--endpoint', 'pp-{seq}', ...certArgs.slice(0, -2), '--manifest', m, '--ca', join(dir, 'line'), '--json'], {
