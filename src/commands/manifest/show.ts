@@ -1,0 +1,53 @@
+import { Args } from '@oclif/core'
+
+import { BaseCommand } from '../../cli/base-command.js'
+import { openStoreFromFlags } from '../../cli/context.js'
+import { manifestFlags } from '../../cli/flags.js'
+import { publicRecord } from '../../core/manifest/query.js'
+import { notFoundError } from '../../core/manifest/sqlite.js'
+
+export default class ManifestShow extends BaseCommand {
+  static override summary = 'Show one endpoint: status, credentials (never the secrets), device, station, history fields.'
+
+  static override examples = ['<%= config.bin %> <%= command.id %> urn:dev:os:320973-0973BA000007', '<%= config.bin %> <%= command.id %> ep-0001 --json']
+
+  static override args = { endpoint: Args.string({ description: 'Endpoint name.', required: true }) }
+
+  static override flags = { ...manifestFlags }
+
+  async run() {
+    const { args, flags } = await this.parse(ManifestShow)
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    const r = await store.get(args.endpoint)
+    if (!r) throw notFoundError(args.endpoint)
+    const rec = publicRecord(r)
+    const lines: Array<[string, unknown]> = [
+      ['endpoint', rec.endpoint],
+      ['status', rec.status + (rec.statusReason ? ` (${rec.statusReason})` : '')],
+      ['batch', rec.batch],
+      ['mode', rec.mode],
+      ['security', rec.security],
+      ['server', rec.serverUri],
+      ['psk identity', rec.pskIdentity],
+      ['sealed secret', rec.hasSecret ? 'yes (export with --include-secrets)' : 'no'],
+      ['serial', rec.serial],
+      ['fingerprint', rec.fingerprint],
+      ['not after', rec.notAfter],
+      ['account id', rec.accountId],
+      ['short server id', rec.shortServerId],
+      ['lifetime', rec.lifetime],
+      ['binding', rec.binding],
+      ['enrollment id', rec.enrollmentId],
+      ['device', rec.deviceId],
+      ['station', rec.station],
+      ['read-back digest', rec.readbackDigest],
+      ['developer', rec.developer ? 'yes' : undefined],
+      ['template', rec.template === null || rec.template === undefined ? undefined : `${rec.template} #${rec.seq}`],
+      ['created', rec.createdAt],
+      ['updated', rec.updatedAt],
+    ]
+    for (const [k, v] of lines) if (v !== null && v !== undefined && v !== '') this.out(`${k.padEnd(17)}${String(v)}`)
+    if (rec.certificatePem) this.out(`\n${rec.certificatePem.trimEnd()}`)
+    return rec
+  }
+}

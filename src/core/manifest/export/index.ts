@@ -1,0 +1,212 @@
+/**
+ * Streaming manifest export: rows come from `store.list()` page by page and leave through a small write buffer that
+ * honours back-pressure, so a million-row export runs in flat memory. Files are written to a temporary name and
+ * renamed at the end, so a failed export never leaves a half file behind; `digest` adds `FILE.sha256` beside.
+ */
+import { createHash } from 'node:crypto'
+import { createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, extname, join } from 'node:path'
+import type { Writable } from 'node:stream'
+
+import { usageError } from '../../errors.js'
+import { openSecrets } from '../secrets.js'
+import type { ManifestFilter, ManifestRecord, ManifestStore } from '../types.js'
+import { type ExportFormat, type ExportOptionsBase, type FormatContext, getFormat } from './formats.js'
+
+export { FORMAT_NAMES, FORMATS, getFormat, izumaEnrollmentId, signedBytes, type ExportFormat } from './formats.js'
+export { certificateDer, csvField, parseCsv, ROW_FIELDS, toExportRow, type ExportRow } from './rows.js'
+
+export interface ExportOptions extends ExportOptionsBase {
+  filter?: ManifestFilter
+  /** Open and include PSKs / private keys (needs `masterKey`). */
+  includeSecrets?: boolean
+  masterKey?: Buffer
+}
+
+/** One output stream of an export. */
+export interface ExportWriter {
+  write(text: string): Promise<void>
+  /** Finishes the output; `ok` false discards it (files) after an error. */
+  end(ok: boolean): Promise<void>
+}
+
+/** Where an export goes: stdout, a file, numbered files or a directory. */
+export interface ExportTarget {
+  /** Opens output `part` (1-based) of `parts`, or the file `name` of a directory layout. */
+  open(o: { part: number; parts: number; name?: string; ext: string }): Promise<ExportWriter>
+  /** Called once at the end (directory digests). */
+  finish?(ok: boolean): Promise<void>
+  /** Paths written (files targets). */
+  readonly files: string[]
+}
+
+export interface ExportResult {
+  format: string
+  rows: number
+  files: string[]
+}
+
+const FLUSH_AT = 64 * 1024
+
+/** A writer over a Node stream: buffers small writes, waits for 'drain' when the stream is full. */
+export function streamWriter(stream: Writable, onEnd?: (ok: boolean) => Promise<void>, hash?: (s: string) => void): ExportWriter {
+  let buf = ''
+  const flush = async () => {
+    if (!buf) return
+    const chunk = buf
+    buf = ''
+    hash?.(chunk)
+    if (!stream.write(chunk)) await new Promise<void>((res, rej) => {
+      const onErr = (e: Error) => rej(e)
+      stream.once('error', onErr)
+      stream.once('drain', () => {
+        stream.off('error', onErr)
+        res()
+      })
+    })
+  }
+  return {
+    async write(text) {
+      buf += text
+      if (buf.length >= FLUSH_AT) await flush()
+    },
+    async end(ok) {
+      if (ok) await flush()
+      else buf = ''
+      await onEnd?.(ok)
+    },
+  }
+}
+
+/** Export to a stream (stdout): chunked formats become one output after another, `dir` formats one bundle. */
+export function streamTarget(stream: Writable): ExportTarget {
+  return {
+    files: [],
+    async open() {
+      return streamWriter(stream)
+    },
+  }
+}
+
+/**
+ * Export to files. Single formats write `path`; chunked formats write `path` when one file suffices, else
+ * `name-001.ext`, `name-002.ext`…; `dir` formats write one file per row inside the directory `path`.
+ */
+export function fileTarget(path: string, opts: { digest?: boolean; mode?: number } = {}): ExportTarget {
+  const files: string[] = []
+  const dirSums: string[] = []
+  let dirMade = false
+  const mode = opts.mode ?? 0o600
+  const t: ExportTarget = {
+    files,
+    async open({ part, parts, name }) {
+      let file: string
+      if (name !== undefined) {
+        if (!dirMade) {
+          mkdirSync(path, { recursive: true })
+          dirMade = true
+        }
+        file = join(path, name)
+      } else if (parts > 1) {
+        const ext = extname(path)
+        file = join(dirname(path), `${basename(path, ext)}-${String(part).padStart(3, '0')}${ext}`)
+      } else file = path
+      mkdirSync(dirname(file), { recursive: true })
+      const tmp = `${file}.tmp-${process.pid}`
+      const stream = createWriteStream(tmp, { mode })
+      const h = createHash('sha256')
+      const opened = new Promise<void>((res, rej) => {
+        stream.once('open', () => res())
+        stream.once('error', rej)
+      })
+      await opened.catch((e) => {
+        throw usageError('E_EXPORT_WRITE', `Cannot write ${file}: ${(e as Error).message}.`, 'Check --out and the directory permissions.')
+      })
+      return streamWriter(
+        stream,
+        async (ok) => {
+          await new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())))
+          if (!ok) {
+            rmSync(tmp, { force: true })
+            return
+          }
+          renameSync(tmp, file)
+          files.push(file)
+          const sum = h.digest('hex')
+          if (name !== undefined) dirSums.push(`${sum}  ${name}\n`)
+          else if (opts.digest) {
+            writeFileSync(`${file}.sha256`, `${sum}  ${basename(file)}\n`)
+            files.push(`${file}.sha256`)
+          }
+        },
+        (s) => h.update(s),
+      )
+    },
+    async finish(ok) {
+      if (ok && opts.digest && dirMade) {
+        writeFileSync(join(path, 'SHA256SUMS'), dirSums.join(''))
+        files.push(join(path, 'SHA256SUMS'))
+      }
+    },
+  }
+  return t
+}
+
+/** Streams the rows `opts.filter` selects into `target` in `format`. */
+export async function exportManifest(store: ManifestStore, format: string | ExportFormat, opts: ExportOptions, target: ExportTarget): Promise<ExportResult> {
+  const f = typeof format === 'string' ? getFormat(format) : format
+  if (opts.includeSecrets && !opts.masterKey) {
+    throw usageError('E_MASTER_KEY_MISSING', '--include-secrets needs the manifest master key to open the sealed secrets.', 'Set LWPROV_MASTER_KEY or pass --key-file.')
+  }
+  const filter = opts.filter ?? {}
+  const parts = f.layout === 'chunked' && f.chunk ? Math.max(1, Math.ceil((await store.count(filter)) / f.chunk)) : 1
+  const ctx: FormatContext = { index: 0, total: 0, includeSecrets: Boolean(opts.includeSecrets), secrets: undefined, options: opts }
+  let w: ExportWriter | undefined
+  let part = 0
+  const startPart = async () => {
+    part++
+    w = await target.open({ part, parts, ext: f.ext })
+    ctx.index = 0
+    if (f.head) await w.write(f.head(opts))
+  }
+  const endPart = async (ok: boolean) => {
+    if (!w) return
+    if (ok && f.tail) await w.write(f.tail(opts))
+    const cur = w
+    w = undefined
+    await cur.end(ok)
+  }
+  const secretsOf = (r: ManifestRecord) => (opts.includeSecrets && r.secret && opts.masterKey ? openSecrets(opts.masterKey, r.secret, r.endpoint) : undefined)
+  let ok = false
+  try {
+    if (f.layout !== 'dir') await startPart()
+    for await (const r of store.list(filter)) {
+      ctx.secrets = secretsOf(r)
+      const text = f.row(r, ctx)
+      if (text === undefined) continue
+      if (f.layout === 'dir') {
+        const dw = await target.open({ part: 0, parts: 0, name: f.fileName!(r), ext: f.ext })
+        await dw.write(text)
+        await dw.end(true)
+      } else {
+        await w!.write(text)
+        if (f.layout === 'chunked' && f.chunk && ctx.index + 1 >= f.chunk) {
+          await endPart(true)
+          await startPart()
+          ctx.total++
+          continue
+        }
+      }
+      ctx.index++
+      ctx.total++
+    }
+    // a chunked export that ended exactly on a boundary opened an empty extra part: drop it unless it is the only one
+    if (w && f.layout === 'chunked' && ctx.index === 0 && ctx.total > 0) await endPart(false)
+    else await endPart(true)
+    ok = true
+  } finally {
+    if (!ok) await endPart(false).catch(() => undefined)
+    await target.finish?.(ok)
+  }
+  return { format: f.name, rows: ctx.total, files: target.files }
+}
