@@ -12,6 +12,7 @@ import path from 'node:path'
 import { openSerialLink } from '../dist/adapters/serial-link.js'
 import { startSimulator } from '../dist/adapters/sim-runner.js'
 import { LwprovProtocol } from '../dist/core/inject/lwprov/index.js'
+import { openManifest } from '../dist/core/manifest/open.js'
 import { injectOne } from '../dist/core/inject/session.js'
 import { DEFAULT_PROFILE } from '../dist/core/model.js'
 import { createCa, loadCa, writeCaDir } from '../dist/core/pki/index.js'
@@ -20,34 +21,6 @@ const BAUD = 115200
 const DEVICES = Number(process.env.INJECT_BENCH_DEVICES ?? 20)
 const TARGET = 1.3
 
-/** The real SQLite manifest when it is built, else a minimal in-memory ledger with the same calls. */
-async function openStore(dir) {
-  try {
-    const { openManifest } = await import('../dist/core/manifest/open.js')
-    return await openManifest(path.join(dir, 'bench.db'), { migrate: true })
-  } catch {
-    const rows = new Map()
-    return {
-      async insertMany(rs) {
-        for (const r of rs) rows.set(r.endpoint, { ...r })
-      },
-      async get(e) {
-        return rows.get(e)
-      },
-      async updateStatus(e, u) {
-        const r = { ...rows.get(e), ...u }
-        rows.set(e, r)
-        return r
-      },
-      async *list() {},
-      async allocateSeq() {
-        return 1
-      },
-      async close() {},
-    }
-  }
-}
-
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwprov-bench-inject-'))
 const made = await createCa({ name: 'Bench CA', keyType: 'ec-p256', days: 3650 })
 writeCaDir(path.join(dir, 'ca'), made, 'bench-passphrase-0001')
@@ -55,7 +28,7 @@ const ca = await loadCa(path.join(dir, 'ca'), 'bench-passphrase-0001')
 const serverCa = await createCa({ name: 'Bench Server CA', keyType: 'ec-p256', days: 3650 })
 const { X509Certificate } = await import('node:crypto')
 const serverCaDer = Buffer.from(new X509Certificate(serverCa.certPem).raw)
-const store = await openStore(dir)
+const store = await openManifest(path.join(dir, 'bench.db'), { migrate: true })
 const profile = { ...DEFAULT_PROFILE, mode: 'bootstrap', security: 'cert', serverUri: 'coaps://bootstrap.example.com:5684', serverCaDer }
 
 const sim = await startSimulator({ protocol: 'lwprov', link: path.join(dir, 'dev'), baud: BAUD, serial: 'BENCH-0001' })
