@@ -9,6 +9,8 @@ import { LwprovError, usageError } from '../errors.js'
 import { newerSchemaError, SQLITE_SCHEMA_VERSION, SqliteManifestStore } from './sqlite.js'
 import type { ManifestStore } from './types.js'
 
+export { redactUrl } from './redact.js'
+
 export interface OpenOptions {
   /** Apply pending migrations (creates the schema in a new manifest). Default true. */
   migrate?: boolean
@@ -16,17 +18,6 @@ export interface OpenOptions {
 
 export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location)
-}
-
-/** A URL with its password replaced by `***`, for messages and `location`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
-  }
 }
 
 export async function openManifest(location: string, opts: OpenOptions = {}): Promise<ManifestStore> {

@@ -1,6 +1,324 @@
-import { usageError } from '../errors.js'
-import type { ManifestStore } from './types.js'
+/**
+ * The shared manifest on PostgreSQL (`pg`), for factories with several stations or lines in one endpoint namespace.
+ * Same contract as SQLite: UNIQUE endpoint names, all-or-nothing batches, atomic `{seq}` allocation
+ * (`INSERT … ON CONFLICT DO UPDATE … RETURNING` is one atomic statement, so no retry loop is needed), claims with
+ * `FOR UPDATE SKIP LOCKED` so stations never wait on each other, and keyset-paginated listing.
+ */
+import pg from 'pg'
 
-export async function openPostgres(_url: string, _opts: { migrate: boolean }): Promise<ManifestStore> {
-  throw usageError('E_MANIFEST_CONNECT', 'PostgreSQL manifests are not available yet in this build.', 'Use a SQLite path for --manifest.')
+import { conflictError, LwprovError, transportError, usageError } from '../errors.js'
+import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, recordValues, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
+import { redactUrl } from './redact.js'
+import { newerSchemaError, notFoundError, rowToBatch } from './sqlite.js'
+import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
+
+export const PG_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE endpoints (
+     id BIGSERIAL PRIMARY KEY,
+     endpoint TEXT NOT NULL,
+     batch TEXT NOT NULL,
+     mode TEXT NOT NULL,
+     security TEXT NOT NULL,
+     server_uri TEXT NOT NULL,
+     status TEXT NOT NULL,
+     status_reason TEXT,
+     psk_identity TEXT,
+     certificate_pem TEXT,
+     serial TEXT,
+     fingerprint TEXT,
+     not_after TEXT,
+     secret BYTEA,
+     account_id TEXT,
+     short_server_id INTEGER,
+     lifetime INTEGER,
+     binding TEXT,
+     enrollment_id TEXT,
+     device_id TEXT,
+     station TEXT,
+     readback_digest TEXT,
+     developer BOOLEAN NOT NULL DEFAULT FALSE,
+     template TEXT,
+     seq BIGINT,
+     claim_hash TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     CONSTRAINT endpoints_endpoint_unique UNIQUE (endpoint)
+   );
+   CREATE INDEX endpoints_batch_status ON endpoints (batch, status);
+   CREATE INDEX endpoints_template_seq ON endpoints (template, seq) WHERE template IS NOT NULL;
+   CREATE INDEX endpoints_device ON endpoints (device_id) WHERE device_id IS NOT NULL;
+   CREATE TABLE sequences (template TEXT PRIMARY KEY, next BIGINT NOT NULL);
+   CREATE TABLE batches (
+     name TEXT PRIMARY KEY,
+     template TEXT,
+     count INTEGER,
+     profile TEXT,
+     activates_on TEXT,
+     expires_on TEXT,
+     created_at TEXT NOT NULL
+   );`,
+]
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length
+
+/** Column SQL types, for the `unnest` bulk insert. */
+const PG_TYPES: Record<string, string> = {
+  secret: 'bytea',
+  short_server_id: 'int4',
+  lifetime: 'int4',
+  developer: 'bool',
+  seq: 'int8',
+}
+const PAGE = 1000
+/** Rows per INSERT … SELECT unnest(…) statement. */
+const INSERT_CHUNK = 5000
+/** Advisory lock key serialising migrations across processes ('lwpr' as int). */
+const MIGRATE_LOCK = 0x6c777072
+
+export class PostgresManifestStore implements ManifestStore {
+  readonly kind = 'postgres'
+  readonly location: string
+  readonly pool: pg.Pool
+
+  constructor(url: string, opts: { max?: number } = {}) {
+    this.location = redactUrl(url)
+    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4 })
+    // An idle client losing its server must not crash the process; the next query reports it.
+    this.pool.on('error', () => undefined)
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect()
+    try {
+      await c.query('BEGIN')
+      const r = await fn(c)
+      await c.query('COMMIT')
+      return r
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined)
+      throw e
+    } finally {
+      c.release()
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    const t = await this.pool.query("SELECT to_regclass('schema_version') IS NOT NULL AS has")
+    if (!t.rows[0].has) return 0
+    const r = await this.pool.query('SELECT MAX(version) AS v FROM schema_version')
+    return r.rows[0].v === null ? 0 : Number(r.rows[0].v)
+  }
+
+  async migrate(): Promise<number> {
+    return this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATE_LOCK])
+      await c.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)')
+      const r = await c.query('SELECT MAX(version) AS v FROM schema_version')
+      const current = r.rows[0].v === null ? 0 : Number(r.rows[0].v)
+      if (current > PG_SCHEMA_VERSION) throw newerSchemaError(this.location, current, PG_SCHEMA_VERSION)
+      for (let v = current + 1; v <= PG_SCHEMA_VERSION; v++) {
+        await c.query(PG_MIGRATIONS[v - 1]!)
+        await c.query('INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)', [v, new Date().toISOString()])
+      }
+      return PG_SCHEMA_VERSION
+    })
+  }
+
+  async insertMany(rows: NewManifestRecord[]): Promise<void> {
+    if (rows.length === 0) return
+    const now = new Date().toISOString()
+    const sql = `INSERT INTO endpoints (${COLUMN_NAMES.join(', ')}) SELECT * FROM unnest(${COLUMN_NAMES.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? 'text'}[]`).join(', ')})`
+    try {
+      await this.tx(async (c) => {
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+          const cols: unknown[][] = COLUMN_NAMES.map(() => [])
+          for (const r of rows.slice(i, i + INSERT_CHUNK)) {
+            const v = recordValues(r, now, false)
+            for (let k = 0; k < v.length; k++) cols[k]!.push(v[k])
+          }
+          await c.query(sql, cols)
+        }
+      })
+    } catch (e) {
+      if ((e as { code?: string }).code !== '23505') throw e
+      const names = rows.map((r) => r.endpoint)
+      const found = new Set<string>()
+      const seen = new Set<string>()
+      for (const n of names) {
+        if (seen.has(n)) found.add(n)
+        seen.add(n)
+      }
+      for (let i = 0; i < names.length; i += 10_000) {
+        const r = await this.pool.query('SELECT endpoint FROM endpoints WHERE endpoint = ANY($1::text[])', [names.slice(i, i + 10_000)])
+        for (const x of r.rows) found.add(x.endpoint)
+      }
+      const dups = names.filter((n) => found.has(n) && (found.delete(n) || true))
+      throw conflictError('E_DUPLICATE_ENDPOINT', duplicateMessage(dups), DUPLICATE_HINT, { duplicates: dups })
+    }
+  }
+
+  async allocateSeq(template: string, count: number, start?: number): Promise<number> {
+    if (!Number.isInteger(count) || count < 1) throw usageError('E_COUNT_INVALID', `Cannot allocate ${count} numbers.`, 'Pass --count 1 or more.')
+    // One statement: the row lock taken by ON CONFLICT serialises concurrent allocations of the same template.
+    const floor = `GREATEST(COALESCE((SELECT MAX(seq) + 1 FROM endpoints WHERE template = $1), 1), %OLD%)`
+    if (start === undefined) {
+      const r = await this.pool.query(
+        `INSERT INTO sequences (template, next) VALUES ($1, ${floor.replace('%OLD%', '1')} + $2::bigint)
+         ON CONFLICT (template) DO UPDATE SET next = ${floor.replace('%OLD%', 'sequences.next')} + $2::bigint
+         RETURNING next - $2::bigint AS first`,
+        [template, count],
+      )
+      return Number(r.rows[0].first)
+    }
+    await this.pool.query(
+      `INSERT INTO sequences (template, next) VALUES ($1, GREATEST(${floor.replace('%OLD%', '1')}, $2::bigint + $3::bigint))
+       ON CONFLICT (template) DO UPDATE SET next = GREATEST(${floor.replace('%OLD%', 'sequences.next')}, $2::bigint + $3::bigint)`,
+      [template, start, count],
+    )
+    return start
+  }
+
+  async get(endpoint: string): Promise<ManifestRecord | undefined> {
+    const r = await this.pool.query('SELECT * FROM endpoints WHERE endpoint = $1', [endpoint])
+    return r.rows[0] ? rowToRecord(r.rows[0]) : undefined
+  }
+
+  private where(f: ManifestFilter | undefined, params: unknown[]): string {
+    const parts: string[] = []
+    const p = (v: unknown) => {
+      params.push(v)
+      return `$${params.length}`
+    }
+    if (f?.batch !== undefined) parts.push(`batch = ${p(f.batch)}`)
+    const st = statusList(f)
+    if (st) parts.push(`status = ANY(${p(st)}::text[])`)
+    if (f?.since !== undefined) parts.push(`updated_at >= ${p(f.since)}`)
+    if (f?.developer !== undefined) parts.push(`developer = ${p(f.developer)}`)
+    if (f?.deviceId !== undefined) parts.push(`device_id = ${p(f.deviceId)}`)
+    return parts.length ? parts.join(' AND ') : 'TRUE'
+  }
+
+  async *list(filter?: ManifestFilter): AsyncIterable<ManifestRecord> {
+    let remaining = filter?.limit ?? Number.POSITIVE_INFINITY
+    let after = '0'
+    while (remaining > 0) {
+      const n = Math.min(PAGE, remaining)
+      const params: unknown[] = [after]
+      const w = this.where(filter, params)
+      params.push(n)
+      const r = await this.pool.query(`SELECT * FROM endpoints WHERE id > $1 AND ${w} ORDER BY id LIMIT $${params.length}`, params)
+      for (const row of r.rows) yield rowToRecord(row)
+      if (r.rows.length < n) return
+      remaining -= r.rows.length
+      after = String(r.rows[r.rows.length - 1].id)
+    }
+  }
+
+  async count(filter?: ManifestFilter): Promise<number> {
+    const params: unknown[] = []
+    const r = await this.pool.query(`SELECT COUNT(*) AS n FROM endpoints WHERE ${this.where(filter, params)}`, params)
+    const n = Number(r.rows[0].n)
+    return filter?.limit === undefined ? n : Math.min(n, filter.limit)
+  }
+
+  async updateStatus(endpoint: string, update: StatusUpdate): Promise<ManifestRecord> {
+    const sets: string[] = []
+    const params: unknown[] = []
+    for (const [f, c] of UPDATE_COLUMNS) {
+      const v = update[f]
+      if (v === undefined) continue
+      params.push(v)
+      sets.push(`${c} = $${params.length}`)
+    }
+    params.push(new Date().toISOString())
+    sets.push(`updated_at = $${params.length}`)
+    params.push(endpoint)
+    const r = await this.pool.query(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = $${params.length} RETURNING *`, params)
+    if (r.rowCount === 0) throw notFoundError(endpoint)
+    return rowToRecord(r.rows[0])
+  }
+
+  async claimNext(batch: string, deviceId: string, station: string): Promise<ManifestRecord | undefined> {
+    const now = new Date().toISOString()
+    const held = await this.pool.query(
+      `UPDATE endpoints SET station = $3, updated_at = $4 WHERE id = (
+         SELECT id FROM endpoints WHERE batch = $1 AND device_id = $2 AND status = ANY($5::text[]) ORDER BY id LIMIT 1 FOR UPDATE
+       ) RETURNING *`,
+      [batch, deviceId, station, now, HELD_STATUSES],
+    )
+    if (held.rows[0]) return rowToRecord(held.rows[0])
+    // SKIP LOCKED: concurrent stations each take a different free row instead of queueing on the same one.
+    const free = await this.pool.query(
+      `UPDATE endpoints SET device_id = $2, station = $3, updated_at = $4 WHERE id = (
+         SELECT id FROM endpoints WHERE batch = $1 AND status = 'reserved' AND device_id IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+       ) RETURNING *`,
+      [batch, deviceId, station, now],
+    )
+    return free.rows[0] ? rowToRecord(free.rows[0]) : undefined
+  }
+
+  async createBatch(b: Omit<BatchRecord, 'createdAt'>): Promise<void> {
+    try {
+      await this.pool.query(
+        'INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [b.name, b.template ?? null, b.count ?? null, b.profile ?? null, b.activatesOn ?? null, b.expiresOn ?? null, new Date().toISOString()],
+      )
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`, 'Choose another --batch name.')
+      throw e
+    }
+  }
+
+  async getBatch(name: string): Promise<BatchRecord | undefined> {
+    const r = await this.pool.query('SELECT * FROM batches WHERE name = $1', [name])
+    return r.rows[0] ? rowToBatch(r.rows[0]) : undefined
+  }
+
+  async listBatches(): Promise<BatchRecord[]> {
+    const r = await this.pool.query('SELECT * FROM batches ORDER BY created_at, name')
+    return r.rows.map(rowToBatch)
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end()
+  }
+}
+
+/** Opens (and by default migrates) a PostgreSQL manifest; connection problems are `E_MANIFEST_CONNECT` (exit 5). */
+export async function openPostgres(url: string, opts: { migrate: boolean }): Promise<PostgresManifestStore> {
+  const store = new PostgresManifestStore(url)
+  try {
+    await store.pool.query('SELECT 1')
+  } catch (e) {
+    await store.close().catch(() => undefined)
+    const code = (e as { code?: string }).code
+    const what = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : code === '28P01' || code === '28000' ? 'authentication failed' : code === '3D000' ? 'database does not exist' : redactMessage((e as Error).message, url)
+    throw transportError(
+      'E_MANIFEST_CONNECT',
+      `Cannot connect to the PostgreSQL manifest ${redactUrl(url)}: ${what}.`,
+      'Check that the server runs and accepts connections from this host, and the user, password and database in the URL (or PGPASSWORD / ~/.pgpass).',
+      e,
+    )
+  }
+  try {
+    const version = await store.schemaVersion()
+    if (version > PG_SCHEMA_VERSION) throw newerSchemaError(store.location, version, PG_SCHEMA_VERSION)
+    if (version < PG_SCHEMA_VERSION) {
+      if (opts.migrate) await store.migrate()
+      else throw usageError('E_MANIFEST_SCHEMA', `The manifest ${store.location} has schema version ${version}; this lwprov needs ${PG_SCHEMA_VERSION}.`, 'Run `lwprov manifest migrate`.')
+    }
+  } catch (e) {
+    await store.close().catch(() => undefined)
+    if (e instanceof LwprovError) throw e
+    throw transportError('E_MANIFEST_CONNECT', `PostgreSQL manifest ${store.location}: ${redactMessage((e as Error).message, url)}.`, 'Check that the user may create tables (first use) and read/write them.', e)
+  }
+  return store
+}
+
+function redactMessage(msg: string, url: string): string {
+  try {
+    const pw = decodeURIComponent(new URL(url).password)
+    return pw ? msg.split(pw).join('***') : msg
+  } catch {
+    return msg
+  }
 }
