@@ -123,6 +123,8 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
     ...opts.hooks,
     signal: ctl.signal,
     onStep: (s, d) => {
+      // Protocols report 'done' themselves; the session reports it for those that do not, never twice.
+      if (s === 'done' && step === 'done') return
       step = s
       opts.hooks?.onStep?.(s, d)
     },
@@ -214,7 +216,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
         if (!result.verified || !result.readbackDigest) {
           throw deviceError('E_NOT_VERIFIED', `${linkName} did not confirm what it stored (no matching read-back).`, 'The device is not verified; re-run inject, and check its firmware if this repeats.')
         }
-        step = 'done'
+        hooks.onStep?.('done')
         const issued = result.certificateDer ? certFields(result.certificateDer) : {}
         await record({ status: 'injected', deviceId: deviceId ?? null, statusReason: null, ...issued })
         await record({
@@ -224,7 +226,6 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           statusReason: null,
           ...(result.enrollmentId ? { enrollmentId: result.enrollmentId } : {}),
         })
-        hooks.onStep?.('done')
         const fingerprint = issued.fingerprint ?? credentials.fingerprint
         return {
           endpoint,
@@ -408,7 +409,18 @@ interface Resolved {
 
 async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, deviceId: string | undefined, now: Date): Promise<Resolved> {
   const store = opts.store
-  const take = (row: ManifestRecord | undefined, name: string) => {
+  const take = async (row: ManifestRecord | undefined, name: string): Promise<Resolved> => {
+    // One device, one live identity: the manifest must not claim a device holds two endpoints when its storage
+    // only has the last one written.
+    const holding = deviceId ? await findDeviceRow(store, deviceId, (r) => r.endpoint !== name && (r.status === 'verified' || r.status === 'injected')) : undefined
+    if (holding) {
+      throw conflictError(
+        'E_DEVICE_HAS_ENDPOINT',
+        `Device ${deviceId} already holds endpoint ${holding.endpoint} (${holding.status}); refusing to give it ${name} as well.`,
+        `Re-inject it as ${holding.endpoint} (--endpoint ${holding.endpoint}), or revoke that endpoint first.`,
+        { endpoint: holding.endpoint },
+      )
+    }
     if (row === undefined) return { endpoint: name, row }
     if (!INJECTABLE.has(row.status)) {
       throw conflictError('E_ENDPOINT_REVOKED', `Endpoint ${name} is ${row.status}; it cannot be injected again.`, 'Pick another endpoint name.')
@@ -444,7 +456,7 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
     if (mine) return take(mine, mine.endpoint)
     const seq = t.hasSeq ? await store.allocateSeq(t.seqKey, 1) : undefined
     const name = t.render({ ...(seq === undefined ? {} : { seq }), now, random: randomBytes, device })
-    return { ...take(await store.get(name), name), template: t.source, ...(seq === undefined ? {} : { seq }) }
+    return { ...(await take(await store.get(name), name)), template: t.source, ...(seq === undefined ? {} : { seq }) }
   }
 
   if (opts.batch !== undefined) {
@@ -453,6 +465,15 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
     }
     const mine = await findDeviceRow(store, deviceId, (r) => r.batch === opts.batch)
     if (mine) return take(mine, mine.endpoint)
+    const elsewhere = await findDeviceRow(store, deviceId, (r) => r.status === 'verified' || r.status === 'injected')
+    if (elsewhere) {
+      throw conflictError(
+        'E_DEVICE_HAS_ENDPOINT',
+        `Device ${deviceId} already holds endpoint ${elsewhere.endpoint} (${elsewhere.status}, batch ${elsewhere.batch}); refusing to claim a second name from ${opts.batch}.`,
+        `Re-inject it as ${elsewhere.endpoint} (--endpoint ${elsewhere.endpoint}), or revoke that endpoint first.`,
+        { endpoint: elsewhere.endpoint },
+      )
+    }
     const claimed = await store.claimNext(opts.batch, deviceId, opts.station ?? 'lwprov')
     if (!claimed) {
       const exists = await store.getBatch(opts.batch)

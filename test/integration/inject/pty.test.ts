@@ -189,10 +189,15 @@ describe('reference C receiver (gcc-built lwprov-device)', () => {
     try {
       const a = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'c-cert-0002' })
       expect(a.status).toBe('verified')
+      // Re-provisioning the same device with an on-device key replaces what it holds, under the same endpoint.
       const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0
       if (hasOpenssl) {
-        const b = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, deviceKeygen: true, profile: profile({ mode: 'direct', security: 'cert' }), endpoint: 'c-csr-0002' })
+        const b = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, deviceKeygen: true, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'c-cert-0002' })
         expect(b.deviceKeygen).toBe(true)
+        const row = (await store.get('c-cert-0002'))!
+        expect(row.status).toBe('verified')
+        expect(row.fingerprint).toBe(b.fingerprint)
+        expect(row.fingerprint).not.toBe(a.fingerprint)
       }
     } finally {
       await d.stop()

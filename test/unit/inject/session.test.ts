@@ -51,6 +51,7 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
     const secrets = openSecrets(MASTER_KEY, row.secret!, row.endpoint)
     expect(secrets.psk).toHaveLength(32)
     expect(steps).toEqual(expect.arrayContaining(['connect', 'identify', 'generate', 'write', 'commit', 'verify', 'done']))
+    expect(steps.filter((s) => s === 'done')).toHaveLength(1)
     expect(links.stored).toHaveLength(1)
   })
 
@@ -118,6 +119,18 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
     expect(err.exitCode).toBe(3)
     expect((await first.store.get('shared-ep'))!.deviceId).toBe('DEV-A')
     expect(other.stored).toHaveLength(0)
+  })
+
+  it('a device that holds a verified endpoint is not given a second one', async () => {
+    const { store, base, links } = setup({ serial: 'TWICE-1' })
+    await injectOne(base({ endpoint: 'first-ep' }))
+    const err = await failure(injectOne(base({ endpoint: 'second-ep' })))
+    expect(err.code).toBe('E_DEVICE_HAS_ENDPOINT')
+    expect(err.hint).toContain('first-ep')
+    expect(await store.get('second-ep')).toBeUndefined()
+    expect(links.stored).toHaveLength(1)
+    // Re-injecting the endpoint it holds is fine (idempotent).
+    expect((await injectOne(base({ endpoint: 'first-ep' }))).endpoint).toBe('first-ep')
   })
 
   it('--batch claims the next reserved name; the same device keeps it', async () => {
