@@ -174,9 +174,14 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
         hooks.onStep?.('connect')
         link = await guard(opts.connect())
         linkName = link.description
+        // Safety net only: protocols interpret a hang-up themselves (for FCC over TCP a close without a reply means
+        // the device rejected the frame), so they get a head start before a generic disconnect error wins.
         const closed = new Promise<never>((_, reject) => {
           link!.onClose((err) => {
-            if (step !== 'done') reject(err ?? transportError('E_DEVICE_DISCONNECTED', `${linkName} closed during ${step}.`, 'The device hung up; check its power and cable, then retry.'))
+            const t = setTimeout(() => {
+              if (step !== 'done') reject(err ?? transportError('E_DEVICE_DISCONNECTED', `${linkName} closed during ${step}.`, 'The device hung up; check its power and cable, then retry.'))
+            }, 1000)
+            t.unref?.()
           })
         })
         closed.catch(() => {})

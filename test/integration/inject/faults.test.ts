@@ -5,14 +5,19 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
+import { X509Certificate } from 'node:crypto'
+
 import { openSerialLink } from '../../../src/adapters/serial-link.js'
+import { openTcpLink } from '../../../src/adapters/tcp-link.js'
+import { FccProtocol } from '../../../src/core/inject/fcc/index.js'
 import type { FaultSpec } from '../../../src/core/inject/faults.js'
 import { LwprovProtocol } from '../../../src/core/inject/lwprov/index.js'
 import { injectOne, type InjectOptions } from '../../../src/core/inject/session.js'
 import type { ByteLink } from '../../../src/core/inject/types.js'
 import type { ManifestStore } from '../../../src/core/manifest/types.js'
 import { cleanupSims, startSim, tempDir } from '../../helpers/pty.js'
-import { MASTER_KEY, profile } from '../../unit/inject/fixtures.js'
+import { createCa } from '../../../src/core/pki/index.js'
+import { MASTER_KEY, profile, testCa } from '../../unit/inject/fixtures.js'
 import { openTestStore } from './store.js'
 
 let store: ManifestStore
@@ -157,3 +162,62 @@ describe('faults over a PTY (lwprov protocol)', () => {
     expect((await store.get('f-always'))!.status).toBe('failed')
   })
 })
+
+describe('faults over TCP (Izuma FCC)', () => {
+  const AID = '0123456789abcdef0123456789abcdef'
+  const info = { manufacturer: 'Acme', modelNumber: 'M1', deviceType: 'sensor', hardwareVersion: '1.0', memoryTotalKb: 512 }
+
+  async function fcc(serial: string, fault: FaultSpec) {
+    const { ca } = await testCa()
+    const sca = await createCa({ name: 'Fault Server CA', keyType: 'ec-p256', days: 3650 })
+    const serverCaDer = Buffer.from(new X509Certificate(sca.certPem).raw)
+    const s = await startSim({ protocol: 'fcc', tcp: true, fault })
+    return (endpoint: string, extra: Partial<InjectOptions> = {}): InjectOptions => ({
+      connect: () => openTcpLink(`127.0.0.1:${s.port}`),
+      protocol: new FccProtocol(),
+      store,
+      ca,
+      profile: profile({ mode: 'bootstrap', security: 'cert', serverUri: `coaps://bootstrap.example.com:5684?aid=${AID}`, serverCaDer }),
+      deviceInfo: { ...info, serialNumber: serial },
+      identity: { serial },
+      endpoint,
+      timeouts: FAST,
+      retries: 0,
+      ...extra,
+    })
+  }
+
+  it.each([0, 4, 200, 900])('connection dropped at byte %i: failed, then a retry completes', async (at) => {
+    const opts = await fcc(`FT-DROP-${at}`, { kind: 'drop', at, once: true })
+    const err = await p(injectOne(opts(`ftdrop${at}`)))
+    expect(err.exitCode).toBeGreaterThanOrEqual(4)
+    expect(err.message).toContain('tcp://127.0.0.1')
+    expect((await store.get(`ftdrop${at}`))!.status).toBe('failed')
+    expect((await injectOne(opts(`ftdrop${at}`))).status).toBe('verified')
+  })
+
+  it('corrupted response digest: failed, never verified; retry completes', async () => {
+    const opts = await fcc('FT-CORRUPT', { kind: 'corrupt', once: true })
+    await p(injectOne(opts('ftcorrupt')))
+    const row = (await store.get('ftcorrupt'))!
+    expect(row.status).toBe('failed')
+    expect(row.readbackDigest ?? null).toBeNull()
+    expect((await injectOne(opts('ftcorrupt'))).status).toBe('verified')
+  })
+
+  it('a silent device times out', async () => {
+    const opts = await fcc('FT-DELAY', { kind: 'delay', at: 100 })
+    const err = await p(injectOne(opts('ftdelay')))
+    expect(err.exitCode).toBe(5)
+    expect((await store.get('ftdelay'))!.status).toBe('failed')
+  })
+})
+
+async function p(x: Promise<unknown>): Promise<{ code: string; message: string; exitCode: number }> {
+  return x.then(
+    () => {
+      throw new Error('expected failure')
+    },
+    (e: unknown) => e as { code: string; message: string; exitCode: number },
+  )
+}
