@@ -3,7 +3,7 @@
  * Library errors become `LwprovError`s that name the port and the fix. Modem lines (DTR/RTS) are never touched:
  * the ioctls fail on PTYs and most factory jigs wire reset separately.
  */
-import { SerialPort } from 'serialport'
+import { SerialPort, type SerialPortMock } from 'serialport'
 
 import { LwprovError, transportError } from '../core/errors.js'
 import { LinkBase } from './link-base.js'
@@ -13,7 +13,13 @@ export interface SerialLinkOptions {
   baud?: number
   /** How long opening may take before giving up, ms. Default 5000. */
   openTimeoutMs?: number
+  /**
+   * Port constructor seam (serialport's "binding" idea): tests pass `SerialPortMock`; default the real `SerialPort`.
+   */
+  portClass?: typeof SerialPort | typeof SerialPortMock
 }
+
+type AnyPort = SerialPort | SerialPortMock
 
 /** Maps an open/IO error of `serialport` to a transport error naming the port. */
 export function translateSerialError(path: string, err: unknown): LwprovError {
@@ -46,7 +52,7 @@ export function translateSerialError(path: string, err: unknown): LwprovError {
 class SerialLink extends LinkBase {
   readonly description: string
 
-  constructor(private readonly port: SerialPort) {
+  constructor(private readonly port: AnyPort) {
     super()
     this.description = port.path
     port.on('data', (chunk: Buffer) => this.emitData(chunk))
@@ -87,7 +93,8 @@ class SerialLink extends LinkBase {
 /** Opens a serial port as a `ByteLink`; rejects with E_PORT_* / E_PORT_TIMEOUT transport errors. */
 export async function openSerialLink(path: string, opts: SerialLinkOptions = {}): Promise<LinkBase> {
   const timeoutMs = opts.openTimeoutMs ?? 5000
-  const port = new SerialPort({ path, baudRate: opts.baud ?? 115200, autoOpen: false, hupcl: false })
+  const Port = opts.portClass ?? SerialPort
+  const port: AnyPort = new Port({ path, baudRate: opts.baud ?? 115200, autoOpen: false, hupcl: false })
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(transportError('E_PORT_TIMEOUT', `Opening serial port ${path} took longer than ${timeoutMs} ms.`, 'Check that the device is connected and not stuck; unplug and replug it.'))

@@ -2,10 +2,11 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import { describe, expect, it } from 'vitest'
+import { SerialPortMock } from 'serialport'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 import { listPorts } from '../../../src/adapters/ports.js'
-import { translateSerialError } from '../../../src/adapters/serial-link.js'
+import { openSerialLink, translateSerialError } from '../../../src/adapters/serial-link.js'
 import { nextSerial } from '../../../src/adapters/sim-runner.js'
 import { parseTcpAddress } from '../../../src/adapters/tcp-link.js'
 
@@ -84,5 +85,49 @@ describe('listPorts without udevadm (sysfs fallback)', () => {
 
   it('works on this machine (udevadm or not)', async () => {
     await expect(listPorts()).resolves.toBeInstanceOf(Array)
+  })
+})
+
+describe('openSerialLink over MockBinding', () => {
+  const PATH = '/dev/ttyMOCK0'
+  beforeEach(() => SerialPortMock.binding.createPort(PATH, { record: true }))
+  afterEach(() => SerialPortMock.binding.reset())
+
+  it('writes bytes, delivers replies, buffers early replies until someone listens, flushes stale input', async () => {
+    const link = await openSerialLink(PATH, { portClass: SerialPortMock })
+    expect(link.description).toBe(PATH)
+    await link.write(Buffer.from('HELLO'))
+    const port = (link as unknown as { port: SerialPortMock }).port
+    expect(port.port!.lastWrite).toEqual(Buffer.from('HELLO'))
+    port.port!.emitData(Buffer.from('early'))
+    await new Promise((r) => setTimeout(r, 10))
+    const got: string[] = []
+    const off = link.onData((b) => got.push(b.toString()))
+    expect(got).toEqual(['early'])
+    off()
+    port.port!.emitData(Buffer.from('stale'))
+    await new Promise((r) => setTimeout(r, 10))
+    await link.flushInput()
+    link.onData((b) => got.push(b.toString()))
+    port.port!.emitData(Buffer.from('fresh'))
+    await new Promise((r) => setTimeout(r, 10))
+    expect(got).toEqual(['early', 'fresh'])
+    const closed = new Promise<Error | undefined>((r) => link.onClose(r))
+    await link.close()
+    expect(await closed).toBeUndefined()
+    await expect(link.write(Buffer.from('x'))).rejects.toMatchObject({ code: 'E_LINK_CLOSED', exitCode: 5 })
+  })
+
+  it('a port already open elsewhere is E_PORT_BUSY; a missing one E_PORT_NOT_FOUND-or-IO naming the path', async () => {
+    const a = await openSerialLink(PATH, { portClass: SerialPortMock })
+    await expect(openSerialLink(PATH, { portClass: SerialPortMock })).rejects.toMatchObject({ code: 'E_PORT_BUSY', exitCode: 5 })
+    await a.close()
+    const e = await openSerialLink('/dev/ttyNOPE', { portClass: SerialPortMock }).catch((x: unknown) => x as { message: string; exitCode: number })
+    expect(e).toMatchObject({ exitCode: 5 })
+    expect((e as { message: string }).message).toContain('/dev/ttyNOPE')
+  })
+
+  it('the real binding: a path that does not exist is E_PORT_NOT_FOUND with the `lwprov ports` hint', async () => {
+    await expect(openSerialLink('/dev/lwprov-no-such-port')).rejects.toMatchObject({ code: 'E_PORT_NOT_FOUND', hint: expect.stringContaining('lwprov ports') })
   })
 })
