@@ -37,7 +37,10 @@ export interface ExportRow {
   seq: number | null
   createdAt: string
   updatedAt: string
+  /** Hex of the raw PSK (only with --include-secrets). */
   pskHex?: string
+  /** Same value as `pskHex` under the name key-aware tools (and Leshan's `key`) look for. */
+  pskKey?: string
   privateKeyPem?: string
 }
 
@@ -69,7 +72,7 @@ export const ROW_FIELDS: ReadonlyArray<keyof ExportRow> = [
   'updatedAt',
   'certificate',
 ]
-export const SECRET_FIELDS: ReadonlyArray<keyof ExportRow> = ['pskHex', 'privateKeyPem']
+export const SECRET_FIELDS: ReadonlyArray<keyof ExportRow> = ['pskHex', 'pskKey', 'privateKeyPem']
 
 export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow {
   const row: ExportRow = {
@@ -100,7 +103,7 @@ export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow 
     updatedAt: r.updatedAt,
   }
   if (secrets) {
-    if (secrets.psk) row.pskHex = secrets.psk.toString('hex')
+    if (secrets.psk) row.pskHex = row.pskKey = secrets.psk.toString('hex')
     if (secrets.privateKeyDer) row.privateKeyPem = derToPem(secrets.privateKeyDer, 'PRIVATE KEY')
   }
   return row

@@ -1,0 +1,126 @@
+/**
+ * `manifest import`: a spreadsheet (CSV with the export's header) or another factory's ledger (JSON / NDJSON rows as
+ * `manifest export` writes them) into this manifest, all-or-nothing. Plaintext secrets in the input (`pskHex`,
+ * `privateKeyPem`) are sealed with the master key on the way in and never stored bare.
+ */
+import { createHash } from 'node:crypto'
+
+import { usageError } from '../errors.js'
+import { validateEndpointName } from '../lwm2m/endpoint.js'
+import type { AccountMode, SecurityKind } from '../model.js'
+import { pemBlocks } from '../pki/util.js'
+import { parseCsv } from './export/rows.js'
+import { sealSecrets } from './secrets.js'
+import { ENDPOINT_STATUSES, type EndpointStatus, type NewManifestRecord } from './types.js'
+
+export type ImportFormat = 'csv' | 'json'
+
+/** Parses the file content into raw objects (one per row). */
+export function parseImportRows(text: string, format: ImportFormat): Record<string, unknown>[] {
+  if (format === 'csv') {
+    const t = parseCsv(text.replace(/^\uFEFF/, ''))
+    const head = t[0]
+    if (!head || !head.includes('endpoint')) {
+      throw usageError('E_IMPORT_FORMAT', 'The CSV has no header line with an "endpoint" column.', 'Use the header `manifest export --format csv` writes (endpoint,status,security,mode,server,…).')
+    }
+    return t.slice(1).map((r) => Object.fromEntries(head.map((h, i) => [h.trim(), r[i] === '' ? null : r[i]])))
+  }
+  const s = text.trim()
+  if (!s) return []
+  let doc: unknown
+  try {
+    doc = JSON.parse(s)
+  } catch {
+    try {
+      doc = s.split(/\r?\n/).filter((l) => l.trim()).map((l) => JSON.parse(l))
+    } catch {
+      throw usageError('E_IMPORT_FORMAT', 'The file is neither a JSON document nor NDJSON.', 'Use the output of `manifest export --format json` or `--format ndjson`.')
+    }
+  }
+  const d = doc as { result?: unknown; rows?: unknown }
+  const rows = Array.isArray(doc) ? doc : Array.isArray(d?.result) ? d.result : Array.isArray(d?.rows) ? d.rows : undefined
+  if (!rows) throw usageError('E_IMPORT_FORMAT', 'The JSON holds no array of rows.', 'Use the output of `manifest export --format json`.')
+  return rows as Record<string, unknown>[]
+}
+
+const str = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : String(v))
+const int = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v))
+
+/** Turns raw rows into manifest records; every problem of every row is collected and reported at once. */
+export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKey?: Buffer; batch?: string; now?: Date }): NewManifestRecord[] {
+  const errors: string[] = []
+  const out: NewManifestRecord[] = []
+  const now = (opts.now ?? new Date()).toISOString()
+  raw.forEach((r, i) => {
+    const where = `row ${i + 1}`
+    const endpoint = str(r.endpoint ?? r.endpointName)
+    if (!endpoint) {
+      errors.push(`${where}: no endpoint`)
+      return
+    }
+    try {
+      validateEndpointName(endpoint)
+    } catch (e) {
+      errors.push(`${where} (${endpoint}): ${(e as Error).message}`)
+      return
+    }
+    const security = (str(r.security) ?? 'psk') as SecurityKind
+    const mode = (str(r.mode) ?? 'direct') as AccountMode
+    const status = (str(r.status) ?? 'generated') as EndpointStatus
+    if (!['psk', 'cert', 'rpk', 'nosec'].includes(security)) errors.push(`${where} (${endpoint}): unknown security '${security}'`)
+    if (!['bootstrap', 'direct'].includes(mode)) errors.push(`${where} (${endpoint}): unknown mode '${mode}'`)
+    if (!ENDPOINT_STATUSES.includes(status)) errors.push(`${where} (${endpoint}): unknown status '${status}'`)
+    const serverUri = str(r.server ?? r.serverUri)
+    if (!serverUri) errors.push(`${where} (${endpoint}): no server URI`)
+    const certificatePem = str(r.certificate ?? r.certificatePem)
+    let fingerprint = str(r.fingerprint)
+    if (certificatePem) {
+      const der = pemBlocks(certificatePem).find((b) => b.label === 'CERTIFICATE')?.der
+      if (!der) errors.push(`${where} (${endpoint}): certificate is not PEM`)
+      else fingerprint ??= createHash('sha256').update(der).digest('hex')
+    }
+    const pskHex = str(r.pskHex ?? r.pskKey)
+    const privateKeyPem = str(r.privateKeyPem)
+    let secret: Buffer | null = null
+    if (pskHex || privateKeyPem) {
+      if (pskHex && !/^([0-9a-fA-F]{2})+$/.test(pskHex)) errors.push(`${where} (${endpoint}): pskHex is not hex`)
+      const pk = privateKeyPem ? pemBlocks(privateKeyPem).find((b) => /PRIVATE KEY/.test(b.label))?.der : undefined
+      if (privateKeyPem && !pk) errors.push(`${where} (${endpoint}): privateKeyPem is not PEM`)
+      if (!opts.masterKey) {
+        throw usageError('E_MASTER_KEY_MISSING', 'The import holds secrets (pskHex / privateKeyPem); they are stored sealed with the manifest master key.', 'Set LWPROV_MASTER_KEY or pass --key-file.')
+      }
+      secret = sealSecrets(opts.masterKey, { ...(pskHex ? { psk: Buffer.from(pskHex, 'hex') } : {}), ...(pk ? { privateKeyDer: pk } : {}) }, endpoint)
+    }
+    out.push({
+      endpoint,
+      batch: opts.batch ?? str(r.batch) ?? 'import',
+      mode,
+      security,
+      serverUri: serverUri ?? '',
+      status,
+      statusReason: str(r.statusReason),
+      pskIdentity: str(r.pskIdentity) ?? (security === 'psk' ? endpoint : null),
+      certificatePem,
+      serial: str(r.serial),
+      fingerprint,
+      notAfter: str(r.notAfter),
+      secret,
+      accountId: str(r.accountId),
+      shortServerId: int(r.shortServerId),
+      lifetime: int(r.lifetime),
+      binding: str(r.binding),
+      enrollmentId: str(r.enrollmentId),
+      deviceId: str(r.deviceId),
+      station: str(r.station),
+      readbackDigest: str(r.readbackDigest),
+      developer: r.developer === true || r.developer === 'true' || r.developer === '1',
+      template: str(r.template),
+      seq: int(r.seq),
+      createdAt: str(r.createdAt) ?? now,
+    })
+  })
+  if (errors.length > 0) {
+    throw usageError('E_IMPORT_INVALID', `${errors.length} problem(s) in the import; nothing was written: ${errors.slice(0, 5).join('; ')}${errors.length > 5 ? '; …' : ''}.`, 'Fix the rows named and import again.', { problems: errors })
+  }
+  return out
+}

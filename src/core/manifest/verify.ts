@@ -1,0 +1,114 @@
+/**
+ * Manifest integrity for CI: names unique (checked by reading the rows, so it holds even if someone dropped the
+ * constraint), every certificate matches its recorded fingerprint and chains to the factory CA, and no device is
+ * `verified` without a read-back record.
+ */
+import { createHash, X509Certificate } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { usageError } from '../errors.js'
+import { pemBlocks } from '../pki/util.js'
+import { certificateDer } from './export/rows.js'
+import type { ManifestFilter, ManifestStore } from './types.js'
+
+export interface VerifyProblem {
+  endpoint: string
+  code: 'DUPLICATE_NAME' | 'FINGERPRINT_MISMATCH' | 'CERT_UNREADABLE' | 'CERT_FOREIGN' | 'CN_MISMATCH' | 'CERT_MISSING' | 'NO_READBACK'
+  message: string
+}
+
+export interface VerifyReport {
+  ok: boolean
+  rows: number
+  certificates: number
+  /** Whether certificates were checked against a CA (`--ca`). */
+  chainChecked: boolean
+  problems: VerifyProblem[]
+  /** Problems beyond `maxProblems` are counted, not listed. */
+  moreProblems: number
+}
+
+/** Reads the CA certificates of a CA directory (ca.pem + chain.pem) or a PEM bundle file. */
+export function loadCaCertificates(path: string): X509Certificate[] {
+  const files = existsSync(join(path, 'ca.pem')) ? [join(path, 'ca.pem'), join(path, 'chain.pem')] : [path]
+  const out: X509Certificate[] = []
+  for (const f of files) {
+    if (!existsSync(f)) continue
+    let text: string
+    try {
+      text = readFileSync(f, 'utf8')
+    } catch {
+      continue
+    }
+    for (const b of pemBlocks(text)) if (b.label === 'CERTIFICATE') out.push(new X509Certificate(b.der))
+  }
+  if (out.length === 0) throw usageError('E_CA_UNREADABLE', `No CA certificate found at ${path}.`, 'Pass --ca with a CA directory (ca.pem, chain.pem) or a PEM file.')
+  return out
+}
+
+export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Certificate[]; filter?: ManifestFilter; maxProblems?: number } = {}): Promise<VerifyReport> {
+  const max = opts.maxProblems ?? 1000
+  const problems: VerifyProblem[] = []
+  let more = 0
+  const add = (p: VerifyProblem) => (problems.length < max ? problems.push(p) : more++)
+  const seen = new Set<string>()
+  const reported = new Set<string>()
+  let rows = 0
+  let certificates = 0
+  for await (const r of store.list(opts.filter ?? {})) {
+    rows++
+    if (seen.has(r.endpoint)) {
+      if (!reported.has(r.endpoint)) add({ endpoint: r.endpoint, code: 'DUPLICATE_NAME', message: `${r.endpoint} appears more than once (is the UNIQUE constraint missing?)` })
+      reported.add(r.endpoint)
+    }
+    seen.add(r.endpoint)
+    if (r.status === 'verified' && !r.readbackDigest) {
+      add({ endpoint: r.endpoint, code: 'NO_READBACK', message: `${r.endpoint} is verified but has no read-back digest` })
+    }
+    let der: Buffer | undefined
+    try {
+      der = certificateDer(r)
+    } catch {
+      der = undefined
+    }
+    if (!r.certificatePem) {
+      if (r.security === 'cert' && (r.status === 'injected' || r.status === 'verified')) {
+        add({ endpoint: r.endpoint, code: 'CERT_MISSING', message: `${r.endpoint} is a certificate device (${r.status}) without a certificate` })
+      }
+      continue
+    }
+    certificates++
+    let cert: X509Certificate
+    try {
+      if (!der) throw new Error('no PEM block')
+      cert = new X509Certificate(der)
+    } catch {
+      add({ endpoint: r.endpoint, code: 'CERT_UNREADABLE', message: `${r.endpoint}: the recorded certificate cannot be parsed` })
+      continue
+    }
+    const fp = createHash('sha256').update(der).digest('hex')
+    if ((r.fingerprint ?? '').toLowerCase() !== fp) {
+      add({ endpoint: r.endpoint, code: 'FINGERPRINT_MISMATCH', message: `${r.endpoint}: recorded fingerprint ${r.fingerprint ?? '(none)'} but the certificate's SHA-256 is ${fp}` })
+    }
+    const cn = /(?:^|\n)CN=(.*)(?:\n|$)/.exec(cert.subject)?.[1]
+    if (cn !== r.endpoint) add({ endpoint: r.endpoint, code: 'CN_MISMATCH', message: `${r.endpoint}: certificate subject CN is ${cn ?? '(none)'}` })
+    if (opts.ca && !chainsTo(cert, opts.ca)) {
+      add({ endpoint: r.endpoint, code: 'CERT_FOREIGN', message: `${r.endpoint}: certificate (issuer ${cert.issuer.replace(/\n/g, ', ')}) is not signed by the given CA` })
+    }
+  }
+  return { ok: problems.length === 0 && more === 0, rows, certificates, chainChecked: Boolean(opts.ca), problems, moreProblems: more }
+}
+
+/** True when `leaf` is signed by one of `cas` and that CA chains, within `cas`, to a self-signed root. */
+function chainsTo(leaf: X509Certificate, cas: X509Certificate[]): boolean {
+  let cur = leaf
+  for (let depth = 0; depth < 10; depth++) {
+    const issuer = cas.find((c) => cur.checkIssued(c) && cur.verify(c.publicKey))
+    if (!issuer) return false
+    if (issuer.checkIssued(issuer)) return true
+    if (issuer === cur) return false
+    cur = issuer
+  }
+  return false
+}

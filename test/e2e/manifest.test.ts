@@ -1,0 +1,134 @@
+/**
+ * `manifest` commands end to end on the built CLI: list / show / export / migrate, verify (clean and tampered),
+ * import (all-or-nothing, duplicates named, secrets sealed), expiring.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import Database from 'better-sqlite3'
+import { beforeAll, describe, expect, it } from 'vitest'
+
+import { runCli, tempDir } from '../helpers/cli.js'
+
+const dir = tempDir('lwprov-e2e-manifest-')
+const env = { LWPROV_CA_PASSPHRASE: 'e2e-manifest-pass', LWPROV_MASTER_KEY: randomBytes(32).toString('hex') }
+const db = join(dir, 'm.db')
+const m = ['--manifest', db]
+
+async function ok(args: string[], opts: { env?: Record<string, string> } = {}) {
+  const r = await runCli(args, { env: { ...env, ...opts.env } })
+  expect(r.code, `${args.join(' ')}\n${r.stderr}${r.stdout}`).toBe(0)
+  return r
+}
+
+describe('manifest commands (e2e)', () => {
+  beforeAll(async () => {
+    await ok(['ca', 'create', '--name', 'Manifest E2E CA', '--out', join(dir, 'ca'), '--json'])
+    await ok(['ca', 'create', '--name', 'Foreign CA', '--out', join(dir, 'foreign'), '--json'])
+    await ok(['credentials', 'generate', '--count', '5', '--endpoint', 'mf-cert-{seq:03}', '--mode', 'bootstrap', '--security', 'cert', '--server', 'coaps://bs.example.com:5684', '--ca', join(dir, 'ca'), '--batch', 'certs', ...m, '--json'])
+    await ok(['credentials', 'generate', '--count', '3', '--endpoint', 'mf-psk-{seq:03}', '--mode', 'direct', '--security', 'psk', '--server', 'coaps://lwm2m.example.com:5684', '--batch', 'psks', ...m, '--json'])
+  })
+
+  it('creates the manifest 0600 and lists / shows rows', async () => {
+    expect(statSync(db).mode & 0o777).toBe(0o600)
+    const list = await ok(['manifest', 'list', ...m, '--batch', 'psks', '--json'])
+    expect(list.json.result.map((r: any) => r.endpoint)).toEqual(['mf-psk-001', 'mf-psk-002', 'mf-psk-003'])
+    expect(list.json.result[0].secret).toBeUndefined()
+    const human = await ok(['manifest', 'list', ...m, '--status', 'generated', '--limit', '2'])
+    expect(human.stdout).toMatch(/^ENDPOINT\s+STATUS\s+BATCH\s+SECURITY\s+MODE\s+UPDATED/)
+    expect(human.stdout.trim().split('\n')).toHaveLength(3)
+    const show = await ok(['manifest', 'show', 'mf-psk-002', ...m, '--json'])
+    expect(show.json.result).toMatchObject({ endpoint: 'mf-psk-002', status: 'generated', security: 'psk', hasSecret: true })
+    expect(show.json.result.secret).toBeUndefined()
+    const missing = await runCli(['manifest', 'show', 'nope', ...m, '--json'], { env })
+    expect(missing.code).toBe(3)
+    expect(missing.json.error.code).toBe('E_NOT_FOUND')
+    expect((await ok(['manifest', 'migrate', ...m, '--json'])).json.result.version).toBe(1)
+  })
+
+  it('exports json as a bare array on stdout, csv with digest to a file', async () => {
+    const j = await ok(['manifest', 'export', '--format', 'json', ...m])
+    const rows = JSON.parse(j.stdout)
+    expect(rows).toHaveLength(8)
+    expect(rows[0]).toMatchObject({ endpoint: 'mf-cert-001', security: 'cert', mode: 'bootstrap', server: 'coaps://bs.example.com:5684', batch: 'certs' })
+    expect(rows[0].certificate).toContain('BEGIN CERTIFICATE')
+    const out = join(dir, 'all.csv')
+    await ok(['manifest', 'export', '--format', 'csv', '--out', out, '--digest', '--status', 'generated', ...m])
+    expect(readFileSync(out, 'utf8').split('\r\n')[0]).toMatch(/^endpoint,status,security,mode,server,/)
+    expect(readFileSync(`${out}.sha256`, 'utf8')).toMatch(/^[0-9a-f]{64} {2}all\.csv\n$/)
+    const env2 = await ok(['manifest', 'export', '--format', 'json', '--batch', 'psks', '--json', ...m])
+    expect(env2.json.status).toBe(0)
+    expect(env2.json.result).toHaveLength(3)
+  })
+
+  it('verify passes on a clean manifest, fails on an edited fingerprint, a duplicate name and a foreign certificate', async () => {
+    const clean = await ok(['manifest', 'verify', '--ca', join(dir, 'ca'), ...m, '--json'])
+    expect(clean.json.result).toMatchObject({ ok: true, certificates: 5, chainChecked: true })
+
+    const foreign = await runCli(['manifest', 'verify', '--ca', join(dir, 'foreign'), ...m, '--json'], { env })
+    expect(foreign.code).toBe(3)
+    expect(foreign.json.error.code).toBe('E_MANIFEST_INVALID')
+    expect(foreign.json.error.details.report.problems.filter((p: any) => p.code === 'CERT_FOREIGN')).toHaveLength(5)
+
+    const t = join(dir, 'tampered.db')
+    writeFileSync(t, readFileSync(db))
+    const raw = new Database(t)
+    raw.prepare("UPDATE endpoints SET fingerprint = ? WHERE endpoint = 'mf-cert-002'").run('00'.repeat(32))
+    // drop the UNIQUE constraint the way a hand edit would, then duplicate a name
+    raw.exec('CREATE TABLE e2 AS SELECT * FROM endpoints; DROP TABLE endpoints; ALTER TABLE e2 RENAME TO endpoints;')
+    raw.exec("CREATE TEMP TABLE d AS SELECT * FROM endpoints WHERE endpoint = 'mf-psk-001'; UPDATE d SET id = id + 1000; INSERT INTO endpoints SELECT * FROM d;")
+    raw.prepare("UPDATE endpoints SET status = 'verified' WHERE endpoint = 'mf-psk-003'").run()
+    raw.close()
+    const bad = await runCli(['manifest', 'verify', '--ca', join(dir, 'ca'), '--manifest', t, '--json'], { env })
+    expect(bad.code).toBe(3)
+    const codes = bad.json.error.details.report.problems.map((p: any) => `${p.code}:${p.endpoint}`).sort()
+    expect(codes).toEqual(['DUPLICATE_NAME:mf-psk-001', 'FINGERPRINT_MISMATCH:mf-cert-002', 'NO_READBACK:mf-psk-003'])
+    const human = await runCli(['manifest', 'verify', '--ca', join(dir, 'ca'), '--manifest', t], { env })
+    expect(human.code).toBe(3)
+    expect(human.stderr).toContain('FINGERPRINT_MISMATCH')
+  })
+
+  it('imports all-or-nothing, names duplicates, seals secrets', async () => {
+    const exp = await ok(['manifest', 'export', '--format', 'json', '--include-secrets', '--batch', 'psks', ...m])
+    const rows = JSON.parse(exp.stdout)
+    const psk = rows[0].pskHex
+    expect(psk).toMatch(/^[0-9a-f]{64}$/)
+    const file = join(dir, 'ledger.json')
+    writeFileSync(file, exp.stdout)
+    const db2 = join(dir, 'm2.db')
+    const r = await ok(['manifest', 'import', '--format', 'json', file, '--manifest', db2, '--json'])
+    expect(r.json.result.imported).toBe(3)
+    expect(readFileSync(db2).includes(Buffer.from(psk, 'hex'))).toBe(false)
+    expect(readFileSync(db2, 'latin1').includes(psk)).toBe(false)
+    const back = JSON.parse((await ok(['manifest', 'export', '--format', 'json', '--include-secrets', '--manifest', db2])).stdout)
+    expect(back[0].pskHex).toBe(psk)
+    // one new name + one existing: nothing written, the existing one named
+    const csv = `endpoint,status,security,mode,server\nmf-new-1,generated,nosec,direct,coap://x:5683\nmf-psk-002,generated,nosec,direct,coap://x:5683\n`
+    writeFileSync(join(dir, 'dup.csv'), csv)
+    const dup = await runCli(['manifest', 'import', '--format', 'csv', join(dir, 'dup.csv'), '--manifest', db2, '--json'], { env })
+    expect(dup.code).toBe(3)
+    expect(dup.json.error.code).toBe('E_DUPLICATE_ENDPOINT')
+    expect(dup.json.error.message).toContain('mf-psk-002')
+    const count = await ok(['manifest', 'list', '--manifest', db2, '--json'])
+    expect(count.json.result).toHaveLength(3)
+  })
+
+  it('lists certificates expiring within a period', async () => {
+    const none = await ok(['manifest', 'expiring', '--within', '90d', ...m, '--json'])
+    expect(none.json.result).toEqual([])
+    const all = await ok(['manifest', 'expiring', '--within', '20y', ...m, '--json'])
+    expect(all.json.result.map((e: any) => e.endpoint)).toHaveLength(5)
+    expect(all.json.result[0].daysLeft).toBeGreaterThan(3000)
+  })
+
+  it('reports an unreadable manifest and a refused PostgreSQL connection with codes', async () => {
+    writeFileSync(join(dir, 'junk.db'), 'x'.repeat(4096))
+    const junk = await runCli(['manifest', 'list', '--manifest', join(dir, 'junk.db'), '--json'], { env })
+    expect(junk.json.error.code).toBe('E_MANIFEST_UNREADABLE')
+    const pg = await runCli(['manifest', 'list', '--manifest', 'postgres://u:hunter22@127.0.0.1:1/db'], { env })
+    expect(pg.code).toBe(5)
+    expect(pg.stderr).toContain('E_MANIFEST_CONNECT')
+    expect(pg.stderr + pg.stdout).not.toContain('hunter22')
+  })
+})
