@@ -4,12 +4,13 @@
 // Run `npx tsc -p tsconfig.json` first (npm run bench does).
 import 'reflect-metadata'
 
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 import { openSerialLink } from '../dist/adapters/serial-link.js'
-import { startSimulator } from '../dist/adapters/sim-runner.js'
 import { portIdentity, probe } from '../dist/cli/station-ports.js'
 import { LwprovProtocol } from '../dist/core/inject/lwprov/index.js'
 import { injectOne } from '../dist/core/inject/session.js'
@@ -36,13 +37,33 @@ async function loadBenchCa() {
   return loadCa(join(dir, 'ca'), 'bench-passphrase')
 }
 
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js')
+
+/**
+ * A simulated device in its own process (`lwprov sim --renew --baud 115200`), as real devices are not in the
+ * station's event loop; resolves at its ready line.
+ */
+function startSim(link, serial) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [BIN, 'sim', '--protocol', 'lwprov', '--link', link, '--serial', serial, '--renew', '--baud', String(BAUD), '--json'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+    let out = ''
+    proc.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('\n')) resolve({ close: () => new Promise((r) => (proc.once('exit', r), proc.kill('SIGTERM'))) })
+    })
+    proc.once('exit', (code) => reject(new Error(`sim ${serial} exited ${code}`)))
+  })
+}
+
 async function measure(ports, label) {
   const store = await openManifest(join(dir, `${label}.db`), { migrate: true })
   const sims = []
   const links = []
   for (let i = 0; i < ports; i++) {
     const link = join(dir, `${label}-p${i}`)
-    sims.push(await startSimulator({ protocol: 'lwprov', link, serial: `B${label}${i}-00000`, renew: true, baud: BAUD }))
+    sims.push(await startSim(link, `B${label}${i}-00000`))
     links.push(link)
   }
   const count = ports * PER_PORT
