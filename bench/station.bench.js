@@ -57,7 +57,7 @@ function startSim(link, serial) {
   })
 }
 
-async function measure(ports, label) {
+async function measure(ports, label, perPort = PER_PORT) {
   const store = await openManifest(join(dir, `${label}.db`), { migrate: true })
   const sims = []
   const links = []
@@ -66,7 +66,7 @@ async function measure(ports, label) {
     sims.push(await startSim(link, `B${label}${i}-00000`))
     links.push(link)
   }
-  const count = ports * PER_PORT
+  const count = ports * perPort
   await createWorkOrder(store, { name: `WO-${label}`, count, template: `urn:dev:os:320973-B${label}{seq:05}`, now: new Date() })
   const protocol = new LwprovProtocol()
   const r = await runStation({
@@ -86,8 +86,11 @@ async function measure(ports, label) {
 
 try {
   if (SECURITY === 'cert') ca = await loadBenchCa()
-  const one = await measure(1, 'one')
-  const eight = await measure(8, 'eight')
+  // Warm-up (JIT, first certificate, prepared statements) so the 1-port figure is not charged for it; then each
+  // configuration twice, alternating, keeping the faster: other load on a shared machine only ever slows a run down.
+  await measure(1, 'warm', 3)
+  const one = Math.max(await measure(1, 'one'), await measure(1, 'one2'))
+  const eight = Math.max(await measure(8, 'eight'), await measure(8, 'eight2'))
   const ratio = eight / one
   console.log(`station: devices/min on 1 port ${one.toFixed(0)} (115200 baud, ${SECURITY}, ${PER_PORT} devices)`)
   console.log(`station: devices/min on 8 ports ${eight.toFixed(0)} (${8 * PER_PORT} devices)`)
