@@ -4,7 +4,7 @@
  * renamed at the end, so a failed export never leaves a half file behind; `digest` adds `FILE.sha256` beside.
  */
 import { createHash } from 'node:crypto'
-import { createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, extname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 
@@ -112,7 +112,9 @@ export function fileTarget(path: string, opts: { digest?: boolean; mode?: number
         file = join(dirname(path), `${basename(path, ext)}-${String(part).padStart(3, '0')}${ext}`)
       } else file = path
       mkdirSync(dirname(file), { recursive: true })
-      const tmp = `${file}.tmp-${process.pid}`
+      // A device or pipe (/dev/stdout, a FIFO) is written in place: renaming over it would replace the node.
+      const special = existsSync(file) && !statSync(file).isFile()
+      const tmp = special ? file : `${file}.tmp-${process.pid}`
       const stream = createWriteStream(tmp, { mode })
       const h = createHash('sha256')
       const opened = new Promise<void>((res, rej) => {
@@ -127,10 +129,10 @@ export function fileTarget(path: string, opts: { digest?: boolean; mode?: number
         async (ok) => {
           await new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())))
           if (!ok) {
-            rmSync(tmp, { force: true })
+            if (!special) rmSync(tmp, { force: true })
             return
           }
-          renameSync(tmp, file)
+          if (!special) renameSync(tmp, file)
           files.push(file)
           const sum = h.digest('hex')
           if (name !== undefined) dirSums.push(`${sum}  ${name}\n`)
