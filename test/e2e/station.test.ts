@@ -84,6 +84,33 @@ describe('station (e2e)', () => {
     console.log(`station e2e: 200 devices on 8 PTYs in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${res.devicesPerMinute} devices/min`)
   }, 120_000)
 
+  it('reports a failing device red with its port, endpoint and reason, while the other ports carry on', async () => {
+    const db = join(dir, 'mfail.db')
+    const { ports } = await devices(2, 'F')
+    const bad = await startSim({ protocol: 'lwprov', serial: 'BAD-0001', link: join(dir, 'F-bad'), fault: { kind: 'corrupt' } })
+    const b = await runCli(['batch', 'create', '--name', 'WO-FAIL', '--count', '10', '--endpoint', 'urn:dev:os:320973-FAIL{seq:03}', '--manifest', db], { env })
+    expect(b.code, b.stderr).toBe(0)
+    const r = await runCli(['station', '--ports', [...ports, bad.link!].join(','), '--protocol', 'lwprov', '--batch', 'WO-FAIL', ...creds, '--manifest', db, '--json'], {
+      env,
+      timeoutMs: 60_000,
+    })
+    expect(r.code, r.stderr + r.stdout).toBe(0)
+    const res = r.json.result
+    expect(res.verified).toBe(2)
+    expect(res.failed).toBe(1)
+    expect(res.failures[0]).toMatchObject({ port: bad.link, code: 'E_READBACK_MISMATCH' })
+    expect(res.failures[0].endpoint).toMatch(/^urn:dev:os:320973-FAIL00\d$/)
+    expect(res.failures[0].reason).toContain(bad.link)
+    const row = (await rows(db, 'WO-FAIL')).find((x) => x.endpoint === res.failures[0].endpoint)!
+    // The name stays with the failed device, so a retry of the same device gets the same endpoint.
+    expect(row).toMatchObject({ status: 'failed', deviceId: 'BAD-0001' })
+    // Without --json on a non-TTY stderr the simple renderer names port and reason on one line.
+    const human = await runCli(['station', '--ports', bad.link!, '--protocol', 'lwprov', '--batch', 'WO-FAIL', ...creds, '--manifest', db], { env, timeoutMs: 60_000 })
+    expect(human.code).toBe(4)
+    expect(human.stderr).toContain(`${bad.link}: ✖ BAD-0001 ${res.failures[0].endpoint} E_READBACK_MISMATCH`)
+    expect(human.stderr).toContain('E_STATION_FAILED')
+  }, 90_000)
+
   it('stops cleanly on Ctrl-C (SIGINT) with exit 130 and a result', async () => {
     const db = join(dir, 'mint.db')
     const { ports } = await devices(2, 'I')
