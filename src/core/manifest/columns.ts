@@ -51,6 +51,13 @@ export const UPDATE_COLUMNS: ReadonlyArray<readonly [keyof StatusUpdate, string]
   ['pskIdentity', 'psk_identity'],
   ['secret', 'secret'],
   ['enrollmentId', 'enrollment_id'],
+  ['mode', 'mode'],
+  ['security', 'security'],
+  ['serverUri', 'server_uri'],
+  ['accountId', 'account_id'],
+  ['shortServerId', 'short_server_id'],
+  ['lifetime', 'lifetime'],
+  ['binding', 'binding'],
 ]
 
 /** Row values in `COLUMNS` order; `developer` as 0/1 for SQLite or boolean for PostgreSQL. */

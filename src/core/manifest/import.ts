@@ -38,7 +38,9 @@ export function parseImportRows(text: string, format: ImportFormat): Record<stri
     }
   }
   const d = doc as { result?: unknown; rows?: unknown }
-  const rows = Array.isArray(doc) ? doc : Array.isArray(d?.result) ? d.result : Array.isArray(d?.rows) ? d.rows : undefined
+  // a one-line NDJSON file parses as a single row object
+  const single = doc !== null && typeof doc === 'object' && !Array.isArray(doc) && ('endpoint' in doc || 'endpointName' in doc)
+  const rows = single ? [doc] : Array.isArray(doc) ? doc : Array.isArray(d?.result) ? d.result : Array.isArray(d?.rows) ? d.rows : undefined
   if (!rows) throw usageError('E_IMPORT_FORMAT', 'The JSON holds no array of rows.', 'Use the output of `manifest export --format json`.')
   return rows as Record<string, unknown>[]
 }

@@ -152,6 +152,9 @@ export class PostgresManifestStore implements ManifestStore {
         for (const x of r.rows) found.add(x.endpoint)
       }
       const dups = names.filter((n) => found.has(n) && (found.delete(n) || true))
+      // A concurrent transaction may hold the name uncommitted, invisible to the lookup: take it from the error.
+      const m = /Key \(endpoint\)=\((.*)\) already exists/.exec((e as { detail?: string }).detail ?? '')
+      if (dups.length === 0 && m?.[1]) dups.push(m[1])
       throw conflictError('E_DUPLICATE_ENDPOINT', duplicateMessage(dups), DUPLICATE_HINT, { duplicates: dups })
     }
   }

@@ -100,6 +100,14 @@ export interface StatusUpdate {
   pskIdentity?: string | null
   secret?: SealedSecret | null
   enrollmentId?: string | null
+  /** The credential profile actually injected (a reserved work-order row only knows its name until then). */
+  mode?: AccountMode
+  security?: SecurityKind
+  serverUri?: string
+  accountId?: string | null
+  shortServerId?: number | null
+  lifetime?: number | null
+  binding?: string | null
 }
 
 export interface ManifestStore {
