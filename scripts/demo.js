@@ -82,5 +82,5 @@ cleanup()
 
 step('The manifest', ['manifest', 'list'])
 step('Export for CI (CSV, with a SHA-256 digest beside it)', ['manifest', 'export', '--format', 'csv', '--out', join(out, 'manifest.csv'), '--digest'])
-step('Export for the LwM2M server (Leshan security store)', ['manifest', 'export', '--format', 'leshan-security', '--out', join(out, 'leshan-security.json')])
+step('Export the certificate devices for the LwM2M server (Leshan security store)', ['manifest', 'export', '--format', 'leshan-security', '--batch', 'WO-DEMO', '--out', join(out, 'leshan-security.json')])
 process.stdout.write(`\n${bold('Done.')} Look in ${out}: CAs, lwprov.db (the manifest), manifest.csv, leshan-security.json.\n`)

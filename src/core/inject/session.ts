@@ -394,6 +394,14 @@ async function recordGenerated(
     pskIdentity: rec.pskIdentity ?? null,
     secret: rec.secret ?? null,
     readbackDigest: null,
+    // A reserved work-order row knows only its name: record the profile actually injected.
+    mode: rec.mode,
+    security: rec.security,
+    serverUri: rec.serverUri,
+    accountId: rec.accountId ?? null,
+    shortServerId: rec.shortServerId ?? null,
+    lifetime: rec.lifetime ?? null,
+    binding: rec.binding ?? null,
   })
 }
 
