@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
@@ -17,6 +18,7 @@ import { FccProtocol } from '../core/inject/fcc/index.js'
 import { LwprovProtocol } from '../core/inject/lwprov/index.js'
 import { injectOne } from '../core/inject/session.js'
 import type { ProvisioningProtocol } from '../core/inject/types.js'
+import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
 import type { DeviceInfo } from '../core/model.js'
 import { assertBatchActive, batchStatus, listBatchStatuses } from '../core/station/batch.js'
 import { isExplicit, mergeSettings, parseStationProfile } from '../core/station/profile.js'
@@ -132,6 +134,14 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     const timeouts = t === undefined ? {} : { identify: t, frame: t, commit: 3 * t }
     const verifiedBefore = s.batch ? await store.count({ batch: s.batch, status: 'verified' }) : 0
 
+    // `--serial-number SN-{seq:06}`: each device gets the next number from the manifest's counter.
+    const serialTemplate = deviceInfo?.serialNumber?.includes('{') ? parseEndpointTemplate(deviceInfo.serialNumber) : undefined
+    const perDeviceInfo = async (): Promise<DeviceInfo | undefined> => {
+      if (!deviceInfo || !serialTemplate) return deviceInfo
+      const seq = serialTemplate.hasSeq ? await store.allocateSeq(`serial-number:${serialTemplate.source}`, 1) : undefined
+      return { ...deviceInfo, serialNumber: serialTemplate.renderText({ ...(seq === undefined ? {} : { seq }), now: new Date(), random: randomBytes }) }
+    }
+
     const abort = new AbortController()
     const onSigint = () => abort.abort()
     process.once('SIGINT', onSigint)
@@ -157,8 +167,9 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         portIdentity: async (p) => portIdentity(p),
         ...(protocol.name === 'lwprov' ? { probeDevice: (p: string) => probe(protocol, p, s.baud) } : {}),
         ...(String(s.ports) === 'auto' ? { discover: async () => (await autoPorts(s.vid, s.pid)).map((x) => x.path) } : {}),
-        inject: (_port, connect, hooks) =>
-          injectOne({
+        inject: async (_port, connect, hooks) => {
+          const info = await perDeviceInfo()
+          return injectOne({
             connect,
             protocol,
             store,
@@ -167,12 +178,15 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
             ...(remaining !== undefined ? { batch: s.batch! } : { endpoint: s.endpoint!, ...(s.batch ? { batch: s.batch } : {}) }),
             ...(ca ? { ca } : {}),
             ...(masterKey ? { masterKey } : {}),
-            ...(deviceInfo ? { deviceInfo } : {}),
+            ...(info ? { deviceInfo: info } : {}),
+            // FCC devices do not announce themselves: the serial number we give them is their identity.
+            ...(protocol.name === 'fcc' && info?.serialNumber ? { identity: { serial: info.serialNumber } } : {}),
             station: stationName,
             timeouts,
             retries: 1,
             hooks,
-          }),
+          })
+        },
       })
     } finally {
       await view.finish()

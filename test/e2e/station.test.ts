@@ -111,6 +111,31 @@ describe('station (e2e)', () => {
     expect(human.stderr).toContain('E_STATION_FAILED')
   }, 90_000)
 
+  it('provisions Izuma FCC devices, numbering their serials from --serial-number SN-{seq:06}', async () => {
+    const db = join(dir, 'mfcc.db')
+    const ports = []
+    for (let i = 0; i < 2; i++) ports.push((await startSim({ protocol: 'fcc', link: join(dir, `fcc-p${i}`) })).link!)
+    for (const [name, out] of [['E2E Factory CA', 'fca'], ['E2E Server CA', 'sca']]) {
+      const c = await runCli(['ca', 'create', '--name', name!, '--out', join(dir, out!), '--json'], { env })
+      expect(c.code, c.stderr).toBe(0)
+    }
+    const b = await runCli(['batch', 'create', '--name', 'WO-FCC', '--count', '2', '--endpoint', 'e2efcc{seq:04}', '--manifest', db], { env })
+    expect(b.code, b.stderr).toBe(0)
+    const r = await runCli(
+      [
+        'station', '--ports', ports.join(','), '--protocol', 'fcc', '--batch', 'WO-FCC', '--mode', 'bootstrap', '--security', 'cert',
+        '--server', 'coaps://bs.example.com:5684?aid=0123456789abcdef0123456789abcdef', '--server-ca', join(dir, 'sca', 'ca.pem'), '--ca', join(dir, 'fca'),
+        '--manufacturer', 'Acme', '--model-number', 'M1', '--device-type', 'sensor', '--hardware-version', '1.0', '--memory-total-kb', '512',
+        '--serial-number', 'SN-{seq:06}', '--manifest', db, '--json',
+      ],
+      { env, timeoutMs: 60_000 },
+    )
+    expect(r.code, r.stderr + r.stdout).toBe(0)
+    expect(r.json.result.verified).toBe(2)
+    const verified = (await rows(db, 'WO-FCC')).filter((x) => x.status === 'verified')
+    expect(verified.map((x) => x.deviceId).sort()).toEqual(['SN-000001', 'SN-000002'])
+  }, 60_000)
+
   it('stops cleanly on Ctrl-C (SIGINT) with exit 130 and a result', async () => {
     const db = join(dir, 'mint.db')
     const { ports } = await devices(2, 'I')
