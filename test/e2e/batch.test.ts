@@ -3,7 +3,7 @@
  * status/list, all-or-nothing creation, and a station refused outside the activation window.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
@@ -72,6 +72,19 @@ describe('batch (e2e)', () => {
     expect(await rows('WO-CLASH')).toHaveLength(0)
     const l = await runCli(['batch', 'list', '--manifest', db, '--json'], { env })
     expect(l.json.result.batches.map((b: { name: string }) => b.name)).not.toContain('WO-CLASH')
+  })
+
+  it('takes the endpoint template and credential intent from a station profile, flags first', async () => {
+    const profile = join(dir, 'line3.yaml')
+    writeFileSync(profile, 'endpoint: urn:dev:os:320973-PR{seq:04}\ncredentials:\n  mode: direct\n  security: psk\n  server: coaps://lwm2m.example.com:5684\n')
+    const r = await runCli(['batch', 'create', '--name', 'WO-PROF', '--count', '2', '--profile', profile, '--security', 'cert', '--manifest', db, '--json'], { env })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json.result.endpoints).toEqual(['urn:dev:os:320973-PR0001', 'urn:dev:os:320973-PR0002'])
+    const stored = await rows('WO-PROF')
+    expect(stored[0]).toMatchObject({ mode: 'direct', security: 'cert', serverUri: 'coaps://lwm2m.example.com:5684', status: 'reserved' })
+    const bad = await runCli(['batch', 'create', '--name', 'WO-X', '--count', '1', '--manifest', db, '--json'], { env })
+    expect(bad.code).toBe(2)
+    expect(bad.json.error.details.missing).toEqual(['--endpoint'])
   })
 
   it('refuses a station outside the activation window', async () => {
