@@ -8,7 +8,7 @@ import { sealSecrets } from '../manifest/secrets.js'
 import type { EndpointStatus, NewManifestRecord } from '../manifest/types.js'
 import type { CredentialProfile, CredentialSet } from '../model.js'
 import type { LoadedCa } from '../pki/index.js'
-import { derToPem, generatePsk, issueDeviceCertificates, randomPskIdentity } from '../pki/index.js'
+import { derToPem, generatePsks, issueDeviceCertificates, randomPskIdentities } from '../pki/index.js'
 
 export interface GenerateOptions {
   /** Required for certificate mode. */
@@ -66,12 +66,9 @@ export async function generateCredentialSets(
     notificationStoring: profile.notificationStoring,
   }
   if (profile.security === 'psk') {
-    return endpoints.map((endpoint) => ({
-      ...base,
-      endpoint,
-      pskIdentity: profile.pskIdentity === 'random' ? randomPskIdentity() : endpoint,
-      psk: generatePsk(profile.pskBytes),
-    }))
+    const psks = generatePsks(endpoints.length, profile.pskBytes)
+    const ids = profile.pskIdentity === 'random' ? randomPskIdentities(endpoints.length) : endpoints
+    return endpoints.map((endpoint, i) => ({ ...base, endpoint, pskIdentity: ids[i]!, psk: psks[i]! }))
   }
   if (profile.security === 'nosec') {
     return endpoints.map((endpoint) => ({ ...base, endpoint }))
