@@ -86,6 +86,17 @@ export function rowToRecord(row: Record<string, unknown>): ManifestRecord {
   return out as unknown as ManifestRecord
 }
 
+/** A row selected as `SELECT <COLUMN_NAMES…>` in raw (array) mode → `ManifestRecord`; SQLite's value types. */
+export function arrayToRecord(a: unknown[]): ManifestRecord {
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i < COLUMNS.length; i++) {
+    const f = COLUMNS[i]![0]
+    const v = a[i]
+    out[f] = f === 'developer' ? v === 1 || v === true : v === undefined ? null : v
+  }
+  return out as unknown as ManifestRecord
+}
+
 /** Normalised filter: status list or undefined. */
 export function statusList(f: ManifestFilter | undefined): EndpointStatus[] | undefined {
   if (!f || f.status === undefined) return undefined

@@ -17,6 +17,7 @@ import {
   rowToRecord,
   statusList,
   UPDATE_COLUMNS,
+  arrayToRecord,
 } from './columns.js'
 import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
@@ -246,14 +247,17 @@ export class SqliteManifestStore implements ManifestStore {
     const w = this.where(filter)
     let remaining = filter?.limit ?? Number.POSITIVE_INFINITY
     let after = -1
-    const q = this.db.prepare(`SELECT * FROM endpoints WHERE id > ? AND ${w.sql} ORDER BY id LIMIT ?`)
+    // Arrays rather than row objects: better-sqlite3 builds a 28-property object per row otherwise, the main cost
+    // of a million-row export. `id` is selected last so the column order matches COLUMN_NAMES.
+    const q = this.db.prepare(`SELECT ${COLUMN_NAMES.join(', ')}, id FROM endpoints WHERE id > ? AND ${w.sql} ORDER BY id LIMIT ?`).raw(true)
+    const idIdx = COLUMN_NAMES.length
     while (remaining > 0) {
       const n = Math.min(PAGE, remaining)
-      const rows = (await this.retry(() => q.all(after, ...w.params, n))) as Record<string, unknown>[]
-      for (const r of rows) yield rowToRecord(r)
+      const rows = (await this.retry(() => q.all(after, ...w.params, n))) as unknown[][]
+      for (const r of rows) yield arrayToRecord(r)
       if (rows.length < n) return
       remaining -= rows.length
-      after = rows[rows.length - 1]!.id as number
+      after = rows[rows.length - 1]![idIdx] as number
     }
   }
 
