@@ -96,7 +96,7 @@ describe('credentials generate (e2e)', () => {
     )
     expect(r.code, r.stderr).toBe(0)
     const secretRows = await rowsOf(m, ['--include-secrets'])
-    const secrets = secretRows.map((x) => String(x.pskHex ?? x.psk ?? x.secret))
+    const secrets = secretRows.map((x) => String(x.pskKeyHex))
     expect(secrets.every((s) => /^[0-9a-f]{64}$/.test(s))).toBe(true)
     const plain = await runCli(['manifest', 'export', '--format', 'json', '--manifest', m], { env })
     const files = [m, `${m}-wal`].filter(existsSync).map((f) => readFileSync(f))

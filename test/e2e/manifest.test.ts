@@ -92,7 +92,7 @@ describe('manifest commands (e2e)', () => {
   it('imports all-or-nothing, names duplicates, seals secrets', async () => {
     const exp = await ok(['manifest', 'export', '--format', 'json', '--include-secrets', '--batch', 'psks', ...m])
     const rows = JSON.parse(exp.stdout)
-    const psk = rows[0].pskHex
+    const psk = rows[0].pskKeyHex
     expect(psk).toMatch(/^[0-9a-f]{64}$/)
     const file = join(dir, 'ledger.json')
     writeFileSync(file, exp.stdout)
@@ -102,7 +102,7 @@ describe('manifest commands (e2e)', () => {
     expect(readFileSync(db2).includes(Buffer.from(psk, 'hex'))).toBe(false)
     expect(readFileSync(db2, 'latin1').includes(psk)).toBe(false)
     const back = JSON.parse((await ok(['manifest', 'export', '--format', 'json', '--include-secrets', '--manifest', db2])).stdout)
-    expect(back[0].pskHex).toBe(psk)
+    expect(back[0].pskKeyHex).toBe(psk)
     // one new name + one existing: nothing written, the existing one named
     const csv = `endpoint,status,security,mode,server\nmf-new-1,generated,nosec,direct,coap://x:5683\nmf-psk-002,generated,nosec,direct,coap://x:5683\n`
     writeFileSync(join(dir, 'dup.csv'), csv)

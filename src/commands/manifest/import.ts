@@ -12,7 +12,7 @@ export default class ManifestImport extends BaseCommand {
   static override summary = 'Import a ledger (CSV or JSON rows as `manifest export` writes them), all-or-nothing.'
 
   static override description =
-    'Every row is validated first; then all rows go in one transaction. If any endpoint name already exists nothing is written and the duplicates are named (E_DUPLICATE_ENDPOINT, exit 3). pskHex / privateKeyPem columns are sealed with the master key.'
+    'Every row is validated first; then all rows go in one transaction. If any endpoint name already exists nothing is written and the duplicates are named (E_DUPLICATE_ENDPOINT, exit 3). pskKeyHex / privateKeyPem columns are sealed with the master key.'
 
   static override examples = ['<%= config.bin %> <%= command.id %> --format csv legacy-devices.csv', 'LWPROV_MASTER_KEY=… <%= config.bin %> <%= command.id %> --format json other-factory.json --batch plant-b']
 
@@ -34,7 +34,7 @@ export default class ManifestImport extends BaseCommand {
     }
     const raw = parseImportRows(text, flags.format as ImportFormat)
     if (raw.length === 0) throw usageError('E_IMPORT_EMPTY', `${args.file} holds no rows.`, 'Check the file.')
-    const needsKey = raw.some((r) => r.pskHex || r.pskKey || r.privateKeyPem)
+    const needsKey = raw.some((r) => r.pskKeyHex || r.pskHex || r.pskKey || r.privateKeyPem)
     const masterKey = masterKeyFromFlags(flags, needsKey)
     const rows = toImportRecords(raw, { ...(masterKey ? { masterKey } : {}), ...(flags.batch ? { batch: flags.batch } : {}) })
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))

@@ -1,6 +1,6 @@
 /**
  * `manifest import`: a spreadsheet (CSV with the export's header) or another factory's ledger (JSON / NDJSON rows as
- * `manifest export` writes them) into this manifest, all-or-nothing. Plaintext secrets in the input (`pskHex`,
+ * `manifest export` writes them) into this manifest, all-or-nothing. Plaintext secrets in the input (`pskKeyHex`,
  * `privateKeyPem`) are sealed with the master key on the way in and never stored bare.
  */
 import { createHash } from 'node:crypto'
@@ -81,15 +81,15 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
       if (!der) errors.push(`${where} (${endpoint}): certificate is not PEM`)
       else fingerprint ??= createHash('sha256').update(der).digest('hex')
     }
-    const pskHex = str(r.pskHex ?? r.pskKey)
+    const pskHex = str(r.pskKeyHex ?? r.pskHex ?? r.pskKey)
     const privateKeyPem = str(r.privateKeyPem)
     let secret: Buffer | null = null
     if (pskHex || privateKeyPem) {
-      if (pskHex && !/^([0-9a-fA-F]{2})+$/.test(pskHex)) errors.push(`${where} (${endpoint}): pskHex is not hex`)
+      if (pskHex && !/^([0-9a-fA-F]{2})+$/.test(pskHex)) errors.push(`${where} (${endpoint}): pskKeyHex is not hex`)
       const pk = privateKeyPem ? pemBlocks(privateKeyPem).find((b) => /PRIVATE KEY/.test(b.label))?.der : undefined
       if (privateKeyPem && !pk) errors.push(`${where} (${endpoint}): privateKeyPem is not PEM`)
       if (!opts.masterKey) {
-        throw usageError('E_MASTER_KEY_MISSING', 'The import holds secrets (pskHex / privateKeyPem); they are stored sealed with the manifest master key.', 'Set LWPROV_MASTER_KEY or pass --key-file.')
+        throw usageError('E_MASTER_KEY_MISSING', 'The import holds secrets (pskKeyHex / privateKeyPem); they are stored sealed with the manifest master key.', 'Set LWPROV_MASTER_KEY or pass --key-file.')
       }
       secret = sealSecrets(opts.masterKey, { ...(pskHex ? { psk: Buffer.from(pskHex, 'hex') } : {}), ...(pk ? { privateKeyDer: pk } : {}) }, endpoint)
     }

@@ -38,9 +38,7 @@ export interface ExportRow {
   createdAt: string
   updatedAt: string
   /** Hex of the raw PSK (only with --include-secrets). */
-  pskHex?: string
-  /** Same value as `pskHex` under the name key-aware tools (and Leshan's `key`) look for. */
-  pskKey?: string
+  pskKeyHex?: string
   privateKeyPem?: string
 }
 
@@ -72,7 +70,7 @@ export const ROW_FIELDS: ReadonlyArray<keyof ExportRow> = [
   'updatedAt',
   'certificate',
 ]
-export const SECRET_FIELDS: ReadonlyArray<keyof ExportRow> = ['pskHex', 'pskKey', 'privateKeyPem']
+export const SECRET_FIELDS: ReadonlyArray<keyof ExportRow> = ['pskKeyHex', 'privateKeyPem']
 
 export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow {
   const row: ExportRow = {
@@ -103,7 +101,7 @@ export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow 
     updatedAt: r.updatedAt,
   }
   if (secrets) {
-    if (secrets.psk) row.pskHex = row.pskKey = secrets.psk.toString('hex')
+    if (secrets.psk) row.pskKeyHex = secrets.psk.toString('hex')
     if (secrets.privateKeyDer) row.privateKeyPem = derToPem(secrets.privateKeyDer, 'PRIVATE KEY')
   }
   return row
