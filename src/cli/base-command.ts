@@ -87,8 +87,15 @@ export abstract class BaseCommand extends Command {
 export function toLwprovError(err: unknown): LwprovError {
   if (err instanceof LwprovError) return err
   if (err instanceof Errors.CLIError || (err instanceof Error && /^(Missing|Expected|Unexpected|Nonexistent flag|--)/.test(err.message))) {
-    const msg = (err as Error).message.split('\n')[0] ?? 'invalid arguments'
-    return new LwprovError('E_USAGE', msg.replace(/\u001B\[[0-9;]*m/g, ''), {
+    // oclif spreads one parse error over several lines ("Parsing --count", "Expected an integer…", "See more help…").
+    const msg = (err as Error).message
+      .replace(/\u001B\[[0-9;]*m/g, '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0 && !/^See more help/.test(l))
+      .join(': ')
+      .replace(/:\s*:/g, ':')
+    return new LwprovError('E_USAGE', msg || 'invalid arguments', {
       hint: 'Run the command with --help to see its flags and examples.',
       exit: 'usage',
       cause: err,
