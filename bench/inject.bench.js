@@ -31,13 +31,15 @@ const serverCaDer = Buffer.from(new X509Certificate(serverCa.certPem).raw)
 const store = await openManifest(path.join(dir, 'bench.db'), { migrate: true })
 const profile = { ...DEFAULT_PROFILE, mode: 'bootstrap', security: 'cert', serverUri: 'coaps://bootstrap.example.com:5684', serverCaDer }
 
-const sim = await startSimulator({ protocol: 'lwprov', link: path.join(dir, 'dev'), baud: BAUD, serial: 'BENCH-0001' })
+// --renew: after each provisioning the board is "unplugged" and the next one appears (new serial, new PTY).
+const sim = await startSimulator({ protocol: 'lwprov', link: path.join(dir, 'dev'), baud: BAUD, serial: 'BENCH-0001', renew: true })
 const ratios = []
 const walls = []
 let payload = 0
 try {
   for (let i = 0; i < DEVICES + 2; i++) {
     let total = 0
+    const tty = fs.readlinkSync(sim.link)
     const t0 = performance.now()
     await injectOne({
       connect: () => openSerialLink(sim.link),
@@ -50,6 +52,8 @@ try {
       hooks: { onProgress: (_w, t) => (total = t) },
     })
     const wall = performance.now() - t0
+    // Wait (outside the measurement) for the next board to appear.
+    for (let w = 0; w < 200 && (!fs.existsSync(sim.link) || fs.readlinkSync(sim.link) === tty); w++) await new Promise((r) => setTimeout(r, 5))
     // The first two warm up the JIT, the serialport binding and the SQLite statements.
     if (i < 2) continue
     payload = total

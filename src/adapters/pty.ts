@@ -84,17 +84,25 @@ def hup(m):
     p = select.poll(); p.register(m, select.POLLIN)
     ev = p.poll(0)
     return bool(ev and ev[0][1] & select.POLLHUP)
-m, ino = make(); opened = False; inbuf = b''
+m, ino = make(); opened = False; inbuf = b''; closed_seen = False
 while True:
     if not opened and not hup(m):
-        opened = True; out(b'O')
+        opened = True; closed_seen = False; out(b'O')
     p = select.poll(); p.register(0, select.POLLIN)
     if opened: p.register(m, select.POLLIN)
     if ino is not None: p.register(ino, select.POLLIN)
-    for fd, ev in p.poll(None if opened or ino is not None else 20):
+    for fd, ev in p.poll(None if opened else 20):
         if fd == ino:
-            try: os.read(ino, 4096)
-            except OSError: pass
+            # inotify wakes us at once when the host opens the port; a close followed by an open between two
+            # wake-ups (the POLLHUP state never seen) is still two sessions.
+            try: buf = os.read(ino, 4096)
+            except OSError: buf = b''
+            i = 0
+            while i + 16 <= len(buf):
+                _, mask, _, ln = struct.unpack_from('iIII', buf, i); i += 16 + ln
+                if mask & 0x18 and opened: closed_seen = True
+                elif mask & 0x20 and closed_seen and opened:
+                    out(b'C'); out(b'O'); closed_seen = False
         elif fd == m:
             data = b''
             if ev & select.POLLIN:
@@ -102,7 +110,7 @@ while True:
                 except OSError: data = b''
                 if data: out(b'D', data)
             if not data and ev & (select.POLLHUP | select.POLLERR):
-                opened = False; out(b'C')
+                opened = False; closed_seen = False; out(b'C')
         elif fd == 0:
             chunk = os.read(0, 65536)
             if not chunk:
@@ -122,6 +130,7 @@ while True:
                     old, oldino = m, ino; m, ino = make(); os.close(old)
                     if oldino is not None: os.close(oldino)
                     if opened: opened = False; out(b'C')
+                    closed_seen = False
                 elif t == b'Q':
                     os.close(m); unlink(); sys.exit(0)
 `

@@ -21,7 +21,8 @@ import { MASTER_KEY, profile, testCa } from '../../unit/inject/fixtures.js'
 import { openTestStore } from './store.js'
 
 let store: ManifestStore
-const FAST = { identify: 1500, frame: 800, commit: 1500, total: 30_000 }
+// Generous enough for a loaded machine; the silent-device tests wait them out (a few seconds each).
+const FAST = { identify: 3000, frame: 1000, commit: 3000, total: 60_000 }
 
 beforeAll(async () => {
   store = await openTestStore(tempDir('lwprov-faults-'))

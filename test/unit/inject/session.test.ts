@@ -11,7 +11,9 @@ import { MASTER_KEY, profile, testCa } from './fixtures.js'
 import { MemoryStore } from './memory-store.js'
 import { simLinks } from './sim-link.js'
 
-const FAST = { identify: 400, frame: 400, commit: 800, total: 20_000 }
+// Generous for healthy devices (a loaded CI machine must not fail them); tight only where timing out is the point.
+const FAST = { identify: 3000, frame: 3000, commit: 5000, total: 30_000 }
+const TIGHT = { identify: 300, frame: 300, commit: 600, total: 20_000 }
 
 function setup(o: { serial?: string; fault?: FaultSpec; keygen?: boolean } = {}) {
   const links = simLinks((d) => new LwprovSimDevice({ ...d, ...(o.keygen === false ? { keygen: false } : {}) }), o)
@@ -200,7 +202,7 @@ describe('injectOne failures', () => {
 
   it('a silent device times out on every attempt and ends failed', async () => {
     const { store, base, links } = setup({ serial: 'T-1', fault: { kind: 'delay', at: 30 } })
-    const err = await failure(injectOne(base({ endpoint: 'ep-delay', retries: 1 })))
+    const err = await failure(injectOne(base({ endpoint: 'ep-delay', retries: 1, timeouts: TIGHT })))
     expect(err.exitCode).toBe(5)
     expect(links.sessions).toBe(2)
     const row = (await store.get('ep-delay'))!
