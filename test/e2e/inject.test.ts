@@ -108,6 +108,16 @@ describe('inject (e2e)', () => {
     expect(row.statusReason).toMatch(/^interrupted/)
   })
 
+  it('a work order outside its activation window: exit 3, no name claimed', async () => {
+    const b = await runCli(['batch', 'create', '--name', 'WO-LATER', '--count', '2', '--endpoint', 'later-{seq:03}', '--activates-on', '2099-01-01', '--manifest', db, '--json'], { env })
+    expect(b.code, b.stderr).toBe(0)
+    const sim = await spawnSim(['--protocol', 'lwprov', '--link', join(dir, 'dev-later'), '--serial', 'E2E-0005'])
+    const r = await runCli(['inject', '--port', sim.ready.link!, '--protocol', 'lwprov', '--batch', 'WO-LATER', ...psk, '--json'], { env })
+    expect(r.code).toBe(3)
+    expect(r.json.error.code).toBe('E_BATCH_NOT_ACTIVE')
+    for (const name of ['later-001', 'later-002']) expect((await show(name)).status).toBe('reserved')
+  })
+
   it('missing flags without a TTY: exit 2 naming them', async () => {
     const r = await runCli(['inject', '--port', join(dir, 'nowhere'), '--protocol', 'lwprov', '--endpoint', 'x-1', '--manifest', db, '--json'], { env })
     expect(r.code).toBe(2)

@@ -13,6 +13,7 @@ import { parseEndpointTemplate, validateEndpointName } from '../lwm2m/endpoint.j
 import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/types.js'
 import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import { derToPem, signCsr, type LoadedCa } from '../pki/index.js'
+import { assertBatchActive } from '../station/batch.js'
 import {
   DEFAULT_TIMEOUTS,
   type ByteLink,
@@ -476,6 +477,9 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
     if (!deviceId) {
       throw deviceError('E_DEVICE_NO_IDENTITY', 'The device did not report a serial, IMEI or MAC, so it cannot claim a name from a batch.', 'Pass --serial-number, or --endpoint NAME.')
     }
+    // A work order takes devices only inside its activation window (checked before any name is claimed).
+    const header = await store.getBatch(opts.batch)
+    if (header) assertBatchActive(header, now)
     const mine = await findDeviceRow(store, deviceId, (r) => r.batch === opts.batch)
     if (mine) return take(mine, mine.endpoint)
     const elsewhere = await findDeviceRow(store, deviceId, (r) => r.status === 'verified' || r.status === 'injected')
