@@ -83,6 +83,17 @@ export abstract class BaseCommand extends Command {
   }
 }
 
+const FS_CODES = new Map([
+  ['ENOENT', 'no such file or directory'],
+  ['EACCES', 'permission denied'],
+  ['EPERM', 'operation not permitted'],
+  ['ENOTDIR', 'a path component is not a directory'],
+  ['EISDIR', 'is a directory'],
+  ['EEXIST', 'already exists'],
+  ['ENOSPC', 'no space left on the device'],
+  ['EROFS', 'read-only file system'],
+])
+
 /** Maps anything thrown to a `LwprovError`: ours pass through, oclif parse errors become usage errors, the rest are bugs. */
 export function toLwprovError(err: unknown): LwprovError {
   if (err instanceof LwprovError) return err
@@ -97,6 +108,17 @@ export function toLwprovError(err: unknown): LwprovError {
       .replace(/:\s*:/g, ':')
     return new LwprovError('E_USAGE', msg || 'invalid arguments', {
       hint: 'Run the command with --help to see its flags and examples.',
+      exit: 'usage',
+      cause: err,
+    })
+  }
+  // Backstop for file-system errors a specific handler missed: the user can fix a path or a permission, so this is
+  // a usage error naming the file, not a bug report.
+  const errno = err as NodeJS.ErrnoException
+  if (errno && typeof errno.code === 'string' && FS_CODES.has(errno.code)) {
+    const where = [errno.syscall, errno.path].filter(Boolean).join(' ')
+    return new LwprovError('E_FS', `${where ? `${where}: ` : ''}${FS_CODES.get(errno.code)} (${errno.code}).`, {
+      hint: 'Check the path and its permissions.',
       exit: 'usage',
       cause: err,
     })
