@@ -271,6 +271,50 @@ export class PostgresManifestStore implements ManifestStore {
     }
   }
 
+  /**
+   * A work-order header and its rows in one transaction. The header goes first: its primary key makes a concurrent
+   * creator of the same batch wait, then fail with `E_BATCH_EXISTS` before writing a row; a crash leaves both or neither.
+   */
+  async createBatchWithRows(b: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]): Promise<void> {
+    const now = new Date().toISOString()
+    const sql = `INSERT INTO endpoints (${COLUMN_NAMES.join(', ')}) SELECT * FROM unnest(${COLUMN_NAMES.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? 'text'}[]`).join(', ')})`
+    try {
+      await this.tx(async (c) => {
+        try {
+          await c.query(
+            'INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+            [b.name, b.template ?? null, b.count ?? null, b.profile ?? null, b.activatesOn ?? null, b.expiresOn ?? null, now],
+          )
+        } catch (e) {
+          if ((e as { code?: string }).code === '23505') throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`, 'Choose another --batch name.')
+          throw e
+        }
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+          const cols: unknown[][] = COLUMN_NAMES.map(() => [])
+          for (const r of rows.slice(i, i + INSERT_CHUNK)) {
+            const v = recordValues(r, now, false)
+            for (let k = 0; k < v.length; k++) cols[k]!.push(v[k])
+          }
+          await c.query(sql, cols)
+        }
+      })
+    } catch (e) {
+      if ((e as { code?: string }).code !== '23505') throw e
+      // Rolled back, header included; name the duplicates as insertMany does.
+      const names = rows.map((r) => r.endpoint)
+      const seen = new Set<string>()
+      const found = new Set<string>(names.filter((n) => seen.has(n) || !seen.add(n)))
+      for (let i = 0; i < names.length; i += 10_000) {
+        const r = await this.pool.query('SELECT endpoint FROM endpoints WHERE endpoint = ANY($1::text[])', [names.slice(i, i + 10_000)])
+        for (const x of r.rows) found.add(x.endpoint)
+      }
+      const dups = names.filter((n) => found.has(n) && (found.delete(n) || true))
+      const m = /Key \(endpoint\)=\((.*)\) already exists/.exec((e as { detail?: string }).detail ?? '')
+      if (dups.length === 0 && m?.[1]) dups.push(m[1])
+      throw conflictError('E_DUPLICATE_ENDPOINT', duplicateMessage(dups), DUPLICATE_HINT, { duplicates: dups })
+    }
+  }
+
   async getBatch(name: string): Promise<BatchRecord | undefined> {
     const r = await this.pool.query('SELECT * FROM batches WHERE name = $1', [name])
     return r.rows[0] ? rowToBatch(r.rows[0]) : undefined

@@ -314,6 +314,34 @@ export class SqliteManifestStore implements ManifestStore {
     }
   }
 
+  /**
+   * A work-order header and its rows in one transaction. The header goes first: its primary key makes a second
+   * creator of the same batch fail with `E_BATCH_EXISTS` before it writes a row, and a crash leaves both or neither.
+   */
+  async createBatchWithRows(b: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]): Promise<void> {
+    const header = this.stmt('INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const ins = this.stmt(`INSERT INTO endpoints (${COLUMN_NAMES.join(', ')}) VALUES (${COLUMN_NAMES.map(() => '?').join(', ')})`)
+    const now = new Date().toISOString()
+    try {
+      await this.write(() => {
+        try {
+          header.run(b.name, b.template ?? null, b.count ?? null, b.profile ?? null, b.activatesOn ?? null, b.expiresOn ?? null, now)
+        } catch (e) {
+          if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
+            throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`, 'Choose another --batch name.')
+          }
+          throw e
+        }
+        for (const r of rows) ins.run(recordValues(r, now, true))
+      })
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e
+      // Rolled back, header included; name every duplicate as insertMany does.
+      const dups = await this.retry(() => this.findExisting(rows.map((r) => r.endpoint)))
+      throw conflictError('E_DUPLICATE_ENDPOINT', duplicateMessage(dups), DUPLICATE_HINT, { duplicates: dups })
+    }
+  }
+
   async getBatch(name: string): Promise<BatchRecord | undefined> {
     const r = await this.retry(() => this.stmt('SELECT * FROM batches WHERE name = ?').get(name) as Record<string, unknown> | undefined)
     return r ? rowToBatch(r) : undefined

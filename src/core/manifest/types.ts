@@ -139,6 +139,11 @@ export interface ManifestStore {
    */
   claimNext(batch: string, deviceId: string, station: string): Promise<ManifestRecord | undefined>
   createBatch(batch: Omit<BatchRecord, 'createdAt'>): Promise<void>
+  /**
+   * Writes a work-order header and its rows in ONE transaction, header first: `E_BATCH_EXISTS` (exit 3) when the
+   * batch name is taken (also by a concurrent creator), `E_DUPLICATE_ENDPOINT` as `insertMany`; nothing is written on error.
+   */
+  createBatchWithRows(batch: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]): Promise<void>
   getBatch(name: string): Promise<BatchRecord | undefined>
   listBatches(): Promise<BatchRecord[]>
   close(): Promise<void>

@@ -1,7 +1,7 @@
 /**
  * Work orders: a batch of endpoint names reserved up front (status `reserved`), with an optional activation window
- * and claim codes. Creating one is all-or-nothing: names are allocated from the template's counter and inserted in
- * one manifest transaction together with their claim-code hashes; the batch header is written only after that.
+ * and claim codes. Creating one is all-or-nothing: names are allocated from the template's counter, then the batch
+ * header and the rows (with their claim-code hashes) are written in one manifest transaction.
  */
 import { randomBytes } from 'node:crypto'
 
@@ -72,9 +72,7 @@ export async function createWorkOrder(store: ManifestStore, req: WorkOrderReques
   if (!t.isTemplate && req.count > 1) {
     throw usageError('E_TEMPLATE_NOT_UNIQUE', `'${req.template}' is a single name; --count ${req.count} needs a template.`, 'Add {seq:06} to --endpoint.')
   }
-  if (await store.getBatch(req.name)) {
-    throw conflictError('E_BATCH_EXISTS', `Work order ${req.name} already exists.`, `Pick another --name, or see it with \`lwprov batch status ${req.name}\`.`)
-  }
+  if (await store.getBatch(req.name)) throw batchExists(req.name)
   const random = req.random ?? randomBytes
   const first = t.hasSeq ? await store.allocateSeq(t.source, req.count, req.start) : undefined
   const devices: ReservedDevice[] = []
@@ -103,7 +101,6 @@ export async function createWorkOrder(store: ManifestStore, req: WorkOrderReques
       createdAt: req.now.toISOString(),
     })
   }
-  await store.insertMany(rows)
   const header: Omit<BatchRecord, 'createdAt'> = {
     name: req.name,
     template: t.source,
@@ -112,8 +109,19 @@ export async function createWorkOrder(store: ManifestStore, req: WorkOrderReques
     activatesOn: req.activatesOn?.toISOString() ?? null,
     expiresOn: req.expiresOn?.toISOString() ?? null,
   }
-  await store.createBatch(header)
+  try {
+    // One transaction, header first: the check above is only a fast path; a concurrent creator of the same name
+    // fails here on the header's primary key, and a crash cannot leave rows without their header.
+    await store.createBatchWithRows(header, rows)
+  } catch (e) {
+    if (e instanceof LwprovError && e.code === 'E_BATCH_EXISTS') throw batchExists(req.name)
+    throw e
+  }
   return { batch: { ...header, createdAt: req.now.toISOString() }, devices }
+}
+
+function batchExists(name: string): LwprovError {
+  return conflictError('E_BATCH_EXISTS', `Work order ${name} already exists.`, `Pick another --name, or see it with \`lwprov batch status ${name}\`.`)
 }
 
 /**

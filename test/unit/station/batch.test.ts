@@ -1,4 +1,11 @@
-import { describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { afterEach, describe, expect, it } from 'vitest'
+
+import { openManifest } from '../../../src/core/manifest/open.js'
+import type { ManifestStore } from '../../../src/core/manifest/types.js'
 
 import { assertBatchActive, batchStatus, createWorkOrder, labelsCsv, listBatchStatuses, parseWindowDate } from '../../../src/core/station/batch.js'
 import { isValidClaimCode, verifyClaimCode } from '../../../src/core/station/claim-code.js'
@@ -68,4 +75,72 @@ describe('work orders', () => {
     expect(await listBatchStatuses(store, now)).toHaveLength(1)
     await expect(batchStatus(store, 'nope', now)).rejects.toMatchObject({ code: 'E_BATCH_NOT_FOUND' })
   })
+
+  it('two concurrent creators of the same work order: one wins, the other writes nothing', async () => {
+    const store = new MemoryStore()
+    const results = await Promise.allSettled([
+      createWorkOrder(store, { name: 'WO-1', count: 3, template: 'race-{seq:03}', now }),
+      createWorkOrder(store, { name: 'WO-1', count: 3, template: 'race-{seq:03}', now }),
+    ])
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult
+    expect(lost.reason).toMatchObject({ code: 'E_BATCH_EXISTS', exitCode: 3 })
+    expect(store.rows.size).toBe(3)
+  })
 })
+
+describe('work orders on SQLite (header and rows in one transaction)', () => {
+  const cleanup: (() => Promise<void> | void)[] = []
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn()
+  })
+  async function open(dir: string): Promise<ManifestStore> {
+    const s = await openManifest(join(dir, 'manifest.db'))
+    cleanup.push(() => s.close())
+    return s
+  }
+  function tmp(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'lwprov-wo-'))
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+    return dir
+  }
+
+  it('a second creator of the same name (another connection) fails with E_BATCH_EXISTS and adds no rows', async () => {
+    const dir = tmp()
+    const a = await open(dir)
+    const b = await open(dir)
+    const results = await Promise.allSettled([
+      createWorkOrder(a, { name: 'WO-1', count: 4, template: 'sq-{seq:03}', now }),
+      createWorkOrder(b, { name: 'WO-1', count: 4, template: 'sq-{seq:03}', now }),
+    ])
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'E_BATCH_EXISTS', exitCode: 3 })
+    expect(await a.count({ batch: 'WO-1' })).toBe(4)
+    expect(await a.count()).toBe(4)
+  })
+
+  it('the store method itself refuses a taken header even when the caller skipped the check', async () => {
+    const s = await open(tmp())
+    await s.createBatchWithRows({ name: 'WO-1' }, [row('one-1', 'WO-1')])
+    await expect(s.createBatchWithRows({ name: 'WO-1' }, [row('one-2', 'WO-1')])).rejects.toMatchObject({ code: 'E_BATCH_EXISTS', exitCode: 3 })
+    expect(await s.get('one-2')).toBeUndefined()
+  })
+
+  it('a duplicate endpoint rolls the header back too', async () => {
+    const s = await open(tmp())
+    await s.insertMany([row('dup-002', 'old')])
+    await expect(createWorkOrder(s, { name: 'WO-2', count: 3, template: 'dup-{seq:03}', start: 1, now })).rejects.toMatchObject({
+      code: 'E_DUPLICATE_ENDPOINT',
+      details: { duplicates: ['dup-002'] },
+    })
+    expect(await s.getBatch('WO-2')).toBeUndefined()
+    expect(await s.count()).toBe(1)
+    // The name is free again: nothing half-written blocks a retry with other numbers.
+    await createWorkOrder(s, { name: 'WO-2', count: 3, template: 'dup-{seq:03}', start: 10, now })
+    expect(await s.count({ batch: 'WO-2' })).toBe(3)
+  })
+})
+
+function row(endpoint: string, batch: string) {
+  return { endpoint, batch, mode: 'bootstrap' as const, security: 'cert' as const, serverUri: '', status: 'reserved' as const, developer: false }
+}

@@ -57,6 +57,16 @@ export class MemoryStore implements ManifestStore {
   async createBatch(b: Omit<BatchRecord, 'createdAt'>) {
     this.batches.set(b.name, { ...b, createdAt: new Date().toISOString() })
   }
+  /** Atomic like the real backends: header name checked first, then every row, and nothing is kept on error. */
+  async createBatchWithRows(b: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]) {
+    // No await in between: another creator cannot interleave, as a transaction would guarantee.
+    if (this.batches.has(b.name)) throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`)
+    const dups = rows.filter((r) => this.rows.has(r.endpoint)).map((r) => r.endpoint)
+    if (dups.length > 0) throw conflictError('E_DUPLICATE_ENDPOINT', `duplicates: ${dups.join(', ')}`, undefined, { duplicates: dups })
+    const now = new Date().toISOString()
+    this.batches.set(b.name, { ...b, createdAt: now })
+    for (const r of rows) this.rows.set(r.endpoint, { ...r, createdAt: r.createdAt ?? now, updatedAt: now })
+  }
   async getBatch(name: string) {
     return this.batches.get(name)
   }
