@@ -22,13 +22,16 @@ export interface ManifestFlagValues {
   'key-file'?: string | undefined
 }
 
-/** Opens the manifest named by `--manifest` / `LWPROV_MANIFEST` and closes it when the command ends. */
+/**
+ * Opens the manifest named by `--manifest` / `LWPROV_MANIFEST` and closes it when the command ends. Read-only
+ * commands pass `create: false` so a missing SQLite file is `E_MANIFEST_NOT_FOUND` rather than a new empty manifest.
+ */
 export async function openStoreFromFlags(
   flags: ManifestFlagValues,
   onCleanup: (fn: () => Promise<void>) => void,
-  opts: { migrate?: boolean } = {},
+  opts: { migrate?: boolean; create?: boolean } = {},
 ): Promise<ManifestStore> {
-  const store = await openManifest(flags.manifest, { migrate: opts.migrate ?? true })
+  const store = await openManifest(flags.manifest, { migrate: opts.migrate ?? true, ...(opts.create === undefined ? {} : { create: opts.create }) })
   onCleanup(() => store.close())
   return store
 }

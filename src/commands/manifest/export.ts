@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core'
 
-import { BaseCommand } from '../../cli/base-command.js'
+import { BaseCommand, toLwprovError } from '../../cli/base-command.js'
 import { masterKeyFromFlags, openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
-import { exportManifest, FORMAT_NAMES, fileTarget, getFormat, streamTarget } from '../../core/manifest/export/index.js'
+import { checkMasterKey, exportManifest, FORMAT_NAMES, fileTarget, getFormat, OutputClosedError, removeExportTemps, streamTarget } from '../../core/manifest/export/index.js'
 import { buildFilter } from '../../core/manifest/query.js'
 import { ENDPOINT_STATUSES } from '../../core/manifest/types.js'
 
@@ -38,9 +38,21 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
   }
 
   private streamedEnvelope = false
+  /** stdout's reader went away (`| head`): the export stops quietly and the command ends normally. */
+  private pipeClosed = false
 
   protected override logJson(json: unknown): void {
     if (!this.streamedEnvelope) super.logJson(json)
+  }
+
+  override async catch(err: Error & { exitCode?: number }): Promise<void> {
+    // Half an envelope is already on stdout: put the error where it can be seen (stderr) as well as in the exit code.
+    if (this.streamedEnvelope && this.jsonEnabled()) {
+      process.exitCode = toLwprovError(err).exitCode
+      process.stderr.write(`${JSON.stringify(this.toErrorJson(err))}\n`)
+      return
+    }
+    return super.catch(err)
   }
 
   async run() {
@@ -53,7 +65,7 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
       throw usageError('E_JSON_NEEDS_OUT', `With --json, stdout carries the envelope; a ${format.name} export needs --out.`, 'Add --out FILE, or drop --json.')
     }
     const masterKey = flags['include-secrets'] ? masterKeyFromFlags(flags, true) : undefined
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
     const opts = {
       filter,
       includeSecrets: flags['include-secrets'],
@@ -61,23 +73,48 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
       domain: flags.domain,
       fwTypes: flags['fw-types'],
     }
-    // EPIPE (e.g. `| head`) ends the export quietly instead of with a stack trace.
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(0)
+    // EPIPE (e.g. `| head`) ends the export quietly: the writer stops at the next row, run() returns, cleanups run.
+    const onStdoutError = (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') this.pipeClosed = true
+    }
+    process.stdout.on('error', onStdoutError)
+    this.onCleanup(() => {
+      process.stdout.off('error', onStdoutError)
+      // bytes still queued for a reader that may yet go away must not turn into an unhandled 'error' at exit
+      if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.once('error', () => undefined)
     })
     if (!flags.out) {
-      if (json) {
-        // The envelope is streamed around the rows so a big export never sits in memory.
-        this.streamedEnvelope = true
-        process.stdout.write('{"status":0,"result":')
-        await exportManifest(store, format, opts, streamTarget(process.stdout))
-        process.stdout.write('}\n')
-        return undefined
+      try {
+        if (json) {
+          // The envelope is streamed around the rows so a big export never sits in memory.
+          // A wrong master key must fail before the first byte of the envelope goes out.
+          if (masterKey) await checkMasterKey(store, filter, masterKey)
+          this.streamedEnvelope = true
+          process.stdout.write('{"status":0,"result":')
+          await exportManifest(store, format, opts, streamTarget(process.stdout))
+          process.stdout.write('}\n')
+          return undefined
+        }
+        const r = await exportManifest(store, format, opts, streamTarget(process.stdout))
+        this.info(`${r.rows} row(s) exported as ${r.format}.`)
+        return r
+      } catch (e) {
+        if (this.pipeClosed || e instanceof OutputClosedError) return undefined
+        throw e
       }
-      const r = await exportManifest(store, format, opts, streamTarget(process.stdout))
-      this.info(`${r.rows} row(s) exported as ${r.format}.`)
-      return r
     }
+    // Temporary files may hold plaintext secrets: Ctrl-C / kill removes them before exiting (130 / 143).
+    const onSignal = (sig: NodeJS.Signals) => {
+      removeExportTemps()
+      process.exit(sig === 'SIGTERM' ? 143 : 130)
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    this.onCleanup(() => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      removeExportTemps()
+    })
     const r = await exportManifest(store, format, opts, fileTarget(flags.out, { digest: flags.digest }))
     this.out(`${r.rows} row(s) exported as ${r.format}: ${r.files.join(', ') || '(no files)'}`)
     if (flags['include-secrets']) this.warn(`${flags.out} holds device secrets in plaintext: keep it 0600, move it over an encrypted channel, delete it after import.`)

@@ -14,6 +14,12 @@ export { redactUrl } from './redact.js'
 export interface OpenOptions {
   /** Apply pending migrations (creates the schema in a new manifest). Default true. */
   migrate?: boolean
+  /**
+   * Create a SQLite manifest that does not exist yet. Default true. Read-only commands pass false so a mistyped
+   * `--manifest` fails with `E_MANIFEST_NOT_FOUND` instead of creating (and reporting on) an empty manifest. An
+   * existing file is still migrated as usual; PostgreSQL is unaffected (the database exists by connection).
+   */
+  create?: boolean
 }
 
 export function isPostgresUrl(location: string): boolean {
@@ -26,10 +32,10 @@ export async function openManifest(location: string, opts: OpenOptions = {}): Pr
     const { openPostgres } = await import('./postgres.js')
     return openPostgres(location, { migrate })
   }
-  return openSqlite(location, migrate)
+  return openSqlite(location, migrate, opts.create ?? true)
 }
 
-async function openSqlite(location: string, migrate: boolean): Promise<SqliteManifestStore> {
+async function openSqlite(location: string, migrate: boolean, create: boolean): Promise<SqliteManifestStore> {
   const path = resolve(location)
   const unreadable = (why: string, cause?: unknown) =>
     new LwprovError('E_MANIFEST_UNREADABLE', `Cannot open the manifest ${location}: ${why}.`, {
@@ -39,6 +45,14 @@ async function openSqlite(location: string, migrate: boolean): Promise<SqliteMan
     })
   if (existsSync(path) && statSync(path).isDirectory()) throw unreadable('it is a directory')
   if (!existsSync(path)) {
+    if (!create) {
+      throw usageError(
+        'E_MANIFEST_NOT_FOUND',
+        `There is no manifest at ${location} (${path}).`,
+        'Check --manifest / LWPROV_MANIFEST, or generate credentials first (`lwprov credentials generate` creates the manifest).',
+        { path },
+      )
+    }
     if (!migrate) throw usageError('E_MANIFEST_UNREADABLE', `There is no manifest at ${location}.`, 'Check --manifest, or run `lwprov manifest migrate` to create one.')
     try {
       mkdirSync(dirname(path), { recursive: true })

@@ -2,6 +2,8 @@
  * Streaming manifest export: rows come from `store.list()` page by page and leave through a small write buffer that
  * honours back-pressure, so a million-row export runs in flat memory. Files are written to a temporary name and
  * renamed at the end, so a failed export never leaves a half file behind; `digest` adds `FILE.sha256` beside.
+ * Temporary files can hold plaintext secrets, so every live one is registered and removed on failure, and a command
+ * can remove them from a signal handler with `removeExportTemps()`.
  */
 import { createHash } from 'node:crypto'
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -48,6 +50,56 @@ export interface ExportResult {
 
 const FLUSH_AT = 64 * 1024
 
+/** Temporary files of exports in progress (may hold plaintext secrets until renamed). */
+const liveTemps = new Set<string>()
+
+/**
+ * Removes every temporary file of an export in progress, synchronously, so a SIGINT / SIGTERM handler can call it
+ * just before exiting. Returns the paths removed.
+ */
+export function removeExportTemps(): string[] {
+  const removed: string[] = []
+  for (const t of liveTemps) {
+    try {
+      rmSync(t, { force: true })
+      removed.push(t)
+    } catch {
+      // best effort: the process is going down; the file is 0600 either way
+    }
+  }
+  liveTemps.clear()
+  return removed
+}
+
+/** Thrown by a stream writer whose stream was closed under it (a reader that went away: `| head`, EPIPE). */
+export class OutputClosedError extends Error {
+  readonly code = 'EPIPE'
+  constructor() {
+    super('the output stream was closed')
+  }
+}
+
+/** `E_EXPORT_WRITE`: a file-system failure while writing `path`, named with its errno so the user can fix --out. */
+function writeError(path: string, e: unknown): Error {
+  const errno = (e as NodeJS.ErrnoException).code
+  const why = errno === 'ENOTDIR' || errno === 'EEXIST' ? 'a parent of it is a file, not a directory' : (e as Error).message
+  return usageError(
+    'E_EXPORT_WRITE',
+    `Cannot write ${path}: ${why}${errno ? ` (${errno})` : ''}.`,
+    'Check --out: its parent must be a directory you can write (for pem, --out names a directory).',
+    { path, ...(errno ? { errno } : {}) },
+  )
+}
+
+/** Runs a file-system step, mapping its failure to `E_EXPORT_WRITE` for `path`. */
+function fsStep<T>(path: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (e) {
+    throw writeError(path, e)
+  }
+}
+
 /** A writer over a Node stream: buffers small writes, waits for 'drain' when the stream is full. */
 export function streamWriter(stream: Writable, onEnd?: (ok: boolean) => Promise<void>, hash?: (s: string) => void): ExportWriter {
   let buf = ''
@@ -56,6 +108,7 @@ export function streamWriter(stream: Writable, onEnd?: (ok: boolean) => Promise<
     const chunk = buf
     buf = ''
     hash?.(chunk)
+    if (closed()) throw new OutputClosedError()
     if (!stream.write(chunk)) await new Promise<void>((res, rej) => {
       const onErr = (e: Error) => rej(e)
       stream.once('error', onErr)
@@ -65,8 +118,11 @@ export function streamWriter(stream: Writable, onEnd?: (ok: boolean) => Promise<
       })
     })
   }
+  // A destroyed stream (the reader went away) ends the export at the next row instead of reading the whole manifest.
+  const closed = () => stream.destroyed || stream.writableEnded
   return {
     async write(text) {
+      if (closed()) throw new OutputClosedError()
       buf += text
       if (buf.length >= FLUSH_AT) await flush()
     },
@@ -95,6 +151,13 @@ export function streamTarget(stream: Writable): ExportTarget {
 export function fileTarget(path: string, opts: { digest?: boolean; mode?: number } = {}): ExportTarget {
   const files: string[] = []
   const dirSums: string[] = []
+  // this target's temporaries not yet renamed or removed: all go on failure, whatever step failed
+  const temps = new Set<string>()
+  const dropTemp = (tmp: string) => {
+    rmSync(tmp, { force: true })
+    temps.delete(tmp)
+    liveTemps.delete(tmp)
+  }
   let dirMade = false
   const mode = opts.mode ?? 0o600
   const t: ExportTarget = {
@@ -103,7 +166,7 @@ export function fileTarget(path: string, opts: { digest?: boolean; mode?: number
       let file: string
       if (name !== undefined) {
         if (!dirMade) {
-          mkdirSync(path, { recursive: true })
+          fsStep(path, () => mkdirSync(path, { recursive: true }))
           dirMade = true
         }
         file = join(path, name)
@@ -111,10 +174,14 @@ export function fileTarget(path: string, opts: { digest?: boolean; mode?: number
         const ext = extname(path)
         file = join(dirname(path), `${basename(path, ext)}-${String(part).padStart(3, '0')}${ext}`)
       } else file = path
-      mkdirSync(dirname(file), { recursive: true })
+      fsStep(file, () => mkdirSync(dirname(file), { recursive: true }))
       // A device or pipe (/dev/stdout, a FIFO) is written in place: renaming over it would replace the node.
       const special = existsSync(file) && !statSync(file).isFile()
       const tmp = special ? file : `${file}.tmp-${process.pid}`
+      if (!special) {
+        temps.add(tmp)
+        liveTemps.add(tmp)
+      }
       const stream = createWriteStream(tmp, { mode })
       const h = createHash('sha256')
       const opened = new Promise<void>((res, rej) => {
@@ -122,22 +189,38 @@ export function fileTarget(path: string, opts: { digest?: boolean; mode?: number
         stream.once('error', rej)
       })
       await opened.catch((e) => {
-        throw usageError('E_EXPORT_WRITE', `Cannot write ${file}: ${(e as Error).message}.`, 'Check --out and the directory permissions.')
+        if (!special) dropTemp(tmp)
+        throw writeError(file, e)
       })
       return streamWriter(
         stream,
         async (ok) => {
-          await new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())))
-          if (!ok) {
-            if (!special) rmSync(tmp, { force: true })
+          try {
+            await new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())))
+          } catch (e) {
+            if (!special) dropTemp(tmp)
+            if (ok) throw writeError(file, e)
             return
           }
-          if (!special) renameSync(tmp, file)
+          if (!ok) {
+            if (!special) dropTemp(tmp)
+            return
+          }
+          if (!special) {
+            try {
+              renameSync(tmp, file)
+            } catch (e) {
+              dropTemp(tmp)
+              throw writeError(file, e)
+            }
+            temps.delete(tmp)
+            liveTemps.delete(tmp)
+          }
           files.push(file)
           const sum = h.digest('hex')
           if (name !== undefined) dirSums.push(`${sum}  ${name}\n`)
           else if (opts.digest) {
-            writeFileSync(`${file}.sha256`, `${sum}  ${basename(file)}\n`)
+            fsStep(`${file}.sha256`, () => writeFileSync(`${file}.sha256`, `${sum}  ${basename(file)}\n`))
             files.push(`${file}.sha256`)
           }
         },
@@ -145,13 +228,31 @@ export function fileTarget(path: string, opts: { digest?: boolean; mode?: number
       )
     },
     async finish(ok) {
-      if (ok && opts.digest && dirMade) {
-        writeFileSync(join(path, 'SHA256SUMS'), dirSums.join(''))
-        files.push(join(path, 'SHA256SUMS'))
+      if (!ok) {
+        for (const tmp of [...temps]) dropTemp(tmp)
+        return
+      }
+      if (opts.digest && dirMade) {
+        const sums = join(path, 'SHA256SUMS')
+        fsStep(sums, () => writeFileSync(sums, dirSums.join('')))
+        files.push(sums)
       }
     },
   }
   return t
+}
+
+/**
+ * With `includeSecrets`, opens the first sealed row `filter` selects before anything is written, so a wrong master
+ * key fails cleanly (`E_SECRET_UNSEALABLE`, exit 6) instead of after a streamed header. Stops at the first sealed row;
+ * scans the selection only when no row holds a secret.
+ */
+export async function checkMasterKey(store: ManifestStore, filter: ManifestFilter, masterKey: Buffer): Promise<void> {
+  for await (const r of store.list(filter)) {
+    if (!r.secret) continue
+    openSecrets(masterKey, r.secret, r.endpoint)
+    return
+  }
 }
 
 /** Streams the rows `opts.filter` selects into `target` in `format`. */
@@ -161,6 +262,7 @@ export async function exportManifest(store: ManifestStore, format: string | Expo
     throw usageError('E_MASTER_KEY_MISSING', '--include-secrets needs the manifest master key to open the sealed secrets.', 'Set LWPROV_MASTER_KEY or pass --key-file.')
   }
   const filter = opts.filter ?? {}
+  if (opts.includeSecrets && opts.masterKey) await checkMasterKey(store, filter, opts.masterKey)
   const parts = f.layout === 'chunked' && f.chunk ? Math.max(1, Math.ceil((await store.count(filter)) / f.chunk)) : 1
   const ctx: FormatContext = { index: 0, total: 0, includeSecrets: Boolean(opts.includeSecrets), secrets: undefined, options: opts }
   let w: ExportWriter | undefined
