@@ -3,7 +3,7 @@
  * status/list, all-or-nothing creation, and a station refused outside the activation window.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
@@ -103,5 +103,37 @@ describe('batch (e2e)', () => {
       { env },
     )
     expect(st2.json.error.code).toBe('E_BATCH_EXPIRED')
+  })
+
+  it('refuses an unwritable --labels path before anything is recorded, then the same name works', async () => {
+    const notDir = join(dir, 'plain-file')
+    writeFileSync(notDir, 'x')
+    const args = ['batch', 'create', '--name', 'WO-LBL', '--count', '2', '--endpoint', 'urn:dev:os:320973-LB{seq:04}', '--claim-codes', '--manifest', db, '--json']
+    const bad = await runCli([...args, '--labels', join(notDir, 'x.csv')], { env })
+    expect(bad.code, bad.stderr).toBe(2)
+    expect(bad.json.error).toMatchObject({ code: 'E_LABELS_UNWRITABLE', details: { code: 'ENOTDIR' } })
+    expect(await rows('WO-LBL')).toHaveLength(0)
+    const l = await runCli(['batch', 'list', '--manifest', db, '--json'], { env })
+    expect(l.json.result.batches.map((b: { name: string }) => b.name)).not.toContain('WO-LBL')
+
+    // An existing, world-readable file is made 0600 and replaced.
+    const labels = join(dir, 'wo-lbl.csv')
+    writeFileSync(labels, 'old contents that are longer than nothing\n'.repeat(50))
+    chmodSync(labels, 0o644)
+    const ok = await runCli([...args, '--labels', labels], { env })
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.json.result.endpoints).toEqual(['urn:dev:os:320973-LB0001', 'urn:dev:os:320973-LB0002'])
+    expect(statSync(labels).mode & 0o777).toBe(0o600)
+    const csv = readFileSync(labels, 'utf8')
+    expect(csv).not.toContain('old contents')
+    expect(csv.trim().split('\n')).toHaveLength(3)
+
+    // A failed rerun (name taken) leaves the earlier sheet intact and creates no new file.
+    const again = await runCli([...args, '--labels', labels], { env })
+    expect(again.json.error.code).toBe('E_BATCH_EXISTS')
+    expect(readFileSync(labels, 'utf8')).toBe(csv)
+    const fresh = join(dir, 'never.csv')
+    await runCli([...args, '--labels', fresh], { env })
+    expect(existsSync(fresh)).toBe(false)
   })
 })

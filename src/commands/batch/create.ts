@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, existsSync, fchmodSync, ftruncateSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 
 import { Flags } from '@oclif/core'
 
@@ -55,28 +55,51 @@ export default class BatchCreate extends BaseCommand {
     if (flags.labels && !flags['claim-codes']) {
       throw usageError('E_LABELS_WITHOUT_CODES', '--labels writes claim codes, but --claim-codes was not given.', 'Add --claim-codes.')
     }
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
-    const result = await createWorkOrder(store, {
-      name: flags.name,
-      count: Number(flags.count),
-      template: String(flags.endpoint),
-      ...(flags.start === undefined ? {} : { start: flags.start }),
-      ...(flags.profile ? { profile: flags.profile } : {}),
-      ...(flags['activates-on'] ? { activatesOn: parseWindowDate('--activates-on', flags['activates-on']) } : {}),
-      ...(flags['expires-on'] ? { expiresOn: parseWindowDate('--expires-on', flags['expires-on']) } : {}),
-      claimCodes: flags['claim-codes'],
-      ...(flags.mode ? { mode: flags.mode as AccountMode } : {}),
-      ...(flags.security ? { security: flags.security as SecurityKind } : {}),
-      ...(flags.server ? { serverUri: String(flags.server) } : {}),
-      now,
-    })
-    if (flags.labels) writeFileSync(flags.labels, labelsCsv(flags.name, result.devices), { mode: 0o600 })
+    // Claim codes exist only in this process once the batch commits (the manifest keeps hashes), so the labels file
+    // must be known writable before anything is recorded. Opened without truncating: a failed run (say, the name is
+    // taken) must not wipe an earlier sheet; a file this run created is removed again on failure.
+    const labels = flags.labels ? openLabels(flags.labels) : undefined
+    let result: Awaited<ReturnType<typeof createWorkOrder>>
+    try {
+      const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+      result = await createWorkOrder(store, {
+        name: flags.name,
+        count: Number(flags.count),
+        template: String(flags.endpoint),
+        ...(flags.start === undefined ? {} : { start: flags.start }),
+        ...(flags.profile ? { profile: flags.profile } : {}),
+        ...(flags['activates-on'] ? { activatesOn: parseWindowDate('--activates-on', flags['activates-on']) } : {}),
+        ...(flags['expires-on'] ? { expiresOn: parseWindowDate('--expires-on', flags['expires-on']) } : {}),
+        claimCodes: flags['claim-codes'],
+        ...(flags.mode ? { mode: flags.mode as AccountMode } : {}),
+        ...(flags.security ? { security: flags.security as SecurityKind } : {}),
+        ...(flags.server ? { serverUri: String(flags.server) } : {}),
+        now,
+      })
+    } catch (e) {
+      if (labels) discardLabels(labels)
+      throw e
+    }
+    let labelsWritten = false
+    if (labels) {
+      try {
+        ftruncateSync(labels.fd, 0)
+        const buf = Buffer.from(labelsCsv(flags.name, result.devices))
+        for (let off = 0; off < buf.length; ) off += writeSync(labels.fd, buf, off, buf.length - off, off)
+        labelsWritten = true
+      } catch (e) {
+        // The batch is committed: show the codes rather than lose them (e.g. the disk filled up).
+        this.warn(`Could not write ${labels.path} (${(e as NodeJS.ErrnoException).code ?? String(e)}); the claim codes are shown below instead.`)
+      } finally {
+        closeSync(labels.fd)
+      }
+    }
     const d = result.devices
     this.out(`Work order ${flags.name}: ${d.length} name${d.length === 1 ? '' : 's'} reserved, ${d[0]!.endpoint}${d.length > 1 ? ` … ${d.at(-1)!.endpoint}` : ''}.`)
-    if (flags['claim-codes'] && !flags.labels) {
+    if (flags['claim-codes'] && !labelsWritten) {
       this.out('Claim codes (shown only now; only their hashes are stored):')
       for (const x of d) this.out(`  ${x.endpoint}  ${x.claimCode}`)
-    } else if (flags.labels) {
+    } else if (labelsWritten) {
       this.out(`Claim codes written to ${flags.labels} (mode 0600); they are not shown again.`)
     }
     return {
@@ -84,7 +107,7 @@ export default class BatchCreate extends BaseCommand {
       reserved: d.length,
       endpoints: d.map((x) => x.endpoint),
       ...(flags['claim-codes'] ? { claimCodes: d.map((x) => ({ endpoint: x.endpoint, claimCode: x.claimCode })) } : {}),
-      ...(flags.labels ? { labels: flags.labels } : {}),
+      ...(labelsWritten ? { labels: flags.labels } : {}),
     }
   }
 }
@@ -96,6 +119,42 @@ export const PROFILE_KEYS = [
   'ca', 'passphrase-file', 'manifest', 'key-file',
   'manufacturer', 'model-number', 'device-type', 'hardware-version', 'memory-total-kb', 'serial-number', 'timezone', 'utc-offset',
 ] as const
+
+interface LabelsFile {
+  path: string
+  fd: number
+  created: boolean
+}
+
+/** Opens (creating, mode 0600, not truncating) the --labels file, or `E_LABELS_UNWRITABLE` before anything is recorded. */
+function openLabels(path: string): LabelsFile {
+  const created = !existsSync(path)
+  let fd: number | undefined
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o600)
+    // The open mode applies only to a new file; an existing one keeps its mode unless changed.
+    fchmodSync(fd, 0o600)
+    return { path, fd, created }
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd)
+    if (fd !== undefined && created) removeQuietly(path)
+    const code = (e as NodeJS.ErrnoException).code ?? 'error'
+    throw usageError('E_LABELS_UNWRITABLE', `Cannot write the labels file ${path}: ${code}.`, 'Check --labels: its directory must exist and be writable. Nothing was recorded.', { path, code })
+  }
+}
+
+function discardLabels(l: LabelsFile): void {
+  closeSync(l.fd)
+  if (l.created) removeQuietly(l.path)
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {
+    // Best effort: an empty leftover file holds no secret.
+  }
+}
 
 function readText(path: string): string {
   try {
