@@ -3,6 +3,8 @@
  * Library errors become `LwprovError`s that name the port and the fix. Modem lines (DTR/RTS) are never touched:
  * the ioctls fail on PTYs and most factory jigs wire reset separately.
  */
+import fs from 'node:fs'
+
 import { SerialPort, type SerialPortMock } from 'serialport'
 
 import { LwprovError, transportError } from '../core/errors.js'
@@ -21,11 +23,29 @@ export interface SerialLinkOptions {
 
 type AnyPort = SerialPort | SerialPortMock
 
+/**
+ * The path is there but is no serial device (a directory, a regular file, /dev/null): an operator mistake, so a usage
+ * error that no retry can fix.
+ */
+export function notSerialError(path: string, what: string, cause?: unknown): LwprovError {
+  return new LwprovError('E_PORT_NOT_SERIAL', `${path} is not a serial device (${what}).`, {
+    exit: 'usage',
+    hint: 'Pass the serial port the device is on, e.g. --port /dev/ttyUSB0; `lwprov ports` lists serial ports.',
+    ...(cause === undefined ? {} : { cause }),
+  })
+}
+
 /** Maps an open/IO error of `serialport` to a transport error naming the port. */
 export function translateSerialError(path: string, err: unknown): LwprovError {
   if (err instanceof LwprovError) return err
   const e = err as NodeJS.ErrnoException
   const msg = String(e?.message ?? err)
+  // The Linux binding says "Is a directory, cannot open PATH" and, for files and other non-tty devices, "Inappropriate
+  // ioctl for device setting custom baud rate" (ENOTTY).
+  if (/EISDIR|Is a directory/i.test(msg) || e?.code === 'EISDIR') return notSerialError(path, 'it is a directory', err)
+  if (/ENOTTY|Inappropriate ioctl|not a (character|tty|serial) device/i.test(msg) || e?.code === 'ENOTTY') {
+    return notSerialError(path, 'it is not a terminal device', err)
+  }
   if (/Port is locked|EBUSY|Resource temporarily unavailable|cannot lock/i.test(msg) || e?.code === 'EBUSY') {
     return transportError(
       'E_PORT_BUSY',
@@ -90,10 +110,26 @@ class SerialLink extends LinkBase {
   }
 }
 
-/** Opens a serial port as a `ByteLink`; rejects with E_PORT_* / E_PORT_TIMEOUT transport errors. */
+/** Refuses an existing path that cannot be a serial port before opening it; a missing path is left to `open`. */
+function assertCharacterDevice(path: string): void {
+  let st: fs.Stats
+  try {
+    st = fs.statSync(path)
+  } catch {
+    return
+  }
+  if (st.isDirectory()) throw notSerialError(path, 'it is a directory')
+  if (!st.isCharacterDevice()) throw notSerialError(path, st.isFile() ? 'it is a regular file' : 'it is not a character device')
+}
+
+/**
+ * Opens a serial port as a `ByteLink`; rejects with E_PORT_* / E_PORT_TIMEOUT transport errors, or the usage error
+ * E_PORT_NOT_SERIAL for a path that is not a serial device.
+ */
 export async function openSerialLink(path: string, opts: SerialLinkOptions = {}): Promise<LinkBase> {
   const timeoutMs = opts.openTimeoutMs ?? 5000
   const Port = opts.portClass ?? SerialPort
+  if (!opts.portClass) assertCharacterDevice(path)
   const port: AnyPort = new Port({ path, baudRate: opts.baud ?? 115200, autoOpen: false, hupcl: false })
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

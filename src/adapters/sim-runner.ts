@@ -144,6 +144,19 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     this.opts.log?.(line)
   }
 
+  /**
+   * Persists what the device stored (it may hold secrets). `mode` only applies when the file is created, so an existing
+   * file is chmod-ed too. This runs inside the device's callback: a bad --store path is logged, never thrown into it.
+   */
+  private writeStore(file: string, bytes: Buffer, serial: string): void {
+    try {
+      fs.writeFileSync(file, bytes, { mode: 0o600 })
+      fs.chmodSync(file, 0o600)
+    } catch (e) {
+      this.log(`${serial}: could not write the store file ${file}: ${(e as Error).message}`)
+    }
+  }
+
   /** A new session: a freshly booted device behind the fault wrapper. */
   private newSession(
     send: (b: Buffer) => void,
@@ -157,7 +170,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
       ...this.plan.deviceFlags(),
       store: (bytes) => {
         stored = true
-        if (this.opts.storeFile) fs.writeFileSync(this.opts.storeFile, bytes, { mode: 0o600 })
+        if (this.opts.storeFile) this.writeStore(this.opts.storeFile, bytes, serial)
         this.log(`${serial}: stored ${bytes.length} bytes`)
         this.emit('stored', { serial, bytes })
       },

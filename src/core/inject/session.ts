@@ -1,8 +1,10 @@
 /**
- * One device, start to finish: connect → identify → resolve the endpoint → just-in-time credentials → write →
- * commit → read back → record. The manifest is updated at every stage, so whatever happens (unplug, timeout,
+ * One device, start to finish: connect → identify → resolve the endpoint → offline pre-check → just-in-time
+ * credentials → write → commit → read back → record. Whatever happens once credentials are recorded (unplug, timeout,
  * refusal, Ctrl-C) the row ends `verified` only with a matching read-back, and `failed` with the step and the reason
  * otherwise; a failed row stays with the device (matched by its serial/IMEI/MAC) so re-injecting it is idempotent.
+ * A mistake caught before that (the protocol's pre-check, bad flags) leaves the manifest as it was.
+ * Re-injecting a `verified`/`injected` row keeps its recorded credentials until the device has confirmed the new ones.
  * UI-free: progress goes through `hooks`.
  */
 import { X509Certificate, randomBytes } from 'node:crypto'
@@ -138,6 +140,13 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
   let deviceId: string | undefined
   let firstDeviceId: string | undefined
   let deviceKeygen = false
+  /**
+   * New credentials for a row the device already holds (`verified`/`injected`): written only together with the
+   * verified status, so a failed re-injection never leaves the manifest describing credentials the device never got.
+   */
+  let pending: StatusUpdate | undefined
+  /** Whether this session has written credentials to the manifest (or is about to send them): failures get recorded. */
+  let touched = false
 
   /** Fails fast when aborted (Ctrl-C or the total deadline) instead of waiting for a step timeout. */
   const guard = <T>(p: Promise<T>): Promise<T> => {
@@ -163,7 +172,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
       : transportError('E_SESSION_TIMEOUT', `The session with ${linkName} took longer than ${timeouts.total} ms (during ${step}).`, 'Check the device, then re-run inject.')
 
   const record = async (u: StatusUpdate): Promise<void> => {
-    if (endpoint === undefined || row === undefined) return
+    if (endpoint === undefined || row === undefined || !touched) return
     row = await opts.store.updateStatus(endpoint, { ...(opts.station ? { station: opts.station } : {}), ...u })
   }
 
@@ -189,10 +198,12 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
 
         step = 'identify'
         const identity = await guard(opts.protocol.identify(link, timeouts, hooks, opts.identity))
-        deviceId = deviceIdOf(identity)
-        if (firstDeviceId !== undefined && deviceId !== firstDeviceId) {
-          throw deviceError('E_DEVICE_CHANGED', `${linkName} now has device ${deviceId ?? '(unknown)'} attached, not ${firstDeviceId}.`, 'Re-run inject for the device now attached.')
+        const seen = deviceIdOf(identity)
+        // Checked before `deviceId` changes: the failure is recorded on the first device's row, under its id.
+        if (firstDeviceId !== undefined && seen !== firstDeviceId) {
+          throw deviceError('E_DEVICE_CHANGED', `${linkName} now has device ${seen ?? '(unknown)'} attached, not ${firstDeviceId}.`, 'Re-run inject for the device now attached.')
         }
+        deviceId = seen
         firstDeviceId = deviceId
         opts.hooks?.onIdentity?.(identity, deviceId)
 
@@ -202,36 +213,53 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           row = resolved.row
           opts.hooks?.onEndpoint?.(endpoint)
         }
+        const planFor = (ep: string, cs: CredentialSet): InjectionPlan => ({
+          endpoint: ep,
+          credentials: cs,
+          now: now(),
+          ...(opts.deviceInfo ? { deviceInfo: opts.deviceInfo } : {}),
+          ...(opts.firstToClaim ? { firstToClaim: true } : {}),
+          ...(deviceKeygen ? { signCsr: csrSigner(opts, ep) } : {}),
+        })
         if (credentials === undefined) {
           step = 'generate'
           hooks.onStep?.('generate', endpoint)
           deviceKeygen = wantsDeviceKeygen(opts, identity, linkName)
-          credentials = await makeCredentials(opts, endpoint, deviceKeygen, now())
-          row = await recordGenerated(opts, resolved!, row, credentials, deviceId)
+          // Offline checks first: a user mistake (missing device information, a URI the device would refuse…) must
+          // not make the CA sign a certificate nor leave a row behind.
+          await opts.protocol.precheck?.(planFor(endpoint, bareCredentials(opts, endpoint, deviceKeygen)))
+          const cs = await makeCredentials(opts, endpoint, deviceKeygen, now())
+          // What needs the certificate (CN, key ↔ certificate, expiry) is checked before anything is recorded.
+          if (!deviceKeygen) await opts.protocol.precheck?.(planFor(endpoint, cs))
+          if (row !== undefined && HELD_BY_DEVICE.has(row.status)) pending = credentialFields(opts, resolved!, row, cs, deviceId)
+          else row = await recordGenerated(opts, resolved!, row, cs, deviceId)
+          credentials = cs
+          touched = true
         }
 
-        const plan: InjectionPlan = {
-          endpoint,
-          credentials,
-          now: now(),
-          ...(opts.deviceInfo ? { deviceInfo: opts.deviceInfo } : {}),
-          ...(opts.firstToClaim ? { firstToClaim: true } : {}),
-          ...(deviceKeygen ? { signCsr: csrSigner(opts, endpoint) } : {}),
-        }
+        const plan = planFor(endpoint, credentials)
         const result = await guard(Promise.race([opts.protocol.provision(link, plan, timeouts, hooks), closed]))
         if (!result.verified || !result.readbackDigest) {
           throw deviceError('E_NOT_VERIFIED', `${linkName} did not confirm what it stored (no matching read-back).`, 'The device is not verified; re-run inject, and check its firmware if this repeats.')
         }
         hooks.onStep?.('done')
         const issued = result.certificateDer ? certFields(result.certificateDer) : {}
-        await record({ status: 'injected', deviceId: deviceId ?? null, statusReason: null, ...issued })
+        // One write: credentials (for a re-injected row), the device-issued certificate and `verified` land together,
+        // so a crash cannot leave a read-back-confirmed device recorded as merely `injected`. No `injected` record is
+        // written at all: `provision` returns only after the read-back, so the session never observes a moment where
+        // the device has accepted the commit but the read-back is still pending; a kill during provisioning leaves
+        // the row `generated` (or, re-injecting, as it was), and re-running inject settles it.
         await record({
+          ...pending,
+          ...issued,
           status: 'verified',
           deviceId: deviceId ?? null,
           readbackDigest: result.readbackDigest,
           statusReason: null,
-          ...(result.enrollmentId ? { enrollmentId: result.enrollmentId } : {}),
+          // New credentials were made in this session: an enrollment id of an older certificate no longer applies.
+          enrollmentId: result.enrollmentId ?? null,
         })
+        pending = undefined
         const fingerprint = issued.fingerprint ?? credentials.fingerprint
         return {
           endpoint,
@@ -318,26 +346,33 @@ function csrSigner(opts: InjectOptions, endpoint: string): NonNullable<Injection
   }
 }
 
+/**
+ * The profile's credentials without any key, PSK or certificate: what device key generation sends, and what the
+ * pre-check sees before anything is generated.
+ */
+function bareCredentials(opts: InjectOptions, endpoint: string, deviceKeygen: boolean): CredentialSet {
+  const p = opts.profile
+  const certificateUsage = p.security === 'cert' && p.serverCaDer ? (p.certificateUsage ?? 2) : p.certificateUsage
+  return {
+    endpoint,
+    mode: p.mode,
+    security: p.security,
+    serverUri: p.serverUri,
+    ...(deviceKeygen && opts.ca ? { chainDer: opts.ca.chainDer } : {}),
+    ...(p.serverCaDer ? { serverCaDer: p.serverCaDer } : {}),
+    ...(certificateUsage === undefined ? {} : { certificateUsage }),
+    ...(p.accountId ? { accountId: p.accountId } : {}),
+    shortServerId: p.shortServerId,
+    lifetime: p.lifetime,
+    binding: p.binding,
+    notificationStoring: p.notificationStoring,
+  }
+}
+
 /** Credentials for one device. With device key generation there is no key (and no certificate yet) on the host. */
 async function makeCredentials(opts: InjectOptions, endpoint: string, deviceKeygen: boolean, now: Date): Promise<CredentialSet> {
   const p = opts.profile
-  if (deviceKeygen) {
-    const certificateUsage = p.serverCaDer ? (p.certificateUsage ?? 2) : p.certificateUsage
-    return {
-      endpoint,
-      mode: p.mode,
-      security: p.security,
-      serverUri: p.serverUri,
-      chainDer: opts.ca!.chainDer,
-      ...(p.serverCaDer ? { serverCaDer: p.serverCaDer } : {}),
-      ...(certificateUsage === undefined ? {} : { certificateUsage }),
-      ...(p.accountId ? { accountId: p.accountId } : {}),
-      shortServerId: p.shortServerId,
-      lifetime: p.lifetime,
-      binding: p.binding,
-      notificationStoring: p.notificationStoring,
-    }
-  }
+  if (deviceKeygen) return bareCredentials(opts, endpoint, true)
   const generate = opts.generate ?? generateCredentialSets
   const [cs] = await generate([endpoint], p, { ...(opts.ca ? { ca: opts.ca } : {}), now })
   if (!cs) throw new LwprovError('E_INTERNAL', 'credential generation returned nothing', { exit: 'bug' })
@@ -355,6 +390,23 @@ function certFields(der: Uint8Array): Pick<StatusUpdate, 'certificatePem' | 'ser
   }
 }
 
+/** Statuses whose row describes credentials a device holds: re-injecting them records new ones only once verified. */
+const HELD_BY_DEVICE = new Set(['verified', 'injected'])
+
+/** The manifest record of just-in-time credentials. The private key of host-generated certificates is never stored. */
+function manifestRecordOf(opts: InjectOptions, resolved: Resolved, row: ManifestRecord | undefined, cs: CredentialSet, deviceId: string | undefined) {
+  const { privateKeyDer: _dropped, ...kept } = cs
+  return toManifestRecord(kept, {
+    batch: row?.batch ?? opts.batch ?? DEFAULT_BATCH,
+    status: 'generated',
+    ...(opts.masterKey ? { masterKey: opts.masterKey } : {}),
+    ...(deviceId ? { deviceId } : {}),
+    ...(opts.station ? { station: opts.station } : {}),
+    ...(resolved.template ? { template: resolved.template } : {}),
+    ...(resolved.seq === undefined ? {} : { seq: resolved.seq }),
+  })
+}
+
 /**
  * Records the just-in-time credentials: a new `generated` row, or the device's existing row updated. The private key
  * of host-generated certificates is never stored (it exists only on the device from now on); the PSK is sealed.
@@ -366,24 +418,20 @@ async function recordGenerated(
   cs: CredentialSet,
   deviceId: string | undefined,
 ): Promise<ManifestRecord> {
-  const { privateKeyDer: _dropped, ...kept } = cs
-  const rec = toManifestRecord(kept, {
-    batch: row?.batch ?? opts.batch ?? DEFAULT_BATCH,
-    status: 'generated',
-    ...(opts.masterKey ? { masterKey: opts.masterKey } : {}),
-    ...(deviceId ? { deviceId } : {}),
-    ...(opts.station ? { station: opts.station } : {}),
-    ...(resolved.template ? { template: resolved.template } : {}),
-    ...(resolved.seq === undefined ? {} : { seq: resolved.seq }),
-  })
   const endpoint = resolved.endpoint
   if (row === undefined) {
-    await opts.store.insertMany([rec])
+    await opts.store.insertMany([manifestRecordOf(opts, resolved, row, cs, deviceId)])
     const got = await opts.store.get(endpoint)
     if (!got) throw new LwprovError('E_INTERNAL', `manifest row for ${endpoint} vanished after insert`, { exit: 'bug' })
     return got
   }
-  return opts.store.updateStatus(endpoint, {
+  return opts.store.updateStatus(endpoint, { ...credentialFields(opts, resolved, row, cs, deviceId), status: 'generated' })
+}
+
+/** The fields of an existing row that new credentials replace (sealing the PSK); the status is the caller's. */
+function credentialFields(opts: InjectOptions, resolved: Resolved, row: ManifestRecord, cs: CredentialSet, deviceId: string | undefined): StatusUpdate {
+  const rec = manifestRecordOf(opts, resolved, row, cs, deviceId)
+  return {
     status: 'generated',
     statusReason: null,
     deviceId: deviceId ?? null,
@@ -395,6 +443,7 @@ async function recordGenerated(
     pskIdentity: rec.pskIdentity ?? null,
     secret: rec.secret ?? null,
     readbackDigest: null,
+    enrollmentId: null,
     // A reserved work-order row knows only its name: record the profile actually injected.
     mode: rec.mode,
     security: rec.security,
@@ -403,7 +452,7 @@ async function recordGenerated(
     shortServerId: rec.shortServerId ?? null,
     lifetime: rec.lifetime ?? null,
     binding: rec.binding ?? null,
-  })
+  }
 }
 
 /** Statuses a row can be (re)injected from. */
@@ -438,6 +487,22 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
     if (row === undefined) return { endpoint: name, row }
     if (!INJECTABLE.has(row.status)) {
       throw conflictError('E_ENDPOINT_REVOKED', `Endpoint ${name} is ${row.status}; it cannot be injected again.`, 'Pick another endpoint name.')
+    }
+    // A row a device holds goes back only to that device, proven by its id: an unidentified device (or a row that
+    // does not say who holds it) must not take it over.
+    if (HELD_BY_DEVICE.has(row.status) && (!row.deviceId || !deviceId || row.deviceId !== deviceId)) {
+      throw conflictError(
+        'E_ENDPOINT_TAKEN',
+        !row.deviceId
+          ? `Endpoint ${name} is ${row.status}, and the manifest does not say which device holds it; refusing to inject it into ${deviceId ? `device ${deviceId}` : 'this device'}.`
+          : !deviceId
+            ? `Endpoint ${name} is ${row.status} on device ${row.deviceId}, and this device did not report a serial, IMEI or MAC to show it is that device.`
+            : `Endpoint ${name} already belongs to device ${row.deviceId}, not ${deviceId}.`,
+        !deviceId && row.deviceId
+          ? `If this is device ${row.deviceId}, pass its identity (--serial-number ${row.deviceId} for FCC); otherwise pick another endpoint name.`
+          : 'Each endpoint goes to one device: pick another name, or use a template such as urn:dev:ops:32473-Widget-{serial}.',
+        { endpoint: name },
+      )
     }
     if (row.deviceId && deviceId && row.deviceId !== deviceId) {
       throw conflictError(

@@ -91,6 +91,13 @@ export interface ProvisioningProtocol {
   readonly name: 'fcc' | 'lwprov'
   /** Learns who the device is. FCC devices do not announce themselves: the identity comes from `fallback`. */
   identify(link: ByteLink, timeouts: Timeouts, hooks: InjectionHooks, fallback?: Partial<DeviceIdentity>): Promise<DeviceIdentity>
+  /**
+   * Optional offline checks of a plan (no link, no device): throws the `LwprovError` the device would cause, so a user
+   * mistake is refused before the CA signs anything or the manifest records anything. The session calls it twice: first
+   * with credentials that carry no key or certificate yet (only what the profile says), then, for host-generated
+   * credentials, with the full set before they are recorded.
+   */
+  precheck?(plan: InjectionPlan): void | Promise<void>
   /** Writes the credentials, commits them, reads them back and compares. Throws `LwprovError` on failure. */
   provision(link: ByteLink, plan: InjectionPlan, timeouts: Timeouts, hooks: InjectionHooks): Promise<InjectionResult>
 }

@@ -193,15 +193,27 @@ export class FccProtocol implements ProvisioningProtocol {
     return { ...fallback, capabilities: ['fcc', 'csr', ...(fallback?.capabilities ?? [])] }
   }
 
-  async provision(link: ByteLink, plan: InjectionPlan, timeouts: Timeouts, hooks: InjectionHooks): Promise<InjectionResult> {
+  /**
+   * The host-side checks of `provision`, without a link: X.509 only, device information (the six mandatory items,
+   * MemoryTotalKB range), URI scheme and aid rules, first-to-claim rules, server CA present. When the plan already holds
+   * the host-generated certificate and key, also CN = endpoint, EKU, key ↔ certificate and expiry. Errors are the
+   * ones `provision` (and the device) would give, with `details.detectedBy = 'host'`.
+   */
+  async precheck(plan: InjectionPlan): Promise<void> {
     const cs = plan.credentials
     const onDeviceKey = plan.signCsr !== undefined
-    checkFccCredentials(cs, { onDeviceKey })
+    const hostCredentials = !onDeviceKey && cs.certificateDer !== undefined
+    // Without a certificate yet (before generation) only what does not depend on it is checked.
+    checkFccCredentials(cs, { onDeviceKey: !hostCredentials })
     checkDeviceInfo(plan.deviceInfo)
-    const deadline = Date.now() + timeouts.total
-    const sid = this.newSid()
-    const items = modeItems(cs.mode)
-    const input: FccBundleInput = {
+    const input = this.bundleInput(plan, 'precheck')
+    if (hostCredentials) await precheckBundle(buildBundle({ ...input, certificateDer: cs.certificateDer, privateKeyDer: cs.privateKeyDer }), { now: plan.now })
+    else await precheckBundle(buildBundle(input), { now: plan.now, skipDeviceCredentials: true })
+  }
+
+  private bundleInput(plan: InjectionPlan, sid: string): FccBundleInput {
+    const cs = plan.credentials
+    return {
       mode: cs.mode,
       endpoint: plan.endpoint,
       serverUri: cs.serverUri,
@@ -213,6 +225,17 @@ export class FccProtocol implements ProvisioningProtocol {
       vendorId: this.opts.vendorId,
       classId: this.opts.classId,
     }
+  }
+
+  async provision(link: ByteLink, plan: InjectionPlan, timeouts: Timeouts, hooks: InjectionHooks): Promise<InjectionResult> {
+    const cs = plan.credentials
+    const onDeviceKey = plan.signCsr !== undefined
+    checkFccCredentials(cs, { onDeviceKey })
+    checkDeviceInfo(plan.deviceInfo)
+    const deadline = Date.now() + timeouts.total
+    const sid = this.newSid()
+    const items = modeItems(cs.mode)
+    const input = this.bundleInput(plan, sid)
     const reader = new ResponseReader(link, hooks)
     try {
       let certificateDer: Uint8Array
