@@ -2,14 +2,18 @@
  * `manifest` commands end to end on the built CLI: list / show / export / migrate, verify (clean and tampered),
  * import (all-or-nothing, duplicates named, secrets sealed), expiring.
  */
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { runCli, tempDir } from '../helpers/cli.js'
+import { openManifest } from '../../src/core/manifest/open.js'
+import { sealSecrets } from '../../src/core/manifest/secrets.js'
+import type { NewManifestRecord } from '../../src/core/manifest/types.js'
+import { BIN, ROOT, runCli, tempDir } from '../helpers/cli.js'
 
 const dir = tempDir('lwprov-e2e-manifest-')
 const env = { LWPROV_CA_PASSPHRASE: 'e2e-manifest-pass', LWPROV_MASTER_KEY: randomBytes(32).toString('hex') }
@@ -130,5 +134,131 @@ describe('manifest commands (e2e)', () => {
     expect(pg.code).toBe(5)
     expect(pg.stderr).toContain('E_MANIFEST_CONNECT')
     expect(pg.stderr + pg.stdout).not.toContain('hunter22')
+  })
+
+  it('read-only commands refuse a missing manifest instead of creating an empty one', async () => {
+    const typo = join(dir, 'typo.db')
+    const cmds = [
+      ['manifest', 'list'],
+      ['manifest', 'show', 'mf-psk-001'],
+      ['manifest', 'export', '--format', 'json'],
+      ['manifest', 'verify'],
+      ['manifest', 'expiring'],
+      ['batch', 'list'],
+      ['batch', 'status', 'WO-1'],
+    ]
+    for (const c of cmds) {
+      const r = await runCli([...c, '--manifest', typo, '--json'], { env })
+      expect(r.code, c.join(' ')).toBe(2)
+      expect(r.json.error.code).toBe('E_MANIFEST_NOT_FOUND')
+      expect(r.json.error.message).toContain(typo)
+      expect(r.json.error.hint).toMatch(/--manifest/)
+      expect(existsSync(typo), c.join(' ')).toBe(false)
+    }
+    const human = await runCli(['manifest', 'verify', '--manifest', typo], { env })
+    expect(human.code).toBe(2)
+    expect(human.stdout).toBe('')
+    expect(human.stderr).toContain('E_MANIFEST_NOT_FOUND')
+    // an existing (even empty) manifest still opens and is migrated as before
+    writeFileSync(join(dir, 'empty.db'), '')
+    expect((await ok(['manifest', 'list', '--manifest', join(dir, 'empty.db'), '--json'])).json.result).toEqual([])
+  })
+
+  it('a wrong master key fails before any export output; a mid-stream failure is reported on stderr', async () => {
+    const wrong = { LWPROV_MASTER_KEY: randomBytes(32).toString('hex') }
+    const j = await runCli(['manifest', 'export', '--format', 'json', '--include-secrets', '--json', ...m], { env: { ...env, ...wrong } })
+    expect(j.code).toBe(6)
+    expect(j.json).toMatchObject({ status: 6, error: { code: 'E_SECRET_UNSEALABLE' } })
+    const csv = await runCli(['manifest', 'export', '--format', 'csv', '--include-secrets', ...m], { env: { ...env, ...wrong } })
+    expect(csv.code).toBe(6)
+    expect(csv.stdout).toBe('')
+    expect(csv.stderr).toContain('E_SECRET_UNSEALABLE')
+
+    // the first sealed row opens, a later one does not (sealed for another endpoint): fails after the envelope began
+    const t = join(dir, 'midstream.db')
+    writeFileSync(t, readFileSync(db))
+    const raw = new Database(t)
+    raw.prepare("UPDATE endpoints SET secret = (SELECT secret FROM endpoints WHERE endpoint = 'mf-psk-001') WHERE endpoint = 'mf-psk-002'").run()
+    raw.close()
+    const mid = await runCli(['manifest', 'export', '--format', 'json', '--include-secrets', '--batch', 'psks', '--json', '--manifest', t], { env })
+    expect(mid.code).toBe(6)
+    expect(mid.json).toBeUndefined()
+    const err = JSON.parse(mid.stderr.trim().split('\n').pop()!)
+    expect(err).toMatchObject({ status: 6, error: { code: 'E_SECRET_UNSEALABLE' } })
+    expect(err.error.message).toContain('mf-psk-002')
+  })
+
+  it('--out under a file is E_EXPORT_WRITE (usage), naming the path and errno', async () => {
+    const file = join(dir, 'a-file')
+    writeFileSync(file, 'x')
+    for (const [format, out] of [
+      ['csv', join(file, 'x.csv')],
+      ['pem', file],
+      ['pem', join(file, 'certs')],
+    ] as const) {
+      const r = await runCli(['manifest', 'export', '--format', format, '--out', out, ...m, '--json'], { env })
+      expect(r.code, `${format} ${out}`).toBe(2)
+      expect(r.json.error.code).toBe('E_EXPORT_WRITE')
+      expect(r.json.error.message).toMatch(/a-file/)
+      expect(r.json.error.message).toMatch(/E(NOTDIR|EXIST)/)
+      expect(r.json.error.hint).toMatch(/--out/)
+    }
+    expect(readFileSync(file, 'utf8')).toBe('x')
+  })
+
+  describe('with a big manifest', () => {
+    const big = join(dir, 'big.db')
+    beforeAll(async () => {
+      const key = Buffer.from(env.LWPROV_MASTER_KEY, 'hex')
+      const store = await openManifest(big)
+      const rows: NewManifestRecord[] = []
+      for (let i = 0; i < 200_000; i++) {
+        const ep = `big-${String(i).padStart(6, '0')}`
+        rows.push({ endpoint: ep, batch: 'big', mode: 'direct', security: 'psk', serverUri: 'coaps://x.example.com:5684', status: 'generated', pskIdentity: ep, developer: false, secret: sealSecrets(key, { psk: randomBytes(16) }, ep) })
+      }
+      await store.insertMany(rows)
+      await store.close()
+    }, 120_000)
+
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      it(`${sig} during --include-secrets --out removes the plaintext temp file`, async () => {
+        const out = join(dir, `sig-${sig}`)
+        mkdirSync(out)
+        const child = spawn(process.execPath, [BIN, 'manifest', 'export', '--format', 'csv', '--include-secrets', '--out', join(out, 'x.csv'), '--manifest', big], {
+          cwd: ROOT,
+          env: { ...process.env, ...env, NO_COLOR: '1' },
+          stdio: 'ignore',
+        })
+        const tmp = `x.csv.tmp-${child.pid}`
+        const w = watch(out)
+        await new Promise<void>((res) => {
+          const check = () => existsSync(join(out, tmp)) && res()
+          w.on('change', check)
+          check()
+        })
+        w.close()
+        const code = await new Promise<number | null>((res) => {
+          child.on('exit', (c) => res(c))
+          child.kill(sig)
+        })
+        expect(code).toBe(sig === 'SIGINT' ? 130 : 143)
+        expect(readdirSync(out)).toEqual([])
+      }, 60_000)
+    }
+
+    it('`export | head -1` ends quietly with exit 0', async () => {
+      const r = await new Promise<{ status: string; stdout: string; stderr: string }>((res) => {
+        const sh = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" manifest export --format csv --manifest "${big}" | head -1; echo "ps=\${PIPESTATUS[*]}" >&2`], { cwd: ROOT, env: { ...process.env, ...env } })
+        let stdout = ''
+        let stderr = ''
+        sh.stdout.on('data', (d) => (stdout += d))
+        sh.stderr.on('data', (d) => (stderr += d))
+        sh.on('close', () => res({ status: stderr.match(/ps=(.*)/)?.[1] ?? '', stdout, stderr: stderr.replace(/ps=.*\n?/, '') }))
+      })
+      expect(r.status).toBe('0 0')
+      expect(r.stdout).toMatch(/^endpoint,status,security,/)
+      expect(r.stdout.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toBe('')
+    }, 60_000)
   })
 })
