@@ -16,6 +16,7 @@ import {
   loadTemplate,
   MODEL_FIELD_DOCS,
   openDeveloperCa,
+  prepareOutputDir,
   runDevcert,
   writeOutputFiles,
 } from '../core/devcert/index.js'
@@ -97,6 +98,7 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
       {
         store,
         masterKeys: [explicitKey, devKey?.key].filter((k): k is Buffer => k !== undefined),
+        prepareOutput: (names) => prepareOutputDir(flags.out, names),
         developerCa: () =>
           openDeveloperCa({
             dir: caDir,

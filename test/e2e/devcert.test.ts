@@ -90,6 +90,19 @@ int main(void) { fwrite(MBED_CLOUD_DEV_BOOTSTRAP_DEVICE_CERTIFICATE, 1, MBED_CLO
     expect(arrays(second)).toBe(arrays(first))
   })
 
+  it('an unwritable --out fails (exit 2) before the endpoint is recorded; the rerun with a good --out works', async () => {
+    const plain = join(dir, 'plain-file')
+    writeFileSync(plain, 'x')
+    const bad = await runCli(izuma('e2e-dev-out', join(plain, 'sub', 'creds.c')), { env })
+    expect(bad.code, bad.stderr).toBe(2)
+    expect(bad.json.error).toMatchObject({ code: 'E_DEVCERT_OUT_UNWRITABLE', details: { code: 'ENOTDIR' } })
+    const out = join(dir, 'izuma-out', 'creds.c')
+    const ok = await runCli(izuma('e2e-dev-out', out), { env })
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.json.result.reused).toBe(false)
+    expect(existsSync(out)).toBe(true)
+  })
+
   it('izuma without --server-ca fails clearly (exit 2) and records nothing', async () => {
     const args = ['devcert', '--endpoint', 'e2e-dev-0002', '--server', BS, '--template', 'izuma', '--out', join(dir, 'x.c'), '--ca', join(dir, 'devca'), '--manifest', db, '--json']
     const r = await runCli(args, { env })

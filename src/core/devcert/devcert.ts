@@ -59,6 +59,11 @@ export interface DevcertDeps {
   developerCa: () => Promise<DeveloperCa>
   /** Credential generation (default: the credentials module's); injectable for tests. */
   generate?: typeof generateCredentialSets
+  /**
+   * Called with the output file names after the dry render and before the manifest or the CA is touched; throws
+   * when they cannot be written (the command passes `prepareOutputDir`), so a bad --out costs nothing.
+   */
+  prepareOutput?: (fileNames: string[]) => void
 }
 
 export interface DevcertOutcome {
@@ -170,7 +175,8 @@ export async function runDevcert(req: DevcertRequest, deps: DevcertDeps): Promis
   // Template checks and a dry render on placeholder values: a bad template must not cost a manifest row.
   const preview = modelOf(previewCredential(req.endpoint, profile))
   checkTemplate(req.template, preview)
-  renderTemplateFiles(req.template, preview)
+  const previewFiles = renderTemplateFiles(req.template, preview)
+  deps.prepareOutput?.(previewFiles.map((f) => f.name))
 
   const warnings: string[] = []
   const existing = await deps.store.get(req.endpoint)

@@ -3,11 +3,47 @@
  * developer credential), so they are written mode 0600 and the user is warned when git would pick them up.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 
 import { usageError } from '../errors.js'
 import type { RenderedFile } from './templates.js'
+
+/**
+ * Makes sure the files can be written beside `outPath` before anything is recorded: creates the directory, creates
+ * and removes a probe file in it, and refuses targets that are directories. Without this an unwritable --out would
+ * consume the endpoint (and a developer-CA slot) and the rerun would fail as a duplicate.
+ */
+export function prepareOutputDir(outPath: string, names: string[]): void {
+  const dir = dirname(resolve(outPath))
+  const fail = (what: string, e: unknown): never => {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message
+    throw usageError('E_DEVCERT_OUT_UNWRITABLE', `Cannot write ${what}: ${code}.`, 'Check the --out path and its permissions. Nothing was issued.', { path: what, code })
+  }
+  try {
+    mkdirSync(dir, { recursive: true })
+  } catch (e) {
+    fail(dir, e)
+  }
+  const probe = join(dir, `.lwprov-probe.${process.pid}.tmp`)
+  try {
+    closeSync(openSync(probe, 'wx', 0o600))
+  } catch (e) {
+    fail(dir, e)
+  } finally {
+    rmSync(probe, { force: true })
+  }
+  for (const n of names) {
+    const target = join(dir, n)
+    let isDir = false
+    try {
+      isDir = statSync(target).isDirectory()
+    } catch {
+      // Missing is fine: it will be created.
+    }
+    if (isDir) fail(target, Object.assign(new Error('EISDIR'), { code: 'EISDIR' }))
+  }
+}
 
 /**
  * Writes each file beside `outPath` (creating the directory if needed): to a temporary name first, then renamed,

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { describe, expect, it, vi } from 'vitest'
 
 import { defaultDeveloperCaDir, DEVELOPER_CA_NAME, developerMasterKey, openDeveloperCa } from '../../../src/core/devcert/devca.js'
-import { gitUnignored, writeOutputFiles } from '../../../src/core/devcert/output.js'
+import { gitUnignored, prepareOutputDir, writeOutputFiles } from '../../../src/core/devcert/output.js'
 import { LwprovError, usageError } from '../../../src/core/errors.js'
 import { tempDir } from '../../helpers/cli.js'
 
@@ -81,6 +81,27 @@ describe('output files', () => {
     writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new') }])
     expect(readFileSync(join(dir, 'x.c'), 'utf8')).toBe('new')
     expect(mode(join(dir, 'x.c'))).toBe(0o600)
+  })
+
+  it('prepareOutputDir creates the directory, leaves no probe, and refuses an unusable --out up front', () => {
+    const root = tempDir('lwprov-devprep-')
+    const dir = join(root, 'a', 'b')
+    prepareOutputDir(join(dir, 'x.c'), ['x.c', 'x.h'])
+    expect(statSync(dir).isDirectory()).toBe(true)
+    expect(readdirSync(dir)).toEqual([])
+
+    writeFileSync(join(root, 'plain'), 'x')
+    const notDir = (() => {
+      try {
+        prepareOutputDir(join(root, 'plain', 'sub', 'x.c'), ['x.c'])
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(notDir).toMatchObject({ code: 'E_DEVCERT_OUT_UNWRITABLE', exitCode: 2, details: { code: 'ENOTDIR' } })
+
+    mkdirSync(join(dir, 'x.h'))
+    expect(() => prepareOutputDir(join(dir, 'x.c'), ['x.c', 'x.h'])).toThrowError(expect.objectContaining({ code: 'E_DEVCERT_OUT_UNWRITABLE', details: expect.objectContaining({ code: 'EISDIR' }) }))
   })
 
   it('git check: files in a work tree that does not ignore them are reported', () => {

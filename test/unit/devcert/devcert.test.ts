@@ -153,6 +153,25 @@ describe('runDevcert', () => {
     expect(store.insertMany).not.toHaveBeenCalled()
   })
 
+  it('an unwritable output is refused before the manifest or the CA is touched', async () => {
+    const store = memoryStore()
+    const developerCa = vi.fn(async () => devCa())
+    const names: string[][] = []
+    const prepareOutput = (n: string[]) => {
+      names.push(n)
+      throw new LwprovError('E_DEVCERT_OUT_UNWRITABLE', 'no', { exit: 'usage' })
+    }
+    const e = await codeOf(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa, prepareOutput }))
+    expect(e.code).toBe('E_DEVCERT_OUT_UNWRITABLE')
+    expect(names).toEqual([['mbed_cloud_dev_credentials.c']])
+    expect(store.get).not.toHaveBeenCalled()
+    expect(store.insertMany).not.toHaveBeenCalled()
+    expect(developerCa).not.toHaveBeenCalled()
+    // Fixed output: the endpoint is still free.
+    const o = await runDevcert(request(), { store, masterKeys: [KEY_A], developerCa, prepareOutput: () => undefined })
+    expect(o.reused).toBe(false)
+  })
+
   it('PSK credentials need no CA and are sealed like certificates', async () => {
     const store = memoryStore()
     const developerCa = vi.fn(async () => devCa())
