@@ -102,6 +102,23 @@ describe('lwprov ca', () => {
     expect(missing.json().error.code).toBe('E_CA_UNREADABLE')
   })
 
+  it('reports an --out below a file and a --ca that is a file as usage errors without a stack', () => {
+    writeFileSync(join(dir, 'plain.txt'), 'x')
+    const out = join(dir, 'plain.txt', 'ca')
+    const c = lwprov(['ca', 'create', '--name', 'X', '--out', out, '--json'])
+    expect(c.code, c.stderr).toBe(2)
+    expect(c.json().error).toMatchObject({ code: 'E_CA_OUT_INVALID', message: `Cannot write the CA to ${out}: ENOTDIR.`, hint: 'Check --out and its permissions.' })
+    noStack(c.stderr)
+    const human = lwprov(['ca', 'create', '--name', 'X', '--out', out])
+    expect(human.code).toBe(2)
+    noStack(human.stderr)
+    const show = lwprov(['ca', 'show', '--ca', join(dir, 'plain.txt'), '--json'])
+    expect(show.code).toBe(2)
+    expect(show.json().error.code).toBe('E_CA_UNREADABLE')
+    expect(show.json().error.message).toContain('is a file, not a directory')
+    expect(show.json().error.message).not.toContain('does not exist')
+  })
+
   it('imports an existing CA and re-encrypts its key', () => {
     const r = lwprov(['ca', 'import', '--cert', join(dir, 'line', 'chain.pem'), '--key', join(dir, 'line', 'ca.key.pem'), '--out', join(dir, 'imported'), '--json'], {
       LWPROV_CA_PASSPHRASE: 'new-import-passphrase',

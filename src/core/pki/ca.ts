@@ -7,8 +7,8 @@
  * 35 years, chains of at most 5 certificates.
  */
 import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 
 import { conflictError, cryptoError, LwprovError, usageError } from '../errors.js'
 import { akiValue, basicConstraintsValue, buildName, buildTbs, extension, KU_CA, OID_EXT, parseRawCertificate, readSki, signTbs, skiValue } from './cert.js'
@@ -150,7 +150,17 @@ function checkPassphrase(passphrase: string): void {
  */
 export function checkCaDirFree(dir: string, force: boolean): { cert: string; chain: string; key: string } {
   const files = { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) }
-  if (!existsSync(dir)) return files
+  if (!existsSync(dir)) {
+    // Fail before any passphrase prompt or key generation when a parent is a file (`--out some.pem/ca`).
+    for (let p = dirname(resolve(dir)); ; p = dirname(p)) {
+      if (existsSync(p)) {
+        if (!statSync(p).isDirectory()) throw outInvalid(dir, 'ENOTDIR')
+        break
+      }
+      if (dirname(p) === p) break
+    }
+    return files
+  }
   if (!statSync(dir).isDirectory()) throw usageError('E_CA_OUT_INVALID', `${dir} exists and is not a directory.`, 'Pass --out with a new or existing directory.')
   const existing = Object.values(files).filter((f) => existsSync(f))
   if (existing.length > 0 && !force) {
@@ -167,20 +177,31 @@ export function checkCaDirFree(dir: string, force: boolean): { cert: string; cha
 export function writeCaDir(dir: string, ca: Pick<CreatedCa, 'certPem' | 'keyPkcs8Der' | 'chainPem'>, passphrase: string, opts: { force?: boolean } = {}): { cert: string; chain: string; key: string } {
   checkPassphrase(passphrase)
   const files = checkCaDirFree(dir, opts.force ?? false)
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
   const keyPem = createPrivateKey({ key: ca.keyPkcs8Der, format: 'der', type: 'pkcs8' }).export({
     format: 'pem',
     type: 'pkcs8',
     cipher: 'aes-256-cbc',
     passphrase,
   }) as string
-  // The key first, so a failure never leaves a certificate without its key; chmod as well because `mode` only
-  // applies when the file is created (--force over an existing file).
-  writeFileSync(files.key, keyPem, { mode: 0o600 })
-  chmodSync(files.key, 0o600)
-  writeFileSync(files.cert, ca.certPem, { mode: 0o644 })
-  writeFileSync(files.chain, ca.chainPem, { mode: 0o644 })
+  let created: string | undefined
+  try {
+    if (!existsSync(dir)) created = mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // The key first, so a failure never leaves a certificate without its key; chmod as well because `mode` only
+    // applies when the file is created (--force over an existing file).
+    writeFileSync(files.key, keyPem, { mode: 0o600 })
+    chmodSync(files.key, 0o600)
+    writeFileSync(files.cert, ca.certPem, { mode: 0o644 })
+    writeFileSync(files.chain, ca.chainPem, { mode: 0o644 })
+  } catch (error) {
+    // A directory this call created holds nothing anyone else wrote: remove the half-written CA with it.
+    if (created) rmSync(created, { recursive: true, force: true })
+    throw outInvalid(dir, (error as NodeJS.ErrnoException).code ?? 'error', error)
+  }
   return files
+}
+
+function outInvalid(dir: string, code: string, cause?: unknown): LwprovError {
+  return new LwprovError('E_CA_OUT_INVALID', `Cannot write the CA to ${dir}: ${code}.`, { hint: 'Check --out and its permissions.', exit: 'usage', cause, details: { dir, code } })
 }
 
 function unreadable(dir: string, what: string, cause?: unknown): LwprovError {
@@ -189,6 +210,23 @@ function unreadable(dir: string, what: string, cause?: unknown): LwprovError {
     exit: 'usage',
     cause,
   })
+}
+
+/** `--ca` must name the directory holding ca.pem/ca.key.pem: say whether it is missing or something else. */
+function assertCaDir(dir: string): void {
+  let st: ReturnType<typeof statSync>
+  try {
+    st = statSync(dir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw unreadable(dir, code === 'ENOENT' || code === 'ENOTDIR' ? 'the directory does not exist' : `cannot open it (${code ?? 'error'})`, error)
+  }
+  if (!st.isDirectory()) {
+    throw new LwprovError('E_CA_UNREADABLE', `Cannot read the CA in ${dir}: it is a file, not a directory.`, {
+      hint: 'Pass --ca the directory that holds ca.pem and ca.key.pem (as made by `lwprov ca create --out DIR`), not a file.',
+      exit: 'usage',
+    })
+  }
 }
 
 function readText(dir: string, file: string, optional = false): string | undefined {
@@ -260,7 +298,7 @@ function certFacts(der: Buffer): CertFacts {
  * `E_CA_NOT_CA` (ca.pem is not a CA certificate).
  */
 export async function loadCa(dir: string, passphrase: string): Promise<LoadedCa> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw unreadable(dir, 'the directory does not exist')
+  assertCaDir(dir)
   const certPemText = readText(dir, CA_FILES.cert)!
   const keyText = readText(dir, CA_FILES.key)!
   const chainText = readText(dir, CA_FILES.chain, true)
@@ -435,7 +473,7 @@ export interface CaDescription {
 
 /** Describes a CA directory without its passphrase. Error: `E_CA_UNREADABLE`. */
 export function describeCa(dir: string): CaDescription {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw unreadable(dir, 'the directory does not exist')
+  assertCaDir(dir)
   const certDer = certsIn(readText(dir, CA_FILES.cert)!, dir, CA_FILES.cert)[0]!
   const chainText = readText(dir, CA_FILES.chain, true)
   const chainDer = chainText === undefined ? [certDer] : certsIn(chainText, dir, CA_FILES.chain)

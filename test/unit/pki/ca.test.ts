@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import * as x509 from '@peculiar/x509'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
-import { createCa, describeCa, importCa, issueDeviceCertificates, loadCa, pemBlocks, writeCaDir } from '../../../src/core/pki/index.js'
+import { checkCaDirFree, createCa, describeCa, importCa, issueDeviceCertificates, loadCa, pemBlocks, writeCaDir } from '../../../src/core/pki/index.js'
 import { makeCa, PASS, tempDir } from './helpers.js'
 
 let dir: string
@@ -104,6 +104,40 @@ describe('CA directories', () => {
     expect(() => writeCaDir(join(dir, 'r'), ca, PASS)).toThrow(expect.objectContaining({ code: 'E_CA_EXISTS', exitCode: 3 }))
     expect(() => writeCaDir(join(dir, 'r'), ca, PASS, { force: true })).not.toThrow()
     expect(statSync(join(dir, 'r', 'ca.key.pem')).mode & 0o777).toBe(0o600)
+  })
+
+  it('reports an --out it cannot write as E_CA_OUT_INVALID (usage), before and while writing', async () => {
+    const ca = await createCa({ name: 'Root', keyType: 'ec-p256', days: 30 })
+    writeFileSync(join(dir, 'plain'), 'x')
+    const under = join(dir, 'plain', 'ca')
+    expect(() => checkCaDirFree(under, false)).toThrow(expect.objectContaining({ code: 'E_CA_OUT_INVALID', exitCode: 2, details: { dir: under, code: 'ENOTDIR' } }))
+    let err: unknown
+    try {
+      writeCaDir(under, ca, PASS)
+    } catch (e) {
+      err = e
+    }
+    expect(err).toMatchObject({ code: 'E_CA_OUT_INVALID', exitCode: 2, hint: 'Check --out and its permissions.' })
+    expect((err as Error).message).toBe(`Cannot write the CA to ${under}: ENOTDIR.`)
+    // A write failing inside an existing directory (ca.pem is a directory here) is reported the same way.
+    const fresh = join(dir, 'new', 'ca')
+    const blocked = join(dir, 'blocked')
+    mkdirSync(join(blocked, 'ca.pem'), { recursive: true })
+    expect(() => writeCaDir(blocked, ca, PASS, { force: true })).toThrow(expect.objectContaining({ code: 'E_CA_OUT_INVALID', details: { dir: blocked, code: 'EISDIR' } }))
+    expect(existsSync(blocked)).toBe(true)
+    writeCaDir(fresh, ca, PASS)
+    expect(existsSync(join(fresh, 'ca.key.pem'))).toBe(true)
+  })
+
+  it('tells a missing --ca from one that is a file', async () => {
+    await expect(loadCa(join(dir, 'nope'), PASS)).rejects.toMatchObject({ code: 'E_CA_UNREADABLE', message: expect.stringContaining('the directory does not exist') })
+    writeFileSync(join(dir, 'ca.pem'), 'x')
+    for (const f of [() => describeCa(join(dir, 'ca.pem')), () => loadCa(join(dir, 'ca.pem'), PASS)]) {
+      const e = await Promise.resolve().then(f).catch((x: unknown) => x)
+      expect(e).toMatchObject({ code: 'E_CA_UNREADABLE', exitCode: 2, hint: expect.stringContaining('not a file') })
+      expect((e as Error).message).toContain('is a file, not a directory')
+      expect((e as Error).message).not.toContain('does not exist')
+    }
   })
 
   it('reports a wrong passphrase, a missing CA and a mismatched key with distinct codes', async () => {
