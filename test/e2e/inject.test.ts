@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -68,6 +69,26 @@ describe('inject (e2e)', () => {
     expect(await show('e2efcc0001')).toMatchObject({ status: 'verified', fingerprint: r.json.result.fingerprint })
   })
 
+  it('FCC without --serial-number: the host pre-check refuses it (exit 4), no certificate, no manifest row', async () => {
+    const sim = await spawnSim(['--protocol', 'fcc', '--tcp', '0'])
+    const r = await runCli(
+      [
+        'inject', '--tcp', `127.0.0.1:${sim.ready.port}`, '--protocol', 'fcc', '--endpoint', 'e2efccnosn',
+        '--mode', 'bootstrap', '--security', 'cert', '--server', 'coaps://bs.example.com:5684?aid=0123456789abcdef0123456789abcdef',
+        '--server-ca', join(dir, 'ca', 'ca.pem'), '--ca', join(dir, 'ca'), '--manifest', db,
+        '--manufacturer', 'Acme', '--model-number', 'M1', '--device-type', 'sensor', '--hardware-version', '1.0',
+        '--memory-total-kb', '512', '--json',
+      ],
+      { env },
+    )
+    expect(r.code, r.stderr).toBe(4)
+    expect(r.json).toMatchObject({ status: 4, error: { code: 'E_FCC_ITEM_NOT_EXIST' } })
+    expect(r.json.error.message).toContain('mbed.SerialNumber')
+    expect(r.json.error.hint).toMatch(/--serial-number/)
+    const s = await runCli(['manifest', 'show', 'e2efccnosn', '--manifest', db, '--json'], { env })
+    expect(s.json.error.code).toBe('E_NOT_FOUND')
+  })
+
   it('a refusing device: exit 4, coded error naming the port and step, row failed', async () => {
     const sim = await spawnSim(['--protocol', 'lwprov', '--link', join(dir, 'dev-refuse'), '--serial', 'E2E-0002', '--fault', 'refuse'])
     const r = await runCli(['inject', '--port', sim.ready.link!, '--protocol', 'lwprov', '--endpoint', 'e2e-refuse', ...psk, '--json'], { env })
@@ -129,6 +150,19 @@ describe('inject (e2e)', () => {
     expect(r.code).toBe(5)
     expect(r.json.error).toMatchObject({ code: 'E_PORT_NOT_FOUND' })
     expect(r.json.error.hint).toMatch(/lwprov ports/)
+  })
+
+  it('a --port that is a directory or a regular file: exit 2 at once, E_PORT_NOT_SERIAL with the ports hint', async () => {
+    const file = join(dir, 'not-a-port.txt')
+    writeFileSync(file, 'x')
+    for (const port of [dir, file]) {
+      const r = await runCli(['inject', '--port', port, '--protocol', 'lwprov', '--endpoint', 'x-3', ...psk, '--json'], { env })
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.json.error).toMatchObject({ code: 'E_PORT_NOT_SERIAL' })
+      expect(r.json.error.message).toContain(port)
+      expect(r.json.error.hint).toMatch(/lwprov ports/)
+      expect(r.stderr).not.toMatch(/retrying/)
+    }
   })
 
   it('ports lists without udevadm and never crashes', async () => {

@@ -9,6 +9,10 @@ import { listPorts } from '../../../src/adapters/ports.js'
 import { openSerialLink, translateSerialError } from '../../../src/adapters/serial-link.js'
 import { nextSerial } from '../../../src/adapters/sim-runner.js'
 import { parseTcpAddress } from '../../../src/adapters/tcp-link.js'
+import { LwprovProtocol } from '../../../src/core/inject/lwprov/index.js'
+import { injectOne } from '../../../src/core/inject/session.js'
+import { MASTER_KEY, profile } from './fixtures.js'
+import { MemoryStore } from './memory-store.js'
 
 describe('translateSerialError', () => {
   it.each([
@@ -23,6 +27,50 @@ describe('translateSerialError', () => {
     expect(e.exitCode).toBe(5)
     expect(e.message).toContain('/dev/ttyUSB0')
     expect(`${e.message} ${e.hint}`).toMatch(hint)
+  })
+})
+
+describe('a --port that is not a serial device', () => {
+  it.each([
+    ['Error: Is a directory, cannot open /dev/ttyUSB0', /directory/],
+    ['Error: Inappropriate ioctl for device setting custom baud rate of 115200', /not a terminal/],
+    ['Error: ENOTTY: not a typewriter', /not a terminal/],
+  ])('%s → E_PORT_NOT_SERIAL, usage (not retried)', (msg, what) => {
+    const e = translateSerialError('/dev/ttyUSB0', new Error(msg))
+    expect(e.code).toBe('E_PORT_NOT_SERIAL')
+    expect(e.exitCode).toBe(2)
+    expect(e.message).toContain('/dev/ttyUSB0')
+    expect(e.message).toMatch(what)
+    expect(e.hint).toMatch(/lwprov ports/)
+  })
+
+  it('the real binding: a directory, a regular file and /dev/null are refused as E_PORT_NOT_SERIAL', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwprov-notserial-'))
+    const file = path.join(dir, 'plain.txt')
+    fs.writeFileSync(file, 'x')
+    for (const p of [dir, file, '/dev/null']) {
+      await expect(openSerialLink(p)).rejects.toMatchObject({ code: 'E_PORT_NOT_SERIAL', exitCode: 2, hint: expect.stringContaining('lwprov ports') })
+    }
+  })
+
+  it('injectOne gives up at once: no retry of a usage mistake', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwprov-notserial-'))
+    const retries: number[] = []
+    const store = new MemoryStore()
+    const err = await injectOne({
+      connect: () => openSerialLink(dir),
+      protocol: new LwprovProtocol(),
+      store,
+      profile: profile({ mode: 'direct', security: 'psk' }),
+      masterKey: MASTER_KEY,
+      endpoint: 'not-serial-1',
+      target: dir,
+      retryDelayMs: 1,
+      hooks: { onRetry: (n) => retries.push(n) },
+    }).catch((e: unknown) => e as { code: string; exitCode: number })
+    expect(err).toMatchObject({ code: 'E_PORT_NOT_SERIAL', exitCode: 2 })
+    expect(retries).toEqual([])
+    expect(await store.count()).toBe(0)
   })
 })
 
