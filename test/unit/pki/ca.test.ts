@@ -132,8 +132,9 @@ describe('CA directories', () => {
   it('tells a missing --ca from one that is a file', async () => {
     await expect(loadCa(join(dir, 'nope'), PASS)).rejects.toMatchObject({ code: 'E_CA_UNREADABLE', message: expect.stringContaining('the directory does not exist') })
     writeFileSync(join(dir, 'ca.pem'), 'x')
-    for (const f of [() => describeCa(join(dir, 'ca.pem')), () => loadCa(join(dir, 'ca.pem'), PASS)]) {
-      const e = await Promise.resolve().then(f).catch((x: unknown) => x)
+    const attempts: Array<() => unknown> = [() => describeCa(join(dir, 'ca.pem')), () => loadCa(join(dir, 'ca.pem'), PASS)]
+    for (const f of attempts) {
+      const e: unknown = await Promise.resolve().then(f).catch((x: unknown) => x)
       expect(e).toMatchObject({ code: 'E_CA_UNREADABLE', exitCode: 2, hint: expect.stringContaining('not a file') })
       expect((e as Error).message).toContain('is a file, not a directory')
       expect((e as Error).message).not.toContain('does not exist')
