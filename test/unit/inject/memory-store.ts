@@ -69,6 +69,15 @@ export class MemoryStore implements ManifestStore {
     this.batches.set(b.name, { ...b, createdAt: new Date().toISOString() })
   }
 
+  async createBatchWithRows(b: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]): Promise<void> {
+    if (this.batches.has(b.name)) throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`)
+    // All or nothing, like the real stores' single transaction.
+    const dup = rows.filter((r) => this.rows.has(r.endpoint)).map((r) => r.endpoint)
+    if (dup.length > 0) throw conflictError('E_DUPLICATE_ENDPOINT', `duplicate: ${dup.join(', ')}`, undefined, { duplicates: dup })
+    await this.createBatch(b)
+    await this.insertMany(rows)
+  }
+
   async getBatch(name: string): Promise<BatchRecord | undefined> {
     return this.batches.get(name)
   }
