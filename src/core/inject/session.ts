@@ -1,9 +1,10 @@
 /**
  * One device, start to finish: connect → identify → resolve the endpoint → offline pre-check → just-in-time
- * credentials → write → commit → read back → record. Whatever happens once credentials are recorded (unplug, timeout,
- * refusal, Ctrl-C) the row ends `verified` only with a matching read-back, and `failed` with the step and the reason
- * otherwise; a failed row stays with the device (matched by its serial/IMEI/MAC) so re-injecting it is idempotent.
- * A mistake caught before that (the protocol's pre-check, bad flags) leaves the manifest as it was.
+ * credentials → write → commit → read back → record. The manifest is updated at every stage, so whatever happens
+ * (unplug, timeout, refusal, Ctrl-C) the row ends `verified` only with a matching read-back, and `failed` with the step
+ * and the reason otherwise; a failed row stays with the device (matched by its serial/IMEI/MAC) so re-injecting it is idempotent.
+ * The protocol's offline pre-check runs before credentials are generated, so a mistake it catches (missing device
+ * information, a URI the device would refuse…) creates no row and does not make the CA sign anything.
  * Re-injecting a `verified`/`injected` row keeps its recorded credentials until the device has confirmed the new ones.
  * UI-free: progress goes through `hooks`.
  */
@@ -145,8 +146,8 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
    * verified status, so a failed re-injection never leaves the manifest describing credentials the device never got.
    */
   let pending: StatusUpdate | undefined
-  /** Whether this session has written credentials to the manifest (or is about to send them): failures get recorded. */
-  let touched = false
+  /** The protocol's offline pre-check refused the plan: nothing was generated, nothing reached the device. */
+  let mistake = false
 
   /** Fails fast when aborted (Ctrl-C or the total deadline) instead of waiting for a step timeout. */
   const guard = <T>(p: Promise<T>): Promise<T> => {
@@ -171,8 +172,17 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
       ? new LwprovError('E_INTERRUPTED', `Interrupted during ${step} on ${linkName}.`, { exit: 'interrupted', hint: 'Re-run inject to provision this device; it keeps its endpoint.' })
       : transportError('E_SESSION_TIMEOUT', `The session with ${linkName} took longer than ${timeouts.total} ms (during ${step}).`, 'Check the device, then re-run inject.')
 
+  const precheck = async (plan: InjectionPlan): Promise<void> => {
+    try {
+      await opts.protocol.precheck?.(plan)
+    } catch (e) {
+      mistake = true
+      throw e
+    }
+  }
+
   const record = async (u: StatusUpdate): Promise<void> => {
-    if (endpoint === undefined || row === undefined || !touched) return
+    if (endpoint === undefined || row === undefined) return
     row = await opts.store.updateStatus(endpoint, { ...(opts.station ? { station: opts.station } : {}), ...u })
   }
 
@@ -227,14 +237,13 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           deviceKeygen = wantsDeviceKeygen(opts, identity, linkName)
           // Offline checks first: a user mistake (missing device information, a URI the device would refuse…) must
           // not make the CA sign a certificate nor leave a row behind.
-          await opts.protocol.precheck?.(planFor(endpoint, bareCredentials(opts, endpoint, deviceKeygen)))
+          await precheck(planFor(endpoint, bareCredentials(opts, endpoint, deviceKeygen)))
           const cs = await makeCredentials(opts, endpoint, deviceKeygen, now())
           // What needs the certificate (CN, key ↔ certificate, expiry) is checked before anything is recorded.
-          if (!deviceKeygen) await opts.protocol.precheck?.(planFor(endpoint, cs))
+          if (!deviceKeygen) await precheck(planFor(endpoint, cs))
           if (row !== undefined && HELD_BY_DEVICE.has(row.status)) pending = credentialFields(opts, resolved!, row, cs, deviceId)
           else row = await recordGenerated(opts, resolved!, row, cs, deviceId)
           credentials = cs
-          touched = true
         }
 
         const plan = planFor(endpoint, credentials)
@@ -293,12 +302,15 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
   } catch (e) {
     const err = e instanceof LwprovError ? e : asLwprov(e, linkName, step)
     const failedStep = step
-    // The row keeps the device id, so the same device gets the same endpoint when it comes back.
-    await record({
-      status: 'failed',
-      statusReason: `${err.code === 'E_INTERRUPTED' ? 'interrupted' : failedStep}: ${err.message}`.slice(0, 500),
-      ...(deviceId === undefined ? {} : { deviceId }),
-    }).catch(() => {})
+    // The row keeps the device id, so the same device gets the same endpoint when it comes back. A row the device
+    // holds is not marked failed for a pre-check mistake: its verified credentials are still on the device.
+    if (!(mistake && row !== undefined && HELD_BY_DEVICE.has(row.status))) {
+      await record({
+        status: 'failed',
+        statusReason: `${err.code === 'E_INTERRUPTED' ? 'interrupted' : failedStep}: ${err.message}`.slice(0, 500),
+        ...(deviceId === undefined ? {} : { deviceId }),
+      }).catch(() => {})
+    }
     throw contextual(err, linkName, failedStep, endpoint)
   } finally {
     clearTimeout(deadline)
