@@ -16,7 +16,7 @@ export type InjectResult = Omit<InjectOutcome, 'attempts' | 'deviceKeygen'> & { 
 
 export default class Inject extends BaseCommand {
   static override summary = 'Provision one device: identify, write credentials, read back, verify, record.'
-  static override description = `Connects to the device on a serial port (or TCP for Linux devices running Izuma FCC), learns who it is, generates its credentials just in time (the private key is never stored: only the certificate and fingerprint; PSKs are sealed with the manifest master key), writes them, and records injected → verified once the device's read-back digest matches.
+  static override description = `Connects to the device on a serial port (or TCP for Linux devices running Izuma FCC), learns who it is, generates its credentials just in time (the private key is never stored: only the certificate and fingerprint; PSKs are sealed with the manifest master key), writes them, and records the endpoint as verified only once the device's read-back digest matches (a failure is recorded as failed with the step and reason).
 
 The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, {mac}), or the next reserved name of --batch. A device that fails keeps its endpoint: re-running inject for it is idempotent. Transport failures are retried on a fresh connection (--retries); refusals are not. Ctrl-C marks the row failed (interrupted) and exits 130.`
 
