@@ -84,20 +84,33 @@ class SerialLink extends LinkBase {
   }
 
   write(data: Uint8Array): Promise<void> {
-    if (this.closed) return Promise.reject(transportError('E_LINK_CLOSED', `Serial port ${this.description} is closed.`, 'Reconnect the device and retry.'))
-    return new Promise((resolve, reject) => {
-      this.port.write(Buffer.from(data), (err) => {
-        if (err) return reject(translateSerialError(this.description, err))
-        // drain: resolves once the OS took the bytes, so step timeouts measure the device, not our buffer.
-        this.port.drain((e) => (e && !this.closed ? reject(translateSerialError(this.description, e)) : resolve()))
-      })
-    })
+    // `isOpen` turns false as soon as serialport starts closing (a hang-up is noticed), before 'close' is emitted; a
+    // write issued then would be queued until a re-open that never comes.
+    if (this.closed || !this.port.isOpen) return Promise.reject(this.closedError())
+    return this.untilClosed<void>(
+      (resolve, reject) => {
+        this.port.write(Buffer.from(data), (err) => {
+          if (err) return reject(this.closed || !this.port.isOpen ? this.closedError(err) : translateSerialError(this.description, err))
+          if (!this.port.isOpen) return reject(this.closedError())
+          // drain: resolves once the OS took the bytes, so step timeouts measure the device, not our buffer.
+          this.port.drain((e) => (e && !this.closed ? reject(translateSerialError(this.description, e)) : resolve()))
+        })
+      },
+      (cause) => this.closedError(cause),
+    )
+  }
+
+  private closedError(cause?: Error): LwprovError {
+    return transportError('E_LINK_CLOSED', `Serial port ${this.description} is closed.`, 'Reconnect the device and retry.', cause)
   }
 
   override async flushInput(): Promise<void> {
     await super.flushInput()
-    if (this.closed) return
-    await new Promise<void>((resolve) => this.port.flush(() => resolve()))
+    if (this.closed || !this.port.isOpen) return
+    await this.untilClosed<void>(
+      (resolve) => this.port.flush(() => resolve()),
+      (cause) => this.closedError(cause),
+    ).catch(() => undefined)
   }
 
   async close(): Promise<void> {

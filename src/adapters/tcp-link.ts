@@ -39,11 +39,15 @@ class TcpLink extends LinkBase {
     if (this.closed || this.socket.destroyed) {
       return Promise.reject(transportError('E_LINK_CLOSED', `The connection to ${this.description} is closed.`, 'The device hung up; retry.'))
     }
-    return new Promise((resolve, reject) => {
-      this.socket.write(Buffer.from(data), (err) =>
-        err ? reject(transportError('E_LINK_CLOSED', `Writing to ${this.description} failed: ${err.message}`, 'The device hung up; retry.', err)) : resolve(),
-      )
-    })
+    // Settled by the close too: a write must never outlive the connection.
+    return this.untilClosed<void>(
+      (resolve, reject) => {
+        this.socket.write(Buffer.from(data), (err) =>
+          err ? reject(transportError('E_LINK_CLOSED', `Writing to ${this.description} failed: ${err.message}`, 'The device hung up; retry.', err)) : resolve(),
+        )
+      },
+      (cause) => transportError('E_LINK_CLOSED', `The connection to ${this.description} closed during a write.`, 'The device hung up; retry.', cause),
+    )
   }
 
   async close(): Promise<void> {

@@ -119,8 +119,9 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
   const ctl = new AbortController()
   const onAbort = () => ctl.abort(external?.reason)
   external?.addEventListener('abort', onAbort, { once: true })
+  // Kept referenced (cleared in `finally`): should anything below await a promise nobody settles, this timer keeps the
+  // process alive to fail the session with E_SESSION_TIMEOUT and record it, instead of Node exiting with code 13.
   const deadline = setTimeout(() => ctl.abort(new Error('deadline')), timeouts.total)
-  deadline.unref?.()
 
   let step: InjectionStep = 'connect'
   const hooks: InjectionHooks = {
@@ -189,6 +190,8 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
   try {
     for (let attempt = 0; ; attempt++) {
       let link: ByteLink | undefined
+      let offClose: (() => void) | undefined
+      let closeGrace: ReturnType<typeof setTimeout> | undefined
       try {
         step = 'connect'
         hooks.onStep?.('connect')
@@ -196,18 +199,19 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
         linkName = link.description
         // Safety net only: protocols interpret a hang-up themselves (for FCC over TCP a close without a reply means
         // the device rejected the frame), so they get a head start before a generic disconnect error wins.
+        // The grace timer stays referenced so that the net holds even when the protocol awaits something the close
+        // never settles (no other handle may be left then); it is cleared and the listener removed before our own close.
         const closed = new Promise<never>((_, reject) => {
-          link!.onClose((err) => {
-            const t = setTimeout(() => {
+          offClose = link!.onClose((err) => {
+            closeGrace = setTimeout(() => {
               if (step !== 'done') reject(err ?? transportError('E_DEVICE_DISCONNECTED', `${linkName} closed during ${step}.`, 'The device hung up; check its power and cable, then retry.'))
             }, 1000)
-            t.unref?.()
           })
         })
         closed.catch(() => {})
 
         step = 'identify'
-        const identity = await guard(opts.protocol.identify(link, timeouts, hooks, opts.identity))
+        const identity = await guard(Promise.race([opts.protocol.identify(link, timeouts, hooks, opts.identity), closed]))
         const seen = deviceIdOf(identity)
         // Checked before `deviceId` changes: the failure is recorded on the first device's row, under its id.
         if (firstDeviceId !== undefined && seen !== firstDeviceId) {
@@ -296,6 +300,8 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
         opts.hooks?.onRetry?.(attempt + 1, err)
         await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 300))
       } finally {
+        offClose?.()
+        clearTimeout(closeGrace)
         if (link) await link.close().catch(() => {})
       }
     }

@@ -82,6 +82,9 @@ class ResponseReader {
   private wake: (() => void) | undefined
   private closed: { err?: Error } | undefined
   private readonly off: Array<() => void>
+  /** Rejects once the link closes; raced against writes, which a link may never settle across a hang-up. */
+  readonly gone: Promise<never>
+  private rejectGone!: (e: Error) => void
   /** Partial line of device log text not yet passed to `onDeviceLog`. */
   private partial = ''
 
@@ -89,12 +92,15 @@ class ResponseReader {
     private readonly link: ByteLink,
     private readonly hooks: InjectionHooks,
   ) {
+    this.gone = new Promise<never>((_, reject) => (this.rejectGone = reject))
+    this.gone.catch(() => undefined)
     this.off = [
       link.onData((chunk) => this.feed(this.scanner.push(chunk))),
       link.onClose((err) => {
         this.feed(this.scanner.end())
         this.closed = { err }
         this.wake?.()
+        this.rejectGone(transportError('E_LINK_CLOSED', `${link.description} closed while sending the FCC frame`, 'Check the cable/network and that the device still runs its factory image, then retry.', err))
       }),
     ]
   }
@@ -310,7 +316,7 @@ export class FccProtocol implements ProvisioningProtocol {
     hooks.onStep?.(step === 'write' ? 'write' : 'keygen', `${frame.length} bytes`)
     hooks.onProgress?.(0, frame.length)
     try {
-      await link.write(frame)
+      await Promise.race([link.write(frame), reader.gone])
     } catch (e) {
       if (e instanceof LwprovError) throw e
       throw transportError('E_FCC_WRITE', `writing the FCC frame to ${link.description} failed: ${(e as Error).message}`, 'Check the connection and retry.', e)

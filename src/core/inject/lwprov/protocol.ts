@@ -229,6 +229,9 @@ class Session {
   private established = false
   private current: InjectionStep = 'connect'
   private garbageSeen = 0
+  /** Rejects with the fatal error (link closed, reboot, abort); raced against anything else the session awaits. */
+  private readonly dead: Promise<never>
+  private rejectDead!: (e: LwprovError) => void
 
   constructor(
     private readonly link: ByteLink,
@@ -237,6 +240,8 @@ class Session {
     private readonly retries: number,
   ) {
     this.deadline = Date.now() + timeouts.total
+    this.dead = new Promise<never>((_, reject) => (this.rejectDead = reject))
+    this.dead.catch(() => undefined)
     // A random start keeps a stale answer from an earlier session from matching this session's first request.
     this.seq = Math.floor(Math.random() * 256)
     this.unsubs.push(link.onData((chunk) => this.onChunk(chunk)))
@@ -431,7 +436,9 @@ class Session {
 
   private async write(bytes: Buffer): Promise<void> {
     try {
-      await this.link.write(bytes)
+      // Raced against the close: a link may never settle a write that overlaps a hang-up, and the answer's timer is
+      // cleared by then, so nothing else would end the wait.
+      await Promise.race([this.link.write(bytes), this.dead])
     } catch (e) {
       if (this.fatal) throw this.fatal
       throw new LwprovError('E_LINK_WRITE', `Writing to ${this.link.description} failed during ${this.current}: ${(e as Error).message}`, {
@@ -476,6 +483,7 @@ class Session {
     if (this.fatal) return
     this.fatal = e
     this.failFatal?.(e)
+    this.rejectDead(e)
   }
 
   private addLog(line: string): void {
