@@ -72,7 +72,7 @@ class HangUpLink extends LinkBase {
 function plan(): InjectionPlan {
   return {
     endpoint: 'hangup-1',
-    credentials: { endpoint: 'hangup-1', mode: 'direct', security: 'psk', serverUri: 'coaps://lwm2m.example.com:5684', psk: Buffer.alloc(16, 1), pskIdentity: 'hangup-1', shortServerId: 1, lifetime: 300 },
+    credentials: { endpoint: 'hangup-1', mode: 'direct', security: 'psk', serverUri: 'coaps://lwm2m.example.com:5684', psk: Buffer.alloc(16, 1), pskIdentity: 'hangup-1', shortServerId: 1, lifetime: 300, binding: 'U', notificationStoring: false },
     now: new Date(),
   }
 }
