@@ -6,6 +6,7 @@ import path from 'node:path'
 import { Flags } from '@oclif/core'
 
 import { listPorts, type PortInfo } from '../adapters/ports.js'
+import type { LinkBase } from '../adapters/link-base.js'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { isInteractive, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
@@ -25,6 +26,14 @@ import { isExplicit, mergeSettings, parseStationProfile } from '../core/station/
 import { runStation, type StationFailure } from '../core/station/runner.js'
 import { portIdentity, probe } from '../cli/station-ports.js'
 import { PROFILE_KEYS } from './batch/create.js'
+
+/** After Ctrl-C, how long the process may take to exit on its own before it is ended with 130. */
+const FORCE_EXIT_MS = 5000
+
+function forceExit(why: string): never {
+  process.stderr.write(`lwprov station: exiting after ${why} (exit 130).\n`)
+  process.exit(130)
+}
 
 export interface StationResult {
   verified: number
@@ -143,12 +152,37 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     }
 
     const abort = new AbortController()
-    const onSigint = () => abort.abort()
-    process.once('SIGINT', onSigint)
-    process.once('SIGTERM', onSigint)
+    const onSigint = () => {
+      if (abort.signal.aborted) forceExit('a second interrupt')
+      abort.abort()
+      // Last resort, documented: the runner stops waiting for stuck ports after its grace period, but a handle we do
+      // not own (a serial port whose native close or read never completes) could still keep Node alive after the
+      // summary. Unref'd, so it only fires when the process would otherwise hang; the result is already on stdout.
+      setTimeout(() => forceExit('a hang after the interrupt'), FORCE_EXIT_MS).unref()
+    }
+    // Listeners stay installed until cleanup (not `once`): a second Ctrl-C must not fall back to Node's default kill.
+    process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigint)
     this.onCleanup(() => {
       process.removeListener('SIGINT', onSigint)
       process.removeListener('SIGTERM', onSigint)
+    })
+    // Every link the sessions open is tracked and closed at the end. The inject session stops waiting for `connect`
+    // when Ctrl-C aborts it, so a port that finishes opening afterwards would be nobody's: its open serial port keeps
+    // reading (a libuv poll handle) and Node would never exit. Such late links are closed as soon as they arrive.
+    const links = new Set<LinkBase>()
+    const openTracked = async (p: string): Promise<LinkBase> => {
+      const link = await openSerialLink(p, { baud: s.baud })
+      if (abort.signal.aborted) {
+        await link.close().catch(() => {})
+        throw new LwprovError('E_INTERRUPTED', `Interrupted while opening ${p}.`, { exit: 'interrupted' })
+      }
+      links.add(link)
+      link.onClose(() => links.delete(link))
+      return link
+    }
+    this.onCleanup(async () => {
+      await Promise.all([...links].map((l) => l.close().catch(() => {})))
     })
     const view = renderStation(ports, { renderer: chooseRenderer(this.jsonEnabled()), bell: s.bell })
     const batchHeader = s.batch ? await store.getBatch(s.batch) : undefined
@@ -163,7 +197,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         beforeDevice: () => {
           if (batchHeader) assertBatchActive(batchHeader, new Date())
         },
-        connect: (p) => openSerialLink(p, { baud: s.baud }),
+        connect: (p) => openTracked(p),
         portIdentity: async (p) => portIdentity(p),
         ...(protocol.name === 'lwprov' ? { probeDevice: (p: string) => probe(protocol, p, s.baud) } : {}),
         ...(String(s.ports) === 'auto' ? { discover: async () => (await autoPorts(s.vid, s.pid)).map((x) => x.path) } : {}),

@@ -146,11 +146,28 @@ describe('station (e2e)', () => {
       env: { ...process.env, ...env, NO_COLOR: '1' },
     })
     let out = ''
+    let err = ''
     child.stdout.on('data', (d) => (out += d))
-    await new Promise((r) => setTimeout(r, 2500))
+    child.stderr.on('data', (d) => (err += d))
+    // Listen before anything can happen: an exit before the interrupt must fail the test, not hang it.
+    let exitCode: number | null | undefined
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r((exitCode = c))))
+    // Interrupt once the station is really provisioning (a verified row exists, so its Ctrl-C handler is installed),
+    // not after a fixed delay: under load Node may still be starting, and Node's default SIGINT kill is no 130.
+    const store = await openStore(db)
+    try {
+      const until = Date.now() + 40_000
+      while ((await store.count({ batch: 'WO-INT', status: 'verified' })) === 0) {
+        if (exitCode !== undefined) throw new Error(`station exited (${exitCode}) before any device was verified:\n${err}`)
+        if (Date.now() > until) throw new Error(`no device verified within 40 s:\n${err}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    } finally {
+      await store.close()
+    }
     child.kill('SIGINT')
-    const code = await new Promise((r) => child.once('exit', (c) => r(c)))
-    expect(code).toBe(130)
+    const code = await exited
+    expect(code, err).toBe(130)
     const res = JSON.parse(out).result
     expect(res.stopReason).toBe('interrupted')
     const all = await rows(db, 'WO-INT')

@@ -96,6 +96,11 @@ export interface StationOptions {
   /** One-shot mode: how long a missing port may take to appear, ms; default 10000. */
   appearTimeoutMs?: number
   discoverMs?: number
+  /**
+   * After `signal` aborts, how long workers may take to wind down (sessions record `interrupted`, links close) before
+   * the run returns without them, ms; default 3000. Ctrl-C must end promptly even if a link never finishes closing.
+   */
+  interruptGraceMs?: number
   now?: () => number
 }
 
@@ -312,10 +317,50 @@ export async function runStation(o: StationOptions): Promise<StationRunResult> {
     })()
   }
 
+  // Ctrl-C bounds the wait: a worker stuck past the grace period (a link whose close never completes, a device call
+  // that ignores the signal) is reported as interrupted instead of holding the whole station open.
+  const busy = new Set<string>()
+  const settled = new Set<string>()
+  let graceOver: Promise<void> | undefined
+  let graceTimer: ReturnType<typeof setTimeout> | undefined
+  let finished = false
+  const interrupted = new Promise<void>((resolve) => {
+    if (interrupt.signal.aborted) resolve()
+    else interrupt.signal.addEventListener('abort', () => resolve(), { once: true })
+  })
+  const bounded = (all: Promise<unknown>): Promise<unknown> => {
+    graceOver ??= interrupted.then(
+      () =>
+        new Promise<void>((resolve) => {
+          if (finished) return resolve()
+          graceTimer = setTimeout(resolve, o.interruptGraceMs ?? 3000)
+        }),
+    )
+    return Promise.race([all, graceOver])
+  }
+
   // Workers may be added while we wait (`--ports auto`): keep waiting until the set stops growing.
   for (;;) {
     const n = workers.size
-    await Promise.all(workers.values())
+    for (const [p, w] of workers) {
+      if (busy.has(p) || settled.has(p)) continue
+      busy.add(p)
+      const settle = () => {
+        busy.delete(p)
+        settled.add(p)
+      }
+      w.then(settle, settle)
+    }
+    await bounded(Promise.all(workers.values()))
+    if (interrupt.signal.aborted && busy.size > 0) {
+      for (const port of busy) {
+        const f: StationFailure = { port, code: 'E_INTERRUPTED', reason: `${port} did not stop within ${o.interruptGraceMs ?? 3000} ms after the interrupt.` }
+        failures.push(f)
+        emit({ type: 'failed', ...f })
+        emit({ type: 'idle', port, reason: 'interrupted' })
+      }
+      break
+    }
     if (workers.size !== n) continue
     if (discovering && n === 0 && !stop.signal.aborted) {
       await sleep(o.discoverMs ?? 1000)
@@ -324,7 +369,9 @@ export async function runStation(o: StationOptions): Promise<StationRunResult> {
     break
   }
   stop.abort()
-  await discovering
+  await (discovering ? bounded(discovering) : undefined)
+  finished = true
+  clearTimeout(graceTimer)
   o.signal?.removeEventListener('abort', onOuterAbort)
   if (fatal) throw fatal
   const elapsedMs = Math.max(1, now() - started)

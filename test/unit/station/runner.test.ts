@@ -135,6 +135,26 @@ describe('station runner', () => {
     expect(r.failures.map((f) => f.code)).toEqual(['E_INTERRUPTED', 'E_INTERRUPTED'])
   })
 
+  it('returns promptly after Ctrl-C even when a port never finishes (stuck close or probe)', async () => {
+    const b = fakeBench(['/a', '/b'], { delayMs: 5 })
+    const inject = b.opts.inject
+    const ctl = new AbortController()
+    // /b's session ignores the signal and never settles, like a serial close that never calls back.
+    const run = runStation({
+      ...b.opts,
+      continuous: true,
+      interruptGraceMs: 50,
+      signal: ctl.signal,
+      inject: (port, connect, hooks) => (port === '/b' ? new Promise<never>(() => {}) : inject(port, connect, hooks)),
+    })
+    await new Promise((r) => setTimeout(r, 30))
+    ctl.abort()
+    // Without the grace period this never resolves and the test times out.
+    const r = await run
+    expect(r.stopReason).toBe('interrupted')
+    expect(r.failures).toContainEqual(expect.objectContaining({ port: '/b', code: 'E_INTERRUPTED' }))
+  })
+
   it('stops on abort and picks up ports found by discovery', async () => {
     const b = fakeBench(['/a', '/b'])
     const ctl = new AbortController()
