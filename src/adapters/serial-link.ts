@@ -145,12 +145,18 @@ export async function openSerialLink(path: string, opts: SerialLinkOptions = {})
   if (!opts.portClass) assertCharacterDevice(path)
   const port: AnyPort = new Port({ path, baudRate: opts.baud ?? 115200, autoOpen: false, hupcl: false })
   await new Promise<void>((resolve, reject) => {
+    let timedOut = false
     const timer = setTimeout(() => {
+      timedOut = true
       reject(transportError('E_PORT_TIMEOUT', `Opening serial port ${path} took longer than ${timeoutMs} ms.`, 'Check that the device is connected and not stuck; unplug and replug it.'))
-      port.close(() => {})
     }, timeoutMs)
     port.open((err) => {
       clearTimeout(timer)
+      // An open that completes after we gave up must still be closed, or its poll handle keeps the process alive.
+      if (timedOut) {
+        if (!err) port.close(() => {})
+        return
+      }
       if (err) reject(translateSerialError(path, err))
       else resolve()
     })

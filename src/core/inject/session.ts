@@ -195,7 +195,12 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
       try {
         step = 'connect'
         hooks.onStep?.('connect')
-        link = await guard(opts.connect())
+        const connecting = opts.connect()
+        // If Ctrl-C wins the race, the port may still finish opening: close it then, or it keeps the process alive.
+        link = await guard(connecting).catch((e: unknown) => {
+          if (ctl.signal.aborted) connecting.then((l) => l.close(), () => {}).catch(() => {})
+          throw e
+        })
         linkName = link.description
         // Safety net only: protocols interpret a hang-up themselves (for FCC over TCP a close without a reply means
         // the device rejected the frame), so they get a head start before a generic disconnect error wins.

@@ -147,6 +147,40 @@ describe('a close overlapping a write settles everything that waits', () => {
   })
 })
 
+describe('Ctrl-C while the port is still opening', () => {
+  it('closes a link that finishes opening after the abort (its handle would keep the process alive)', async () => {
+    const link = new HangUpLink(Number.MAX_SAFE_INTEGER, true)
+    let closed = false
+    const close = link.close.bind(link)
+    link.close = async () => {
+      closed = true
+      return close()
+    }
+    let opened!: (l: ByteLink) => void
+    const ctl = new AbortController()
+    const run = injectOne({
+      connect: () => new Promise<ByteLink>((r) => (opened = r)),
+      protocol: new LwprovProtocol(),
+      store: new MemoryStore(),
+      profile: profile({ mode: 'direct', security: 'psk' }),
+      masterKey: MASTER_KEY,
+      endpoint: 'abort-open-1',
+      retries: 0,
+      timeouts: TIMEOUTS,
+      retryDelayMs: 1,
+      hooks: { signal: ctl.signal },
+    })
+    await new Promise((r) => setImmediate(r))
+    ctl.abort()
+    const r = await settles(run)
+    expect(r).not.toBe(HUNG)
+    expect((r as { error?: LwprovError }).error).toMatchObject({ code: 'E_INTERRUPTED' })
+    opened(link)
+    await new Promise((r) => setImmediate(r))
+    expect(closed).toBe(true)
+  })
+})
+
 describe('LinkBase: close reaches every waiter', () => {
   class Bare extends LinkBase {
     readonly description = 'mem://bare'
