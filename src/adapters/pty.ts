@@ -40,7 +40,15 @@ export interface OpenPtyOptions {
 }
 
 // Protocol between node and the helper, both ways: 1-byte type + uint32 BE length + payload.
-// helper → node: R(tty path) ready, O opened, C closed, D data.  node → helper: D data, H hang up, Q quit.
+// helper → node: R(tty path) ready, O opened, C closed, D data.  node → helper: D (uint32 BE session + data), H hang up, Q quit.
+// Sessions are numbered by the 'O's, counted on both sides: the helper drops bytes a device sent for a session the host
+// has already closed, so a late reply never reaches the next opener.
+//
+// Ordering (why the loop is shaped as it is): the kernel queues the inotify IN_OPEN event before the host's open()
+// returns, so before any byte the new host writes. Draining inotify (and reporting C/O) before every read of the
+// master, and again after it before forwarding the bytes, guarantees a re-open is reported ahead of the data that
+// follows it; bytes read after a re-open became known go to the new session (the old host has closed: nobody is
+// listening to that device any more).
 const PY_HELPER = String.raw`
 import os, pty, sys, tty, select, struct, time, errno
 link = sys.argv[1]
@@ -80,59 +88,77 @@ def unlink():
     try:
         if os.readlink(link).startswith('/dev/'): os.unlink(link)
     except OSError: pass
-def hup(m):
+def mstate():
     p = select.poll(); p.register(m, select.POLLIN)
     ev = p.poll(0)
-    return bool(ev and ev[0][1] & select.POLLHUP)
-m, ino = make(); opened = False; inbuf = b''; closed_seen = False
+    return ev[0][1] if ev else 0
+def hup():
+    return bool(mstate() & select.POLLHUP)
+def begin():
+    global opened, closed_seen, gen
+    opened = True; closed_seen = False; gen += 1; out(b'O')
+def sync():
+    # Apply every open/close the kernel has reported so far. A close followed by an open between two wake-ups (the
+    # POLLHUP state never seen) is still two sessions.
+    global closed_seen
+    if ino is None: return
+    while True:
+        try: buf = os.read(ino, 4096)
+        except OSError: return
+        if not buf: return
+        i = 0
+        while i + 16 <= len(buf):
+            _, mask, _, ln = struct.unpack_from('iIII', buf, i); i += 16 + ln
+            if mask & 0x18:
+                if opened: closed_seen = True
+            elif mask & 0x20 and closed_seen and opened:
+                out(b'C'); begin()
+m, ino = make(); opened = False; inbuf = b''; closed_seen = False; gen = 0
 while True:
-    if not opened and not hup(m):
-        opened = True; closed_seen = False; out(b'O')
+    sync()
+    if not opened and not hup(): begin()
     p = select.poll(); p.register(0, select.POLLIN)
     if opened: p.register(m, select.POLLIN)
     if ino is not None: p.register(ino, select.POLLIN)
-    for fd, ev in p.poll(None if opened else 20):
-        if fd == ino:
-            # inotify wakes us at once when the host opens the port; a close followed by an open between two
-            # wake-ups (the POLLHUP state never seen) is still two sessions.
-            try: buf = os.read(ino, 4096)
-            except OSError: buf = b''
-            i = 0
-            while i + 16 <= len(buf):
-                _, mask, _, ln = struct.unpack_from('iIII', buf, i); i += 16 + ln
-                if mask & 0x18 and opened: closed_seen = True
-                elif mask & 0x20 and closed_seen and opened:
-                    out(b'C'); out(b'O'); closed_seen = False
-        elif fd == m:
-            data = b''
-            if ev & select.POLLIN:
-                try: data = os.read(m, 65536)
-                except OSError: data = b''
-                if data: out(b'D', data)
-            if not data and ev & (select.POLLHUP | select.POLLERR):
+    ready = set(fd for fd, _ in p.poll(None if opened else 20))
+    # Hang-up / close / open news first, then the master's bytes.
+    sync()
+    if opened and m in ready:
+        ev = mstate()  # afresh: the wake-up's POLLHUP may belong to a session sync() has just closed
+        data = b''
+        if ev & select.POLLIN:
+            try: data = os.read(m, 65536)
+            except OSError: data = b''
+        if data:
+            sync()  # a re-open that raced with the read is still reported before these bytes
+            out(b'D', data)
+        elif ev & (select.POLLHUP | select.POLLERR):
+            sync()
+            if opened and hup():  # still hung up: no re-open seen in the meantime
                 opened = False; closed_seen = False; out(b'C')
-        elif fd == 0:
-            chunk = os.read(0, 65536)
-            if not chunk:
-                unlink(); sys.exit(0)
-            inbuf += chunk
-            while len(inbuf) >= 5:
-                t = inbuf[:1]; n = struct.unpack('>I', inbuf[1:5])[0]
-                if len(inbuf) < 5 + n: break
-                d = inbuf[5:5+n]; inbuf = inbuf[5+n:]
-                if t == b'D' and opened:
-                    try:
-                        while d:
-                            k = os.write(m, d); d = d[k:]
-                    except OSError: pass
-                elif t == b'H':
-                    # the new PTY replaces the link atomically, so the path never dangles; then the old one dies
-                    old, oldino = m, ino; m, ino = make(); os.close(old)
-                    if oldino is not None: os.close(oldino)
-                    if opened: opened = False; out(b'C')
-                    closed_seen = False
-                elif t == b'Q':
-                    os.close(m); unlink(); sys.exit(0)
+    if 0 in ready:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            unlink(); sys.exit(0)
+        inbuf += chunk
+        while len(inbuf) >= 5:
+            t = inbuf[:1]; n = struct.unpack('>I', inbuf[1:5])[0]
+            if len(inbuf) < 5 + n: break
+            d = inbuf[5:5+n]; inbuf = inbuf[5+n:]
+            if t == b'D' and opened and len(d) >= 4 and struct.unpack('>I', d[:4])[0] == gen:
+                d = d[4:]
+                try:
+                    while d:
+                        k = os.write(m, d); d = d[k:]
+                except OSError: pass
+            elif t == b'H':
+                # the new PTY replaces the link atomically, so the path never dangles; then the old one dies
+                old, oldino = m, ino; m, ino = make(); os.close(old)
+                if oldino is not None: os.close(oldino)
+                if opened: opened = False; out(b'C')
+                closed_seen = False
+            elif t == b'Q':
+                os.close(m); unlink(); sys.exit(0)
 `
 
 function have(cmd: string, args: string[]): boolean {
@@ -175,6 +201,8 @@ class PtyDeviceImpl extends EventEmitter implements PtyDevice {
   hostOpen = false
   private child: ChildProcess | undefined
   private rx: Buffer = Buffer.alloc(0)
+  /** Number of 'O's seen from the python helper: tags our writes with the session they belong to. */
+  private session = 0
   private closing = false
   private readyWaiters: Array<() => void> = []
 
@@ -263,6 +291,7 @@ class PtyDeviceImpl extends EventEmitter implements PtyDevice {
         this.ready()
         this.emit('ready', this.ttyPath)
       } else if (type === 'O') {
+        this.session++
         this.hostOpen = true
         this.emit('open')
       } else if (type === 'C') {
@@ -285,7 +314,11 @@ class PtyDeviceImpl extends EventEmitter implements PtyDevice {
 
   write(data: Uint8Array): void {
     if (data.length === 0) return
-    if (this.engine === 'python') this.send('D', data)
+    if (this.engine === 'python') {
+      const tag = Buffer.alloc(4)
+      tag.writeUInt32BE(this.session >>> 0)
+      this.send('D', Buffer.concat([tag, data]))
+    }
     else if (this.hostOpen) this.child?.stdin?.write(Buffer.from(data))
   }
 

@@ -5,9 +5,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
+import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
 
 import { openSerialLink } from '../../../src/adapters/serial-link.js'
+import { openPty, type PtyDevice } from '../../../src/adapters/pty.js'
 import { openTcpLink } from '../../../src/adapters/tcp-link.js'
 import { FccProtocol } from '../../../src/core/inject/fcc/index.js'
 import type { FaultSpec } from '../../../src/core/inject/faults.js'
@@ -162,6 +166,72 @@ describe('faults over a PTY (lwprov protocol)', () => {
     await expectFailed(injectOne(opts('f-always', { retries: 2 })), 'f-always', 'F-ALWAYS')
     await expectFailed(injectOne(opts('f-always')), 'f-always', 'F-ALWAYS')
     expect((await store.get('f-always'))!.status).toBe('failed')
+  })
+})
+
+/** The python PTY helper serving `link` (a child of this process). */
+function helperPid(link: string): number {
+  const ps = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+  const line = ps.split('\n').find((l) => l.includes('python3') && l.trimEnd().endsWith(link))
+  if (!line) throw new Error(`no PTY helper for ${link} among:\n${ps}`)
+  return Number(line.trim().split(/\s+/)[0])
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10))
+  if (!cond()) throw new Error(`timed out waiting for ${what}`)
+}
+
+describe('PTY session boundaries (python engine)', () => {
+  let pty: PtyDevice | undefined
+  afterEach(async () => pty?.close())
+
+  // The flake behind the retries above: a host that closes and re-opens the port and writes its HELLO, all before the
+  // helper wakes up, must see that HELLO reach the new session, never the old one. Stopping the helper makes the
+  // "all before it wakes" deterministic.
+  it('a close + re-open + write the helper sees in one wake-up: the bytes follow the new open', async () => {
+    const link = path.join(tempDir('lwprov-order-'), 'dev')
+    const p = (pty = await openPty(link, { engine: 'python' }))
+    const events: string[] = []
+    p.on('open', () => events.push('open'))
+    p.on('close', () => events.push('close'))
+    p.on('data', (b: Buffer) => events.push(`data:${b.toString('latin1')}`))
+    const flags = fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK
+    const fd1 = fs.openSync(link, flags)
+    await until(() => events.includes('open'), 'the first open')
+    const pid = helperPid(link)
+    let fd2: number
+    process.kill(pid, 'SIGSTOP')
+    try {
+      fs.writeSync(fd1, 'old')
+      fs.closeSync(fd1)
+      fd2 = fs.openSync(link, flags)
+      fs.writeSync(fd2, 'HELLO')
+    } finally {
+      process.kill(pid, 'SIGCONT')
+    }
+    try {
+      await until(() => events.join('|').includes('HELLO'), 'the HELLO bytes')
+      const second = events.lastIndexOf('open')
+      expect(events.filter((e) => e === 'open')).toHaveLength(2)
+      expect(events.slice(0, second)).toContain('close')
+      expect(events.slice(0, second).join('|')).not.toContain('HELLO')
+      expect(events.slice(second).filter((e) => e.startsWith('data:')).join('')).toContain('HELLO')
+      // The device's answer in the new session reaches the new host.
+      p.write(Buffer.from('OK'))
+      let got = ''
+      await until(() => {
+        const b = Buffer.alloc(64)
+        try {
+          got += b.subarray(0, fs.readSync(fd2, b)).toString('latin1')
+        } catch {
+          // EAGAIN: nothing yet
+        }
+        return got.includes('OK')
+      }, 'the reply on the new host')
+    } finally {
+      fs.closeSync(fd2)
+    }
   })
 })
 
