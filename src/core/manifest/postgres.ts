@@ -124,39 +124,7 @@ export class PostgresManifestStore implements ManifestStore {
   }
 
   async insertMany(rows: NewManifestRecord[]): Promise<void> {
-    if (rows.length === 0) return
-    const now = new Date().toISOString()
-    const sql = `INSERT INTO endpoints (${COLUMN_NAMES.join(', ')}) SELECT * FROM unnest(${COLUMN_NAMES.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? 'text'}[]`).join(', ')})`
-    try {
-      await this.tx(async (c) => {
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-          const cols: unknown[][] = COLUMN_NAMES.map(() => [])
-          for (const r of rows.slice(i, i + INSERT_CHUNK)) {
-            const v = recordValues(r, now, false)
-            for (let k = 0; k < v.length; k++) cols[k]!.push(v[k])
-          }
-          await c.query(sql, cols)
-        }
-      })
-    } catch (e) {
-      if ((e as { code?: string }).code !== '23505') throw e
-      const names = rows.map((r) => r.endpoint)
-      const found = new Set<string>()
-      const seen = new Set<string>()
-      for (const n of names) {
-        if (seen.has(n)) found.add(n)
-        seen.add(n)
-      }
-      for (let i = 0; i < names.length; i += 10_000) {
-        const r = await this.pool.query('SELECT endpoint FROM endpoints WHERE endpoint = ANY($1::text[])', [names.slice(i, i + 10_000)])
-        for (const x of r.rows) found.add(x.endpoint)
-      }
-      const dups = names.filter((n) => found.has(n) && (found.delete(n) || true))
-      // A concurrent transaction may hold the name uncommitted, invisible to the lookup: take it from the error.
-      const m = /Key \(endpoint\)=\((.*)\) already exists/.exec((e as { detail?: string }).detail ?? '')
-      if (dups.length === 0 && m?.[1]) dups.push(m[1])
-      throw conflictError('E_DUPLICATE_ENDPOINT', duplicateMessage(dups), DUPLICATE_HINT, { duplicates: dups })
-    }
+    if (rows.length > 0) await this.insertAtomically(undefined, rows)
   }
 
   async allocateSeq(template: string, count: number, start?: number): Promise<number> {
@@ -260,15 +228,7 @@ export class PostgresManifestStore implements ManifestStore {
   }
 
   async createBatch(b: Omit<BatchRecord, 'createdAt'>): Promise<void> {
-    try {
-      await this.pool.query(
-        'INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [b.name, b.template ?? null, b.count ?? null, b.profile ?? null, b.activatesOn ?? null, b.expiresOn ?? null, new Date().toISOString()],
-      )
-    } catch (e) {
-      if ((e as { code?: string }).code === '23505') throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`, 'Choose another --batch name.')
-      throw e
-    }
+    await this.insertAtomically(b, [])
   }
 
   /**
@@ -276,18 +236,28 @@ export class PostgresManifestStore implements ManifestStore {
    * creator of the same batch wait, then fail with `E_BATCH_EXISTS` before writing a row; a crash leaves both or neither.
    */
   async createBatchWithRows(b: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]): Promise<void> {
+    await this.insertAtomically(b, rows)
+  }
+
+  /**
+   * The one write path for new rows (and an optional batch header): a single transaction, bulk `unnest` inserts in
+   * chunks; on a duplicate nothing is written and every duplicate is named.
+   */
+  private async insertAtomically(header: Omit<BatchRecord, 'createdAt'> | undefined, rows: NewManifestRecord[]): Promise<void> {
     const now = new Date().toISOString()
     const sql = `INSERT INTO endpoints (${COLUMN_NAMES.join(', ')}) SELECT * FROM unnest(${COLUMN_NAMES.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? 'text'}[]`).join(', ')})`
     try {
       await this.tx(async (c) => {
-        try {
-          await c.query(
-            'INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-            [b.name, b.template ?? null, b.count ?? null, b.profile ?? null, b.activatesOn ?? null, b.expiresOn ?? null, now],
-          )
-        } catch (e) {
-          if ((e as { code?: string }).code === '23505') throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`, 'Choose another --batch name.')
-          throw e
+        if (header) {
+          try {
+            await c.query(
+              'INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+              [header.name, header.template ?? null, header.count ?? null, header.profile ?? null, header.activatesOn ?? null, header.expiresOn ?? null, now],
+            )
+          } catch (e) {
+            if ((e as { code?: string }).code === '23505') throw conflictError('E_BATCH_EXISTS', `A batch named ${header.name} already exists.`, 'Choose another --batch name.')
+            throw e
+          }
         }
         for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
           const cols: unknown[][] = COLUMN_NAMES.map(() => [])
@@ -300,7 +270,7 @@ export class PostgresManifestStore implements ManifestStore {
       })
     } catch (e) {
       if ((e as { code?: string }).code !== '23505') throw e
-      // Rolled back, header included; name the duplicates as insertMany does.
+      // Rolled back (header included); now name every duplicate, in the rows themselves or already issued.
       const names = rows.map((r) => r.endpoint)
       const seen = new Set<string>()
       const found = new Set<string>(names.filter((n) => seen.has(n) || !seen.add(n)))
@@ -309,6 +279,7 @@ export class PostgresManifestStore implements ManifestStore {
         for (const x of r.rows) found.add(x.endpoint)
       }
       const dups = names.filter((n) => found.has(n) && (found.delete(n) || true))
+      // A concurrent transaction may hold the name uncommitted, invisible to the lookup: take it from the error.
       const m = /Key \(endpoint\)=\((.*)\) already exists/.exec((e as { detail?: string }).detail ?? '')
       if (dups.length === 0 && m?.[1]) dups.push(m[1])
       throw conflictError('E_DUPLICATE_ENDPOINT', duplicateMessage(dups), DUPLICATE_HINT, { duplicates: dups })

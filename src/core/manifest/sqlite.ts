@@ -160,20 +160,7 @@ export class SqliteManifestStore implements ManifestStore {
   }
 
   async insertMany(rows: NewManifestRecord[]): Promise<void> {
-    if (rows.length === 0) return
-    const placeholders = COLUMN_NAMES.map(() => '?').join(', ')
-    const ins = this.stmt(`INSERT INTO endpoints (${COLUMN_NAMES.join(', ')}) VALUES (${placeholders})`)
-    const now = new Date().toISOString()
-    try {
-      await this.write(() => {
-        for (const r of rows) ins.run(recordValues(r, now, true))
-      })
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e
-      // The transaction rolled back; now name every duplicate (in the batch itself or already issued).
-      const dups = await this.retry(() => this.findExisting(rows.map((r) => r.endpoint)))
-      throw conflictError('E_DUPLICATE_ENDPOINT', duplicateMessage(dups), DUPLICATE_HINT, { duplicates: dups })
-    }
+    if (rows.length > 0) await this.insertAtomically(undefined, rows)
   }
 
   /** Names in `names` that already exist or repeat within `names`, in input order, each once. */
@@ -300,18 +287,7 @@ export class SqliteManifestStore implements ManifestStore {
   }
 
   async createBatch(b: Omit<BatchRecord, 'createdAt'>): Promise<void> {
-    try {
-      await this.write(() =>
-        this.stmt(
-          'INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ).run(b.name, b.template ?? null, b.count ?? null, b.profile ?? null, b.activatesOn ?? null, b.expiresOn ?? null, new Date().toISOString()),
-      )
-    } catch (e) {
-      if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
-        throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`, 'Choose another --batch name.')
-      }
-      throw e
-    }
+    await this.insertAtomically(b, [])
   }
 
   /**
@@ -319,24 +295,38 @@ export class SqliteManifestStore implements ManifestStore {
    * creator of the same batch fail with `E_BATCH_EXISTS` before it writes a row, and a crash leaves both or neither.
    */
   async createBatchWithRows(b: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]): Promise<void> {
-    const header = this.stmt('INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    await this.insertAtomically(b, rows)
+  }
+
+  /** The one write path for new rows (and an optional batch header): one transaction; on a duplicate, nothing written. */
+  private async insertAtomically(header: Omit<BatchRecord, 'createdAt'> | undefined, rows: NewManifestRecord[]): Promise<void> {
     const ins = this.stmt(`INSERT INTO endpoints (${COLUMN_NAMES.join(', ')}) VALUES (${COLUMN_NAMES.map(() => '?').join(', ')})`)
     const now = new Date().toISOString()
     try {
       await this.write(() => {
-        try {
-          header.run(b.name, b.template ?? null, b.count ?? null, b.profile ?? null, b.activatesOn ?? null, b.expiresOn ?? null, now)
-        } catch (e) {
-          if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
-            throw conflictError('E_BATCH_EXISTS', `A batch named ${b.name} already exists.`, 'Choose another --batch name.')
+        if (header) {
+          try {
+            this.stmt('INSERT INTO batches (name, template, count, profile, activates_on, expires_on, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+              header.name,
+              header.template ?? null,
+              header.count ?? null,
+              header.profile ?? null,
+              header.activatesOn ?? null,
+              header.expiresOn ?? null,
+              now,
+            )
+          } catch (e) {
+            if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
+              throw conflictError('E_BATCH_EXISTS', `A batch named ${header.name} already exists.`, 'Choose another --batch name.')
+            }
+            throw e
           }
-          throw e
         }
         for (const r of rows) ins.run(recordValues(r, now, true))
       })
     } catch (e) {
       if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e
-      // Rolled back, header included; name every duplicate as insertMany does.
+      // The transaction rolled back (header included); now name every duplicate, in the rows or already issued.
       const dups = await this.retry(() => this.findExisting(rows.map((r) => r.endpoint)))
       throw conflictError('E_DUPLICATE_ENDPOINT', duplicateMessage(dups), DUPLICATE_HINT, { duplicates: dups })
     }

@@ -144,6 +144,24 @@ export function storeContract(name: string, fresh: () => Promise<ManifestStore>)
       expect((await s.listBatches()).map((b) => b.name)).toEqual(['wo1'])
     })
 
+    it('creates a work order header and its rows together, or neither', async () => {
+      const s = await fresh()
+      await s.insertMany([rec('taken-1')])
+      // A duplicate row rolls the header back too.
+      await expect(s.createBatchWithRows({ name: 'wo2' }, [rec('fresh-1', { batch: 'wo2', status: 'reserved' }), rec('taken-1', { batch: 'wo2' })])).rejects.toMatchObject({
+        code: 'E_DUPLICATE_ENDPOINT',
+        details: { duplicates: ['taken-1'] },
+      })
+      expect(await s.getBatch('wo2')).toBeUndefined()
+      expect(await s.get('fresh-1')).toBeUndefined()
+      await s.createBatchWithRows({ name: 'wo2', count: 2 }, [rec('fresh-1', { batch: 'wo2', status: 'reserved' }), rec('fresh-2', { batch: 'wo2', status: 'reserved' })])
+      expect(await s.getBatch('wo2')).toMatchObject({ name: 'wo2', count: 2 })
+      expect(await s.count({ batch: 'wo2' })).toBe(2)
+      // A second creator of the same work order writes no rows.
+      await expect(s.createBatchWithRows({ name: 'wo2' }, [rec('fresh-3', { batch: 'wo2' })])).rejects.toMatchObject({ code: 'E_BATCH_EXISTS' })
+      expect(await s.get('fresh-3')).toBeUndefined()
+    })
+
     it('migrate is idempotent', async () => {
       const s = await fresh()
       expect(await s.migrate()).toBe(await s.migrate())
