@@ -11,6 +11,7 @@ import { type CredentialProfile, DEFAULT_PROFILE } from '../../../src/core/model
 import { createCa, type LoadedCa, loadCa, writeCaDir } from '../../../src/core/pki/index.js'
 import { tempDir } from '../../helpers/cli.js'
 import { ACCOUNT, NOW, SERVER_CA_DER } from './fixtures.js'
+import { lwprovFailure } from '../../helpers/errors.js'
 
 const KEY_A = Buffer.alloc(32, 0xa1)
 const KEY_B = Buffer.alloc(32, 0xb2)
@@ -49,15 +50,6 @@ function request(over: Partial<DevcertRequest> = {}): DevcertRequest {
   return { endpoint: 'dev-unit-0001', profile: profile(), template: loadTemplate('izuma'), outName: 'mbed_cloud_dev_credentials.c', now: NOW, generator: 'lwprov test', ...over }
 }
 
-async function codeOf(p: Promise<unknown>): Promise<LwprovError> {
-  try {
-    await p
-  } catch (e) {
-    expect(e).toBeInstanceOf(LwprovError)
-    return e as LwprovError
-  }
-  throw new Error('expected an error')
-}
 
 describe('runDevcert', () => {
   it('issues a certificate with CN = endpoint and OU = aid, records a sealed developer row, renders the template', async () => {
@@ -83,7 +75,7 @@ describe('runDevcert', () => {
     const store = memoryStore()
     const first = await runDevcert(request(), { store, masterKeys: [KEY_A], developerCa: async () => devCa() })
     const developerCa = vi.fn(async () => devCa())
-    const e = await codeOf(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa }))
+    const e = await lwprovFailure(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa }))
     expect(e.code).toBe('E_DUPLICATE_ENDPOINT')
     expect(e.exitCode).toBe(3)
     expect(e.hint).toContain('--reuse')
@@ -100,26 +92,26 @@ describe('runDevcert', () => {
     const store = memoryStore()
     await runDevcert(request(), { store, masterKeys: [KEY_B], developerCa: async () => devCa() })
     expect((await runDevcert(request({ reuse: true }), { store, masterKeys: [KEY_A, KEY_B], developerCa: async () => devCa() })).reused).toBe(true)
-    const e = await codeOf(runDevcert(request({ reuse: true }), { store, masterKeys: [KEY_A], developerCa: async () => devCa() }))
+    const e = await lwprovFailure(runDevcert(request({ reuse: true }), { store, masterKeys: [KEY_A], developerCa: async () => devCa() }))
     expect(e.code).toBe('E_DEVCERT_SECRET_UNREADABLE')
     expect(e.exitCode).toBe(6)
   })
 
   it('never reuses a factory row', async () => {
     const store = memoryStore([{ endpoint: 'dev-unit-0001', batch: 'line1', mode: 'bootstrap', security: 'cert', serverUri: 'coaps://x', status: 'injected', developer: false, createdAt: '', updatedAt: '' }])
-    const e = await codeOf(runDevcert(request({ reuse: true }), { store, masterKeys: [KEY_A], developerCa: async () => devCa() }))
+    const e = await lwprovFailure(runDevcert(request({ reuse: true }), { store, masterKeys: [KEY_A], developerCa: async () => devCa() }))
     expect(e.code).toBe('E_DEVCERT_NOT_DEVELOPER')
-    const e2 = await codeOf(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa: async () => devCa() }))
+    const e2 = await lwprovFailure(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa: async () => devCa() }))
     expect(e2.code).toBe('E_DUPLICATE_ENDPOINT')
   })
 
   it('stops at the per-CA device limit unless forced', async () => {
     const store = memoryStore()
-    const e = await codeOf(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa: async () => devCa(100) }))
+    const e = await lwprovFailure(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa: async () => devCa(100) }))
     expect(e.code).toBe('E_DEVCERT_LIMIT')
     expect(e.hint).toContain('--force')
     expect(store.insertMany).not.toHaveBeenCalled()
-    const e2 = await codeOf(runDevcert(request({ maxDevices: 5 }), { store, masterKeys: [KEY_A], developerCa: async () => devCa(5) }))
+    const e2 = await lwprovFailure(runDevcert(request({ maxDevices: 5 }), { store, masterKeys: [KEY_A], developerCa: async () => devCa(5) }))
     expect(e2.code).toBe('E_DEVCERT_LIMIT')
     await runDevcert(request({ force: true }), { store, masterKeys: [KEY_A], developerCa: async () => devCa(100) })
     expect(store.rows.size).toBe(1)
@@ -129,14 +121,14 @@ describe('runDevcert', () => {
     const store = memoryStore()
     const developerCa = vi.fn(async () => devCa())
     const deps: DevcertDeps = { store, masterKeys: [KEY_A], developerCa }
-    const noCa = await codeOf(runDevcert(request({ profile: profile({ serverCaDer: undefined }) }), deps))
+    const noCa = await lwprovFailure(runDevcert(request({ profile: profile({ serverCaDer: undefined }) }), deps))
     expect(noCa.code).toBe('E_DEVCERT_REQUIRES')
     expect(noCa.hint).toContain('--server-ca')
-    const pskIzuma = await codeOf(runDevcert(request({ profile: profile({ security: 'psk' }) }), deps))
+    const pskIzuma = await lwprovFailure(runDevcert(request({ profile: profile({ security: 'psk' }) }), deps))
     expect(pskIzuma.code).toBe('E_DEVCERT_SECURITY')
-    const badUri = await codeOf(runDevcert(request({ profile: profile({ serverUri: 'http://x' }) }), deps))
+    const badUri = await lwprovFailure(runDevcert(request({ profile: profile({ serverUri: 'http://x' }) }), deps))
     expect(badUri.code).toBe('E_URI_INVALID')
-    const badEp = await codeOf(runDevcert(request({ endpoint: 'has space' }), deps))
+    const badEp = await lwprovFailure(runDevcert(request({ endpoint: 'has space' }), deps))
     expect(badEp.code).toBe('E_ENDPOINT_INVALID')
     expect(store.get).not.toHaveBeenCalled()
     expect(developerCa).not.toHaveBeenCalled()
@@ -147,7 +139,7 @@ describe('runDevcert', () => {
     const file = join(dir, 'mine.h.tmpl')
     ;(await import('node:fs')).writeFileSync(file, 'const char *ep = {{endpoint | c_string}};\n{{certificat | c_bytes}}\n')
     const store = memoryStore()
-    const e = await codeOf(runDevcert(request({ template: loadTemplate(file), outName: 'mine.h' }), { store, masterKeys: [KEY_A], developerCa: async () => devCa() }))
+    const e = await lwprovFailure(runDevcert(request({ template: loadTemplate(file), outName: 'mine.h' }), { store, masterKeys: [KEY_A], developerCa: async () => devCa() }))
     expect(e.code).toBe('E_DEVCERT_TEMPLATE')
     expect(e.message).toContain("unknown variable 'certificat'")
     expect(store.insertMany).not.toHaveBeenCalled()
@@ -161,7 +153,7 @@ describe('runDevcert', () => {
       names.push(n)
       throw new LwprovError('E_DEVCERT_OUT_UNWRITABLE', 'no', { exit: 'usage' })
     }
-    const e = await codeOf(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa, prepareOutput }))
+    const e = await lwprovFailure(runDevcert(request(), { store, masterKeys: [KEY_A], developerCa, prepareOutput }))
     expect(e.code).toBe('E_DEVCERT_OUT_UNWRITABLE')
     expect(names).toEqual([['mbed_cloud_dev_credentials.c']])
     expect(store.get).not.toHaveBeenCalled()

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest'
 
 import type { CredentialSet, DeviceInfo } from '../../../src/core/model.js'
-import { LwprovError } from '../../../src/core/errors.js'
 import { FccProtocol } from '../../../src/core/inject/fcc/protocol.js'
 import { FccSimDevice, type FccSimOptions } from '../../../src/core/inject/fcc/sim.js'
 import { DEFAULT_TIMEOUTS, type InjectionHooks, type InjectionPlan } from '../../../src/core/inject/types.js'
 import { throwawayCa } from './ca.js'
 import { simLink, type SimLinkOptions } from './link.js'
 import { key } from './vectors.js'
+import { lwprovFailure } from '../../helpers/errors.js'
 
 const AID = '0123456789abcdef0123456789abcdef'
 const NOW = new Date('2026-11-23T12:00:00Z')
@@ -62,15 +62,6 @@ async function session(p: InjectionPlan, simOpts: Partial<FccSimOptions> = {}, l
   }
 }
 
-async function failure(p: Promise<unknown>): Promise<LwprovError> {
-  try {
-    await p
-  } catch (e) {
-    expect(e).toBeInstanceOf(LwprovError)
-    return e as LwprovError
-  }
-  throw new Error('expected a failure')
-}
 
 describe('FccProtocol ↔ FccSimDevice', () => {
   it('bootstrap over a serial line: verified, digest, device log, identity from the fallback', async () => {
@@ -127,7 +118,7 @@ describe('FccProtocol ↔ FccSimDevice', () => {
   it('a CSR signed for the wrong endpoint is caught before message 2', async () => {
     const ca = await throwawayCa()
     const cs = { ...creds(), certificateDer: undefined, privateKeyDer: undefined }
-    const e = await failure(session(plan(cs, { signCsr: async (csr) => ({ certificateDer: await ca.sign(csr, { cn: 'someone-else' }), chainDer: [] }) })))
+    const e = await lwprovFailure(session(plan(cs, { signCsr: async (csr) => ({ certificateDer: await ca.sign(csr, { cn: 'someone-else' }), chainDer: [] }) })))
     expect(e.code).toBe('E_FCC_CN_MISMATCH')
     expect(e.details?.detectedBy).toBe('host')
   })
@@ -161,7 +152,7 @@ describe('FccProtocol failures', () => {
     for (const [p, code] of cases) {
       const sim = new FccSimDevice({ serial: 's', clock: () => NOW })
       const link = simLink(sim)
-      const e = await failure(new FccProtocol().provision(link, p, DEFAULT_TIMEOUTS, {}))
+      const e = await lwprovFailure(new FccProtocol().provision(link, p, DEFAULT_TIMEOUTS, {}))
       expect(e.code, `${code}: ${e.message}`).toBe(code)
       expect(e.exitCode).toBe(4)
       expect(e.details?.detectedBy).toBe('host')
@@ -171,13 +162,13 @@ describe('FccProtocol failures', () => {
   })
 
   it('PSK credentials are a usage error', async () => {
-    const e = await failure(session(plan(creds({ security: 'psk', certificateDer: undefined, privateKeyDer: undefined, psk: Buffer.alloc(16) }))))
+    const e = await lwprovFailure(session(plan(creds({ security: 'psk', certificateDer: undefined, privateKeyDer: undefined, psk: Buffer.alloc(16) }))))
     expect(e.code).toBe('E_FCC_SECURITY_UNSUPPORTED')
     expect(e.exitCode).toBe(2)
   })
 
   it('a refusing device ends in a device error naming the FCC status', async () => {
-    const e = await failure(session(plan(creds()), { refuse: true }))
+    const e = await lwprovFailure(session(plan(creds()), { refuse: true }))
     expect(e.code).toBe('E_FCC_KCM_STORAGE_ERROR')
     expect(e.exitCode).toBe(4)
     expect(e.details).toMatchObject({ fccStatus: 16, detectedBy: 'device', item: 'mbed.BootstrapDeviceCert' })
@@ -185,26 +176,26 @@ describe('FccProtocol failures', () => {
   })
 
   it('a corrupted response digest is a transport error', async () => {
-    const e = await failure(session(plan(creds()), { corruptDigest: true }))
+    const e = await lwprovFailure(session(plan(creds()), { corruptDigest: true }))
     expect(e.code).toBe('E_FCC_RESPONSE_CORRUPT')
     expect(e.exitCode).toBe(5)
   })
 
   it('serial: a frame corrupted on the way gets the 12-byte error frame → transport error', async () => {
-    const e = await failure(session(plan(creds()), {}, { corruptWriteAt: 200 }))
+    const e = await lwprovFailure(session(plan(creds()), {}, { corruptWriteAt: 200 }))
     expect(e.code).toBe('E_FTCD_INCONSISTENT_MESSAGE_SIGNATURE')
     expect(e.exitCode).toBe(5)
   })
 
   it('TCP: a close with no reply means the device rejected the frame', async () => {
-    const e = await failure(session(plan(creds()), { transport: 'tcp' }, { corruptWriteAt: 200 }))
+    const e = await lwprovFailure(session(plan(creds()), { transport: 'tcp' }, { corruptWriteAt: 200 }))
     expect(e.code).toBe('E_FCC_NO_RESPONSE')
     expect(e.exitCode).toBe(5)
     expect(e.message).toMatch(/without an FCC response/)
   })
 
   it('a silent device times out (host-owned timeout)', async () => {
-    const e = await failure(session(plan(creds()), {}, { mute: true }, {}, { ...DEFAULT_TIMEOUTS, commit: 50 }))
+    const e = await lwprovFailure(session(plan(creds()), {}, { mute: true }, {}, { ...DEFAULT_TIMEOUTS, commit: 50 }))
     expect(e.code).toBe('E_FCC_TIMEOUT')
     expect(e.exitCode).toBe(5)
   })
@@ -212,7 +203,7 @@ describe('FccProtocol failures', () => {
   it('Ctrl-C (abort signal) interrupts the wait', async () => {
     const ac = new AbortController()
     setTimeout(() => ac.abort(), 20)
-    const e = await failure(session(plan(creds()), {}, { mute: true }, { signal: ac.signal }))
+    const e = await lwprovFailure(session(plan(creds()), {}, { mute: true }, { signal: ac.signal }))
     expect(e.code).toBe('E_INTERRUPTED')
     expect(e.exitCode).toBe(130)
   })

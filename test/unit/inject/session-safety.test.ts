@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 
 import { generateCredentialSets } from '../../../src/core/credentials/generate.js'
-import { LwprovError, transportError } from '../../../src/core/errors.js'
+import { transportError } from '../../../src/core/errors.js'
 import { FccProtocol } from '../../../src/core/inject/fcc/index.js'
 import { FccSimDevice } from '../../../src/core/inject/fcc/sim.js'
 import { LwprovProtocol, LwprovSimDevice } from '../../../src/core/inject/lwprov/index.js'
@@ -19,6 +19,7 @@ import type { DeviceInfo } from '../../../src/core/model.js'
 import { MASTER_KEY, profile, testCa } from './fixtures.js'
 import { MemoryStore } from './memory-store.js'
 import { simLinks } from './sim-link.js'
+import { lwprovFailure } from '../../helpers/errors.js'
 
 const FAST = { identify: 3000, frame: 3000, commit: 5000, total: 30_000 }
 
@@ -31,15 +32,6 @@ class SpyStore extends MemoryStore {
   }
 }
 
-async function failure(p: Promise<unknown>): Promise<LwprovError> {
-  try {
-    await p
-  } catch (e) {
-    expect(e).toBeInstanceOf(LwprovError)
-    return e as LwprovError
-  }
-  throw new Error('expected the injection to fail')
-}
 
 const lwprovDevice = (serial: string, fault?: { kind: 'refuse' } | { kind: 'corrupt' }) =>
   simLinks((d) => new LwprovSimDevice(d), { serial, ...(fault ? { fault } : {}) })
@@ -87,7 +79,7 @@ describe('re-injecting a row the device already holds', () => {
 
     store.updates.length = 0
     const refusing = lwprovDevice('RI-1', { kind: 'refuse' })
-    const err = await failure(injectOne(pskOpts(store, refusing.connect, { endpoint: 'ep-ri-1' })))
+    const err = await lwprovFailure(injectOne(pskOpts(store, refusing.connect, { endpoint: 'ep-ri-1' })))
     expect(err.code).toBe('E_DEVICE_REFUSED')
     const after = (await store.get('ep-ri-1'))!
     expect(after.status).toBe('failed')
@@ -108,7 +100,7 @@ describe('re-injecting a row the device already holds', () => {
     await injectOne(pskOpts(store, lwprovDevice('RI-2').connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined }))
     const before = (await store.get('ep-ri-2'))!
     const corrupt = lwprovDevice('RI-2', { kind: 'corrupt' })
-    const err = await failure(injectOne(pskOpts(store, corrupt.connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined })))
+    const err = await lwprovFailure(injectOne(pskOpts(store, corrupt.connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined })))
     expect(err.code).toBe('E_READBACK_MISMATCH')
     const after = (await store.get('ep-ri-2'))!
     expect(after.status).toBe('failed')
@@ -138,7 +130,7 @@ describe('re-injecting a row the device already holds', () => {
     await store.updateStatus('ep-ri-4', { status: 'injected' })
     const before = (await store.get('ep-ri-4'))!
     store.updates.length = 0
-    await failure(injectOne(pskOpts(store, lwprovDevice('RI-4', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-4' })))
+    await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-4', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-4' })))
     const after = (await store.get('ep-ri-4'))!
     expect(after.status).toBe('failed')
     expect(after.secret).toEqual(before.secret)
@@ -147,11 +139,11 @@ describe('re-injecting a row the device already holds', () => {
 
   it('failed / generated rows are still recorded up front (the device holds nothing confirmed)', async () => {
     const store = new SpyStore()
-    await failure(injectOne(pskOpts(store, lwprovDevice('RI-5', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-5' })))
+    await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-5', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-5' })))
     const failed = (await store.get('ep-ri-5'))!
     expect(failed.status).toBe('failed')
     store.updates.length = 0
-    await failure(injectOne(pskOpts(store, lwprovDevice('RI-5', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-5' })))
+    await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-5', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-5' })))
     expect(store.updates.map((u) => u.update.status)).toEqual(['generated', 'failed'])
     expect(Buffer.compare((await store.get('ep-ri-5'))!.secret!, failed.secret!)).not.toBe(0)
   })
@@ -196,7 +188,7 @@ describe('who may take a verified / injected row', () => {
     const store = new MemoryStore()
     await store.insertMany([row('held-1', status, 'DEV-A')])
     const p = new StubProtocol({})
-    const err = await failure(inject(store, p, 'held-1'))
+    const err = await lwprovFailure(inject(store, p, 'held-1'))
     expect(err.code).toBe('E_ENDPOINT_TAKEN')
     expect(err.exitCode).toBe(3)
     expect(err.message).toContain('DEV-A')
@@ -208,7 +200,7 @@ describe('who may take a verified / injected row', () => {
     const store = new MemoryStore()
     await store.insertMany([row('held-2', status)])
     const p = new StubProtocol({ serial: 'DEV-B' })
-    const err = await failure(inject(store, p, 'held-2'))
+    const err = await lwprovFailure(inject(store, p, 'held-2'))
     expect(err.code).toBe('E_ENDPOINT_TAKEN')
     expect(err.exitCode).toBe(3)
     expect(p.provisioned).toBe(0)
@@ -266,7 +258,7 @@ describe('FCC host pre-check runs before credentials are made or recorded', () =
   it('missing --serial-number: coded error, no certificate signed, no row, nothing sent', async () => {
     const { store, links, base, generated } = await fccSetup()
     const { serialNumber: _, ...noSerial } = INFO
-    const err = await failure(injectOne(base({ endpoint: 'fccpre0001', deviceInfo: noSerial, identity: {} })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0001', deviceInfo: noSerial, identity: {} })))
     expect(err.code).toBe('E_FCC_ITEM_NOT_EXIST')
     expect(err.exitCode).toBe(4)
     expect(err.message).toContain('mbed.SerialNumber')
@@ -278,8 +270,8 @@ describe('FCC host pre-check runs before credentials are made or recorded', () =
 
   it('no device information at all, and a PSK profile: refused before anything is generated', async () => {
     const { store, base, generated } = await fccSetup()
-    expect((await failure(injectOne(base({ endpoint: 'fccpre0002', deviceInfo: undefined })))).code).toBe('E_FCC_ITEM_NOT_EXIST')
-    const psk = await failure(injectOne(base({ endpoint: 'fccpre0003', profile: profile({ mode: 'bootstrap', security: 'psk' }), masterKey: MASTER_KEY })))
+    expect((await lwprovFailure(injectOne(base({ endpoint: 'fccpre0002', deviceInfo: undefined })))).code).toBe('E_FCC_ITEM_NOT_EXIST')
+    const psk = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0003', profile: profile({ mode: 'bootstrap', security: 'psk' }), masterKey: MASTER_KEY })))
     expect(psk.code).toBe('E_FCC_SECURITY_UNSUPPORTED')
     expect(psk.exitCode).toBe(2)
     expect(generated()).toBe(0)
@@ -289,7 +281,7 @@ describe('FCC host pre-check runs before credentials are made or recorded', () =
   it('a bootstrap URI without aid: refused before generation', async () => {
     const { store, base, generated } = await fccSetup()
     const p = base().profile
-    const err = await failure(injectOne(base({ endpoint: 'fccpre0004', profile: { ...p, serverUri: 'coaps://bs.example.com:5684' } })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0004', profile: { ...p, serverUri: 'coaps://bs.example.com:5684' } })))
     expect(err.code).toBe('E_FCC_URI_WRONG_FORMAT')
     expect(generated()).toBe(0)
     expect(await store.count()).toBe(0)
@@ -299,7 +291,7 @@ describe('FCC host pre-check runs before credentials are made or recorded', () =
     const { store, links, base } = await fccSetup()
     const wrongCn: typeof generateCredentialSets = async (eps, prof, o) =>
       (await generateCredentialSets(['someoneelse0001'], prof, o)).map((cs) => ({ ...cs, endpoint: eps[0]! }))
-    const err = await failure(injectOne(base({ endpoint: 'fccpre0005', generate: wrongCn })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0005', generate: wrongCn })))
     expect(err.code).toBe('E_FCC_CN_MISMATCH')
     expect(await store.count()).toBe(0)
     expect(links.stored).toHaveLength(0)
@@ -311,7 +303,7 @@ describe('FCC host pre-check runs before credentials are made or recorded', () =
     const before = (await store.get('fccpre0006'))!
     expect(before.status).toBe('verified')
     const p = base().profile
-    const err = await failure(injectOne(base({ endpoint: 'fccpre0006', profile: { ...p, serverUri: 'coaps://bs.example.com:5684' } })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0006', profile: { ...p, serverUri: 'coaps://bs.example.com:5684' } })))
     expect(err.code).toBe('E_FCC_URI_WRONG_FORMAT')
     expect(await store.get('fccpre0006')).toEqual(before)
   })
@@ -341,7 +333,7 @@ describe('a device swapped between retries', () => {
       n++
       return stubLink()
     }
-    const err = await failure(injectOne({ connect, protocol, store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint: 'swap-1', retries: 1, retryDelayMs: 1, timeouts: FAST }))
+    const err = await lwprovFailure(injectOne({ connect, protocol, store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint: 'swap-1', retries: 1, retryDelayMs: 1, timeouts: FAST }))
     expect(err.code).toBe('E_DEVICE_CHANGED')
     expect((await store.get('swap-1'))!).toMatchObject({ status: 'failed', deviceId: 'SWAP-A' })
   })

@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto'
 
 import { describe, expect, it } from 'vitest'
 
-import { LwprovError } from '../../../src/core/errors.js'
 import type { FaultSpec } from '../../../src/core/inject/faults.js'
 import { LwprovProtocol, LwprovSimDevice } from '../../../src/core/inject/lwprov/index.js'
 import { injectOne, type InjectOptions } from '../../../src/core/inject/session.js'
@@ -10,6 +9,7 @@ import { openSecrets } from '../../../src/core/manifest/secrets.js'
 import { MASTER_KEY, profile, testCa } from './fixtures.js'
 import { MemoryStore } from './memory-store.js'
 import { simLinks } from './sim-link.js'
+import { lwprovFailure } from '../../helpers/errors.js'
 
 // Generous for healthy devices (a loaded CI machine must not fail them); tight only where timing out is the point.
 const FAST = { identify: 3000, frame: 3000, commit: 5000, total: 30_000 }
@@ -31,15 +31,6 @@ function setup(o: { serial?: string; fault?: FaultSpec; keygen?: boolean } = {})
   return { links, store, base }
 }
 
-async function failure(p: Promise<unknown>): Promise<LwprovError> {
-  try {
-    await p
-  } catch (e) {
-    expect(e).toBeInstanceOf(LwprovError)
-    return e as LwprovError
-  }
-  throw new Error('expected the injection to fail')
-}
 
 describe('injectOne (lwprov protocol, simulated device)', () => {
   it('PSK direct: verified, read-back digest and device id recorded, PSK sealed', async () => {
@@ -89,7 +80,7 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
   it('refuses on-device keygen for a device without the capability, before writing anything', async () => {
     const { ca } = await testCa()
     const { base, links } = setup({ serial: 'SN-103', keygen: false })
-    const err = await failure(injectOne(base({ endpoint: 'ep-103', profile: profile({ mode: 'direct', security: 'cert' }), ca, deviceKeygen: true })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'ep-103', profile: profile({ mode: 'direct', security: 'cert' }), ca, deviceKeygen: true })))
     expect(err.code).toBe('E_DEVICE_NO_KEYGEN')
     expect(links.stored).toHaveLength(0)
   })
@@ -116,7 +107,7 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
     const first = setup({ serial: 'DEV-A' })
     await injectOne(first.base({ endpoint: 'shared-ep' }))
     const other = simLinks((d) => new LwprovSimDevice(d), { serial: 'DEV-B' })
-    const err = await failure(injectOne(first.base({ endpoint: 'shared-ep', connect: other.connect })))
+    const err = await lwprovFailure(injectOne(first.base({ endpoint: 'shared-ep', connect: other.connect })))
     expect(err.code).toBe('E_ENDPOINT_TAKEN')
     expect(err.exitCode).toBe(3)
     expect((await first.store.get('shared-ep'))!.deviceId).toBe('DEV-A')
@@ -126,7 +117,7 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
   it('a device that holds a verified endpoint is not given a second one', async () => {
     const { store, base, links } = setup({ serial: 'TWICE-1' })
     await injectOne(base({ endpoint: 'first-ep' }))
-    const err = await failure(injectOne(base({ endpoint: 'second-ep' })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'second-ep' })))
     expect(err.code).toBe('E_DEVICE_HAS_ENDPOINT')
     expect(err.hint).toContain('first-ep')
     expect(await store.get('second-ep')).toBeUndefined()
@@ -148,14 +139,14 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
     const other = simLinks((d) => new LwprovSimDevice(d), { serial: 'B-2' })
     expect((await injectOne(base({ batch: 'WO-1', connect: other.connect }))).endpoint).toBe('wo-0002')
     const third = simLinks((d) => new LwprovSimDevice(d), { serial: 'B-3' })
-    expect((await failure(injectOne(base({ batch: 'WO-1', connect: third.connect })))).code).toBe('E_BATCH_EXHAUSTED')
+    expect((await lwprovFailure(injectOne(base({ batch: 'WO-1', connect: third.connect })))).code).toBe('E_BATCH_EXHAUSTED')
   })
 })
 
 describe('injectOne failures', () => {
   it('refusal: failed with the reason, no retry, endpoint kept for the device', async () => {
     const { store, base, links } = setup({ serial: 'R-1', fault: { kind: 'refuse' } })
-    const err = await failure(injectOne(base({ endpoint: 'ep-refuse' })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'ep-refuse' })))
     expect(err.code).toBe('E_DEVICE_REFUSED')
     expect(err.exitCode).toBe(4)
     expect(links.sessions).toBe(1)
@@ -167,7 +158,7 @@ describe('injectOne failures', () => {
 
   it('corrupted read-back digest: never verified', async () => {
     const { store, base } = setup({ serial: 'C-1', fault: { kind: 'corrupt' } })
-    const err = await failure(injectOne(base({ endpoint: 'ep-corrupt' })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'ep-corrupt' })))
     expect(err.code).toBe('E_READBACK_MISMATCH')
     const row = (await store.get('ep-corrupt'))!
     expect(row.status).toBe('failed')
@@ -178,7 +169,7 @@ describe('injectOne failures', () => {
   const OFFSETS = [0, 5, 17, 40, 64, 90, 120, 160, 200, 240, 280]
   it.each(OFFSETS)('hang-up at byte %i: failed without retries, verified on retry with --fault-once', async (at) => {
     const hard = setup({ serial: `D-${at}`, fault: { kind: 'drop', at } })
-    const err = await failure(injectOne(hard.base({ endpoint: `ep-drop-${at}`, retries: 0 })))
+    const err = await lwprovFailure(injectOne(hard.base({ endpoint: `ep-drop-${at}`, retries: 0 })))
     expect(err.exitCode).toBe(5)
     expect(err.message).toContain('mem://')
     const row = await hard.store.get(`ep-drop-${at}`)
@@ -202,7 +193,7 @@ describe('injectOne failures', () => {
 
   it('a silent device times out on every attempt and ends failed', async () => {
     const { store, base, links } = setup({ serial: 'T-1', fault: { kind: 'delay', at: 30 } })
-    const err = await failure(injectOne(base({ endpoint: 'ep-delay', retries: 1, timeouts: TIGHT })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'ep-delay', retries: 1, timeouts: TIGHT })))
     expect(err.exitCode).toBe(5)
     expect(links.sessions).toBe(2)
     const row = (await store.get('ep-delay'))!
@@ -220,7 +211,7 @@ describe('injectOne failures', () => {
         hooks: { signal: ctl.signal, onStep: (s) => s === 'write' && setTimeout(() => ctl.abort(), 50) },
       }),
     )
-    const err = await failure(p)
+    const err = await lwprovFailure(p)
     expect(err.code).toBe('E_INTERRUPTED')
     expect(err.exitCode).toBe(130)
     expect((await store.get('ep-int'))!).toMatchObject({ status: 'failed' })
@@ -229,7 +220,7 @@ describe('injectOne failures', () => {
 
   it('a retry after a failure reuses the failed row for the same device', async () => {
     const bad = setup({ serial: 'RR-1', fault: { kind: 'refuse' } })
-    await failure(injectOne(bad.base({ endpoint: 'ep-rr' })))
+    await lwprovFailure(injectOne(bad.base({ endpoint: 'ep-rr' })))
     const good = simLinks((d) => new LwprovSimDevice(d), { serial: 'RR-1' })
     const out = await injectOne(bad.base({ endpoint: 'ep-rr', connect: good.connect }))
     expect(out.endpoint).toBe('ep-rr')

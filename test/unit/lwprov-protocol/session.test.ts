@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events'
 import * as x509 from '@peculiar/x509'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { encodeCbor } from '../../../src/core/cbor.js'
-import { LwprovError } from '../../../src/core/errors.js'
 import { DEFAULT_TIMEOUTS } from '../../../src/core/inject/types.js'
 import { FrameScanner, FrameType, encodeFrame } from '../../../src/core/inject/lwprov/codec.js'
 import { LwprovProtocol, LwprovSimDevice, type LwprovSimOptions } from '../../../src/core/inject/lwprov/index.js'
@@ -11,6 +10,7 @@ import { encodeError } from '../../../src/core/inject/lwprov/messages.js'
 import type { ByteLink, InjectionPlan, InjectionStep, Timeouts } from '../../../src/core/inject/types.js'
 import type { CredentialSet } from '../../../src/core/model.js'
 import { buildLwm2mConfig, decodeSenmlCbor, encodeSenmlCbor } from '../../../src/core/lwm2m/index.js'
+import { lwprovFailure } from '../../helpers/errors.js'
 
 /** Short enough to keep lost-frame tests quick, long enough that a loaded CI machine causes no spurious resends. */
 const FAST: Timeouts = { identify: 1000, frame: 1000, commit: 3000, total: 20_000 }
@@ -98,15 +98,6 @@ function wire(
   return { link, sim, stored, written, hangUp: () => void link.close() }
 }
 
-async function rejects(p: Promise<unknown>): Promise<LwprovError> {
-  try {
-    await p
-  } catch (e) {
-    expect(e).toBeInstanceOf(LwprovError)
-    return e as LwprovError
-  }
-  throw new Error('expected a rejection')
-}
 
 function framesIn(bytes: Buffer[]): { type: number; seq: number }[] {
   const s = new FrameScanner()
@@ -169,7 +160,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
 
   it('a refusing device ends with E_DEVICE_REFUSED (exit 4) and stores nothing', async () => {
     const w = wire({ refuse: true })
-    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    const e = await lwprovFailure(proto().provision(w.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_REFUSED')
     expect(e.exitCode).toBe(4)
     expect(e.message).toContain('mem://sim')
@@ -181,7 +172,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
 
   it('a wrong read-back digest ends with E_READBACK_MISMATCH (exit 4), never verified', async () => {
     const w = wire({ corruptDigest: true })
-    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    const e = await lwprovFailure(proto().provision(w.link, plan(), FAST, {}))
     expect(e.code).toBe('E_READBACK_MISMATCH')
     expect(e.exitCode).toBe(4)
     expect(e.hint).toBeTruthy()
@@ -202,7 +193,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
       },
     })
     const p = proto()
-    const e = await rejects(p.provision(w.link, plan(), FAST, {}))
+    const e = await lwprovFailure(p.provision(w.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_RESET')
     expect(e.exitCode).toBe(5)
     expect(e.message).toContain('write')
@@ -221,13 +212,13 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
         return b
       },
     })
-    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    const e = await lwprovFailure(proto().provision(w.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_RESET')
   })
 
   it('a silent device times out after the bounded resends of the same seq (E_DEVICE_TIMEOUT, exit 5)', async () => {
     const w = wire({}, { toDevice: () => null })
-    const e = await rejects(new LwprovProtocol({ encodePayload: fakeSenml, retries: 2 }).identify(w.link, { ...FAST, identify: 100 }, {}))
+    const e = await lwprovFailure(new LwprovProtocol({ encodePayload: fakeSenml, retries: 2 }).identify(w.link, { ...FAST, identify: 100 }, {}))
     expect(e.code).toBe('E_DEVICE_TIMEOUT')
     expect(e.exitCode).toBe(5)
     expect(e.message).toContain('mem://sim')
@@ -283,7 +274,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     const w = wire({}, {
       toHost: (b) => (b.length >= 12 && b[5] === FrameType.IDENTITY ? encodeFrame({ type: FrameType.DIGEST, seq: b[6]!, payload: Buffer.alloc(36) }) : b),
     })
-    const e = await rejects(proto().identify(w.link, FAST, {}))
+    const e = await lwprovFailure(proto().identify(w.link, FAST, {}))
     expect(e.code).toBe('E_DEVICE_GARBAGE')
     expect(e.exitCode).toBe(4)
   })
@@ -297,7 +288,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
         return c
       },
     })
-    const e = await rejects(new LwprovProtocol({ retries: 1 }).identify(w.link, FAST, {}))
+    const e = await lwprovFailure(new LwprovProtocol({ retries: 1 }).identify(w.link, FAST, {}))
     expect(e.code).toBe('E_DEVICE_GARBAGE')
   })
 
@@ -309,7 +300,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
           ? encodeFrame({ type: FrameType.ERROR, seq: b[6]!, payload: encodeError(99, 'flash busy') })
           : b,
     })
-    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    const e = await lwprovFailure(proto().provision(w.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_REFUSED')
     expect(e.message).toContain('flash busy')
   })
@@ -324,7 +315,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
         return b
       },
     })
-    const e = await rejects(proto().provision(w.link, plan(), FAST, {}))
+    const e = await lwprovFailure(proto().provision(w.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_DISCONNECTED')
     expect(e.exitCode).toBe(5)
   })
@@ -338,7 +329,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
         return b
       },
     })
-    const e = await rejects(proto().provision(w.link, plan(), FAST, { signal: ac.signal }))
+    const e = await lwprovFailure(proto().provision(w.link, plan(), FAST, { signal: ac.signal }))
     expect(e.code).toBe('E_INTERRUPTED')
     expect(e.exitCode).toBe(130)
     expect(framesIn(w.written).at(-1)?.type).toBe(FrameType.ABORT)
@@ -359,7 +350,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     // Generous timeouts: a resent HELLO arriving late would reopen the session this test wants lost.
     await p.identify(w.link, { ...FAST, identify: 5000 }, {})
     ;(w.sim as unknown as { inSession: boolean }).inSession = false
-    const e = await rejects(p.provision(w.link, plan(), FAST, {}))
+    const e = await lwprovFailure(p.provision(w.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_RESET')
     // The next attempt opens a new session and succeeds.
     expect((await p.provision(w.link, plan(), FAST, {})).verified).toBe(true)
@@ -373,7 +364,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     const link = { ...w2.link, description: w1.link.description }
     // Same link object identity matters: swap the device behind w1's link.
     Object.assign(w1.link, { write: link.write, onData: link.onData, onClose: link.onClose })
-    const e = await rejects(p.provision(w1.link, plan(), FAST, {}))
+    const e = await lwprovFailure(p.provision(w1.link, plan(), FAST, {}))
     expect(e.code).toBe('E_DEVICE_CHANGED')
   })
 })
@@ -393,7 +384,7 @@ describe('host timeouts (fake timers)', () => {
     expect(settled).not.toHaveBeenCalled()
     expect(framesIn(w.written)).toHaveLength(4)
     await vi.advanceTimersByTimeAsync(200)
-    const e = await rejects(p)
+    const e = await lwprovFailure(p)
     expect(e.code).toBe('E_DEVICE_TIMEOUT')
     expect(e.message).toContain('4 attempts of 5000 ms')
   })
@@ -405,7 +396,7 @@ describe('host timeouts (fake timers)', () => {
     const p = proto().provision(w.link, plan(), { ...DEFAULT_TIMEOUTS, total: 7000 }, {})
     p.catch(() => undefined)
     await vi.advanceTimersByTimeAsync(8000)
-    const e = await rejects(p)
+    const e = await lwprovFailure(p)
     expect(e.code).toBe('E_DEVICE_TIMEOUT')
     expect(e.message).toContain('whole session exceeded 7000 ms')
   })
@@ -484,7 +475,7 @@ describe('on-device key generation', () => {
   it('a device without the keygen capability is refused before anything is written', async () => {
     const { signCsr } = await throwawayCa()
     const w = wire({ keygen: false })
-    const e = await rejects(proto().provision(w.link, plan({ credentials: creds({ security: 'cert', psk: undefined }), signCsr }), FAST, {}))
+    const e = await lwprovFailure(proto().provision(w.link, plan({ credentials: creds({ security: 'cert', psk: undefined }), signCsr }), FAST, {}))
     expect(e.code).toBe('E_DEVICE_NO_KEYGEN')
     expect(framesIn(w.written).map((f) => f.type)).toEqual([FrameType.HELLO])
   })
