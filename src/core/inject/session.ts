@@ -16,7 +16,7 @@ import { parseEndpointTemplate, validateEndpointName } from '../lwm2m/endpoint.j
 import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/types.js'
 import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import { derToPem, signCsr, type LoadedCa } from '../pki/index.js'
-import { assertBatchActive } from '../station/batch.js'
+import { assertBatchActive } from '../manifest/batch-window.js'
 import {
   DEFAULT_TIMEOUTS,
   type ByteLink,

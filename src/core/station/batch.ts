@@ -9,6 +9,9 @@ import { conflictError, LwprovError, usageError } from '../errors.js'
 import { parseEndpointTemplate } from '../lwm2m/endpoint.js'
 import type { BatchRecord, EndpointStatus, ManifestStore, NewManifestRecord } from '../manifest/types.js'
 import type { AccountMode, SecurityKind } from '../model.js'
+
+// The activation-window rule lives with the work-order record; re-exported for the station's callers.
+export { assertBatchActive } from '../manifest/batch-window.js'
 import { generateClaimCode, hashClaimCode } from './claim-code.js'
 
 export interface WorkOrderRequest {
@@ -124,26 +127,6 @@ function batchExists(name: string): LwprovError {
   return conflictError('E_BATCH_EXISTS', `Work order ${name} already exists.`, `Pick another --name, or see it with \`lwprov batch status ${name}\`.`)
 }
 
-/**
- * Refuses injection outside a work order's activation window. Called by the inject session and the station before a
- * device is touched. Exit 3 (conflict): the manifest says no, not the user's syntax.
- */
-export function assertBatchActive(batch: Pick<BatchRecord, 'name' | 'activatesOn' | 'expiresOn'>, now: Date): void {
-  if (batch.activatesOn && now.getTime() < Date.parse(batch.activatesOn)) {
-    throw new LwprovError('E_BATCH_NOT_ACTIVE', `Work order ${batch.name} is not active until ${batch.activatesOn}.`, {
-      exit: 'conflict',
-      hint: 'Wait for the activation date, or create a work order with an earlier --activates-on.',
-      details: { batch: batch.name, activatesOn: batch.activatesOn },
-    })
-  }
-  if (batch.expiresOn && now.getTime() >= Date.parse(batch.expiresOn)) {
-    throw new LwprovError('E_BATCH_EXPIRED', `Work order ${batch.name} expired on ${batch.expiresOn}.`, {
-      exit: 'conflict',
-      hint: 'Expired work orders take no more devices: create a new work order for the remaining devices.',
-      details: { batch: batch.name, expiresOn: batch.expiresOn },
-    })
-  }
-}
 
 /** Parses `--activates-on` / `--expires-on`: an ISO date (`2026-12-01`, midnight UTC) or date-time. */
 export function parseWindowDate(flag: string, value: string): Date {
