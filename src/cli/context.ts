@@ -10,6 +10,7 @@ import { parseMasterKey } from '../core/manifest/secrets.js'
 import type { ManifestStore } from '../core/manifest/types.js'
 import { type AccountMode, type CredentialProfile, DEFAULT_PROFILE, type SecurityKind } from '../core/model.js'
 import { type LoadedCa, loadCa, readCertificateFile } from '../core/pki/index.js'
+import { checkDays, checkIdentityFlag, checkServerCa } from '../core/validate/index.js'
 import { resolveCaPassphrase } from './passphrase.js'
 
 /** Whether prompting is allowed: both ends a TTY and not in CI. */
@@ -98,8 +99,11 @@ export interface ProfileFlagValues {
   'psk-identity'?: string | undefined
 }
 
-/** Builds a credential profile from flags; names every missing required flag at once. */
-export function profileFromFlags(flags: ProfileFlagValues): CredentialProfile {
+/**
+ * Builds a credential profile from flags; names every missing required flag at once. Bounded and identity flags are
+ * validated here, and `--server-ca` is parsed as an X.509 certificate (subject and expiry reported through `warn`).
+ */
+export function profileFromFlags(flags: ProfileFlagValues, warn: (text: string) => void = (t) => process.stderr.write(`warning: ${t}\n`)): CredentialProfile {
   const missing = (['mode', 'security', 'server'] as const).filter((k) => !flags[k]).map((k) => `--${k}`)
   if (missing.length > 0) {
     throw usageError(
@@ -123,6 +127,14 @@ export function profileFromFlags(flags: ProfileFlagValues): CredentialProfile {
     ...(flags['psk-identity'] ? { pskIdentity: flags['psk-identity'] as 'endpoint' | 'random' } : {}),
     ...(flags['certificate-usage'] === undefined ? {} : { certificateUsage: flags['certificate-usage'] }),
   }
-  if (flags['server-ca']) profile.serverCaDer = readCertificateFile(flags['server-ca'])
+  if (flags.days !== undefined) checkDays(flags.days)
+  if (flags['account-id'] !== undefined) checkIdentityFlag(flags['account-id'], '--account-id')
+  if (flags['server-ca']) {
+    const der = readCertificateFile(flags['server-ca'])
+    const info = checkServerCa(der, flags['certificate-usage'] ?? 2, flags['server-ca'], new Date())
+    if (info.expired) warn(`--server-ca ${info.subject} expired on ${info.notAfter.toISOString().slice(0, 10)}; devices will refuse the server.`)
+    else process.stderr.write(`server CA: ${info.subject}, valid until ${info.notAfter.toISOString().slice(0, 10)}\n`)
+    profile.serverCaDer = der
+  }
   return profile
 }

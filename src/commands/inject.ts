@@ -8,9 +8,19 @@ import { BaseCommand } from '../cli/base-command.js'
 import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
-import { injectOne, protocolByName, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
+import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
 import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
 import type { DeviceInfo } from '../core/model.js'
+import { shown } from '../core/validate/index.js'
+
+/** The device-information flags that are identity fields (validated as such). */
+export function identityFlagValues(f: Record<string, unknown>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  for (const k of ['manufacturer', 'model-number', 'device-type', 'hardware-version', 'serial-number']) {
+    if (typeof f[k] === 'string') out[`--${k}`] = f[k] as string
+  }
+  return out
+}
 
 export type InjectResult = Omit<InjectOutcome, 'attempts' | 'deviceKeygen'> & { attempts: number }
 
@@ -52,7 +62,17 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     if (flags.endpoint === undefined && flags.batch === undefined) {
       throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:32473-Widget-{serial}') or --batch NAME.")
     }
-    const profile = profileFromFlags(flags)
+    const profile = profileFromFlags(flags, (t) => this.warn(t))
+    // Everything checkable without the device, the port or the manifest, so a mistake opens nothing.
+    validateInjectRequest({
+      profile,
+      hasCa: Boolean(flags.ca),
+      deviceKeygen: flags['device-keygen'],
+      ...(flags.tcp === undefined ? { baud: flags.baud } : {}),
+      endpoint: flags.endpoint,
+      station: flags.station,
+      identityFlags: identityFlagValues(flags),
+    })
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
     const ca = await loadCaFromFlags(flags)
@@ -89,13 +109,13 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       hooks: {
         signal: abort.signal,
         onStep: (step, detail) => this.info(this.color('dim', `${where}: ${step}${detail ? ` (${detail})` : ''}`)),
-        onIdentity: (id, deviceId) => this.info(`${where}: device ${deviceId ?? '(no serial)'}${id.model ? ` ${id.model}` : ''}${id.firmware ? ` fw ${id.firmware}` : ''}`),
-        onEndpoint: (ep) => this.info(`${where}: endpoint ${ep}`),
+        onIdentity: (id, deviceId) => this.info(`${where}: device ${shown(deviceId ?? '(no serial)')}${id.model ? ` ${shown(id.model)}` : ''}${id.firmware ? ` fw ${shown(id.firmware)}` : ''}`),
+        onEndpoint: (ep) => this.info(`${where}: endpoint ${shown(ep)}`),
         onRetry: (n, err) => this.warn(`${where}: ${err.message} — retrying (${n}/${flags.retries})`),
       },
     })
     const { deviceKeygen: _k, ...result } = outcome
-    this.out(`${this.color('green', 'verified')} ${result.endpoint} on ${result.port}${result.deviceId ? ` (device ${result.deviceId})` : ''}`)
+    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}`)
     return result
   }
 

@@ -47,7 +47,7 @@ describe('manifest commands (e2e)', () => {
     expect(show.json.result.secret).toBeUndefined()
     const missing = await runCli(['manifest', 'show', 'nope', ...m, '--json'], { env })
     expect(missing.code).toBe(3)
-    expect(missing.json.error.code).toBe('E_NOT_FOUND')
+    expect(missing.json.error.code).toBe('E_ENDPOINT_NOT_FOUND')
     expect((await ok(['manifest', 'migrate', ...m, '--json'])).json.result.version).toBe(1)
   })
 
