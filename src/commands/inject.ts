@@ -5,7 +5,7 @@ import { Flags } from '@oclif/core'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { openTcpLink } from '../adapters/tcp-link.js'
 import { BaseCommand } from '../cli/base-command.js'
-import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
+import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
 import { injectOne, protocolByName, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
@@ -52,8 +52,8 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     if (flags.endpoint === undefined && flags.batch === undefined) {
       throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:32473-Widget-{serial}') or --batch NAME.")
     }
-    const profile = profileFromFlags(flags)
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    const profile = await profileFromFlagsOrBatch(flags, store)
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
     const ca = await loadCaFromFlags(flags)
     const deviceInfo = await this.deviceInfo(flags, store)
