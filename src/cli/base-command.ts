@@ -5,6 +5,7 @@
 import { Command, Errors, Flags, Interfaces } from '@oclif/core'
 
 import { ExitCode, LwprovError } from '../core/errors.js'
+import { removeStaleTemps } from '../core/fs/temp-registry.js'
 import { shown } from '../core/validate/escape.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -18,6 +19,14 @@ export abstract class BaseCommand extends Command {
 
   private readonly cleanups: Array<() => Promise<void> | void> = []
   protected readonly warnings: string[] = []
+
+  override async init(): Promise<void> {
+    // Plaintext secrets a killed run (SIGKILL, power loss) left in temporary files are removed by the next run.
+    for (const t of removeStaleTemps()) {
+      process.stderr.write(`lwprov: removed ${t.path}, a temporary file with secrets left by an interrupted run (pid ${t.pid}).\n`)
+    }
+    await super.init()
+  }
 
   /** Registers something to close when the command ends, however it ends. */
   protected onCleanup(fn: () => Promise<void> | void): void {

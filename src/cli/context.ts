@@ -11,6 +11,7 @@ import type { ManifestStore } from '../core/manifest/types.js'
 import { type AccountMode, type CredentialProfile, DEFAULT_PROFILE, type SecurityKind } from '../core/model.js'
 import { type LoadedCa, loadCa, readCertificateFile } from '../core/pki/index.js'
 import { checkDays, checkIdentityFlag, checkServerCa } from '../core/validate/index.js'
+import { recordedBatchProfile } from '../core/inject/pregenerated.js'
 import { resolveCaPassphrase } from './passphrase.js'
 
 /** Whether prompting is allowed: both ends a TTY and not in CI. */
@@ -137,4 +138,28 @@ export function profileFromFlags(flags: ProfileFlagValues, warn: (text: string) 
     profile.serverCaDer = der
   }
   return profile
+}
+
+/**
+ * The profile for injecting into `batch`: flags first, then what the batch's rows record, so pre-generated
+ * credentials (`credentials generate --batch B`) inject with `--batch B` alone.
+ */
+export async function profileFromFlagsOrBatch(
+  flags: ProfileFlagValues & { batch?: string | undefined },
+  store: ManifestStore,
+  warn?: (text: string) => void,
+): Promise<CredentialProfile> {
+  if (flags.batch === undefined || (flags.mode && flags.security && flags.server)) return profileFromFlags(flags, warn)
+  const recorded = await recordedBatchProfile(store, flags.batch)
+  if (recorded === undefined) return profileFromFlags(flags, warn)
+  return profileFromFlags({
+    ...flags,
+    mode: flags.mode ?? recorded.mode,
+    security: flags.security ?? recorded.security,
+    server: flags.server ?? recorded.serverUri,
+    ...(flags['account-id'] === undefined && recorded.accountId ? { 'account-id': recorded.accountId } : {}),
+    ...(flags['short-server-id'] === undefined && recorded.shortServerId !== undefined ? { 'short-server-id': recorded.shortServerId } : {}),
+    ...(flags.lifetime === undefined && recorded.lifetime !== undefined ? { lifetime: recorded.lifetime } : {}),
+    ...(flags.binding === undefined && recorded.binding ? { binding: recorded.binding } : {}),
+  }, warn)
 }

@@ -5,7 +5,7 @@ import { Flags } from '@oclif/core'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { openTcpLink } from '../adapters/tcp-link.js'
 import { BaseCommand } from '../cli/base-command.js'
-import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
+import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
 import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
@@ -62,18 +62,24 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     if (flags.endpoint === undefined && flags.batch === undefined) {
       throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:32473-Widget-{serial}') or --batch NAME.")
     }
-    const profile = profileFromFlags(flags, (t) => this.warn(t))
-    // Everything checkable without the device, the port or the manifest, so a mistake opens nothing.
-    validateInjectRequest({
-      profile,
+    // Everything checkable without the device, the port or the manifest, so a mistake opens nothing. A profile that
+    // comes from the batch's recorded rows is checked once the manifest is open (still before any port).
+    const warn = (t: string) => this.warn(t)
+    const complete = Boolean(flags.mode && flags.security && flags.server)
+    const early = complete ? profileFromFlags(flags, warn) : undefined
+    const request = {
       hasCa: Boolean(flags.ca),
+      security: flags.security,
       deviceKeygen: flags['device-keygen'],
       ...(flags.tcp === undefined ? { baud: flags.baud } : {}),
       endpoint: flags.endpoint,
       station: flags.station,
       identityFlags: identityFlagValues(flags),
-    })
+    }
+    validateInjectRequest({ ...request, ...(early ? { profile: early } : {}) })
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    const profile = early ?? (await profileFromFlagsOrBatch(flags, store, warn))
+    if (!early) validateInjectRequest({ ...request, profile })
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
     const ca = await loadCaFromFlags(flags)
     const deviceInfo = await this.deviceInfo(flags, store)

@@ -9,7 +9,10 @@ import type { CredentialProfile } from '../model.js'
 import { checkBaud, checkIdentityFlag } from '../validate/index.js'
 
 export interface InjectRequestCheck {
-  profile: CredentialProfile
+  /** The credential profile, once it is known (it may come from the batch's recorded rows). */
+  profile?: CredentialProfile
+  /** `--security` as given, for checks before the profile is known. */
+  security?: string | undefined
   hasCa: boolean
   deviceKeygen?: boolean
   baud?: number | undefined
@@ -21,8 +24,9 @@ export interface InjectRequestCheck {
 }
 
 export function validateInjectRequest(r: InjectRequestCheck): void {
-  validateProfile(r.profile, r.hasCa)
-  if (r.deviceKeygen && r.profile.security !== 'cert') {
+  if (r.profile) validateProfile(r.profile, r.hasCa)
+  const security = r.profile?.security ?? r.security
+  if (r.deviceKeygen && security !== undefined && security !== 'cert') {
     throw usageError('E_KEYGEN_NEEDS_CERT', 'On-device key generation only applies to certificate credentials.', 'Use --security cert with --device-keygen, or drop --device-keygen.')
   }
   if (r.baud !== undefined) checkBaud(r.baud)

@@ -18,6 +18,7 @@ import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import { derToPem, signCsr, type LoadedCa } from '../pki/index.js'
 import { assertBatchActive } from '../manifest/batch-window.js'
 import { checkDeviceIdentity, shown } from '../validate/index.js'
+import { recordedCredentials } from './pregenerated.js'
 import {
   DEFAULT_TIMEOUTS,
   type ByteLink,
@@ -247,6 +248,17 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
         if (credentials === undefined) {
           step = 'generate'
           hooks.onStep?.('generate', endpoint)
+          // Credentials recorded before (generated offline, or a failed earlier attempt) are written as recorded.
+          const recorded = row === undefined ? undefined : recordedCredentials(row, opts.profile, { ...(opts.masterKey ? { masterKey: opts.masterKey } : {}), ...(opts.ca ? { chainDer: opts.ca.chainDer } : {}) })
+          if (recorded) {
+            if (opts.deviceKeygen) {
+              throw conflictError('E_CREDENTIALS_PREGENERATED', `Endpoint ${endpoint} already holds pre-generated credentials; the device cannot generate its own key for it.`, 'Drop --device-keygen to inject the recorded credentials, or pick another endpoint.', { endpoint })
+            }
+            await precheck(planFor(endpoint, recorded))
+            credentials = recorded
+          }
+        }
+        if (credentials === undefined) {
           deviceKeygen = wantsDeviceKeygen(opts, identity, linkName)
           // Offline checks first: a user mistake (missing device information, a URI the device would refuse…) must
           // not make the CA sign a certificate nor leave a row behind.
@@ -585,7 +597,8 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
     }
     const claimed = await store.claimNext(opts.batch, deviceId, opts.station ?? 'lwprov')
     if (!claimed) {
-      const exists = await store.getBatch(opts.batch)
+      // `credentials generate` records a batch by its rows alone (no work-order header).
+      const exists = (await store.getBatch(opts.batch)) !== undefined || (await store.count({ batch: opts.batch })) > 0
       if (!exists) throw usageError('E_BATCH_NOT_FOUND', `There is no batch named ${opts.batch}.`, 'Create it with `lwprov batch create`, or check --batch.')
       throw conflictError('E_BATCH_EXHAUSTED', `Batch ${opts.batch} has no reserved endpoint names left.`, 'Reserve more names with `lwprov batch create`, or use --endpoint.')
     }

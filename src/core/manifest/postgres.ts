@@ -220,7 +220,7 @@ export class PostgresManifestStore implements ManifestStore {
     // SKIP LOCKED: concurrent stations each take a different free row instead of queueing on the same one.
     const free = await this.pool.query(
       `UPDATE endpoints SET device_id = $2, station = $3, updated_at = $4 WHERE id = (
-         SELECT id FROM endpoints WHERE batch = $1 AND status = 'reserved' AND device_id IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+         SELECT id FROM endpoints WHERE batch = $1 AND status IN ('reserved', 'generated') AND device_id IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
        ) RETURNING *`,
       [batch, deviceId, station, now],
     )

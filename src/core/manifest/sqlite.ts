@@ -275,7 +275,7 @@ export class SqliteManifestStore implements ManifestStore {
     const held = this.stmt(
       `SELECT id FROM endpoints WHERE batch = ? AND device_id = ? AND status IN (${HELD_STATUSES.map(() => '?').join(',')}) ORDER BY id LIMIT 1`,
     )
-    const free = this.stmt("SELECT id FROM endpoints WHERE batch = ? AND status = 'reserved' AND device_id IS NULL ORDER BY id LIMIT 1")
+    const free = this.stmt("SELECT id FROM endpoints WHERE batch = ? AND status IN ('reserved', 'generated') AND device_id IS NULL ORDER BY id LIMIT 1")
     const take = this.stmt('UPDATE endpoints SET device_id = ?, station = ?, updated_at = ? WHERE id = ?')
     const byId = this.stmt('SELECT * FROM endpoints WHERE id = ?')
     const row = await this.write(() => {

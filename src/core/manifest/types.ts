@@ -134,7 +134,7 @@ export interface ManifestStore {
   /** Updates one row's status and injection fields; throws `E_ENDPOINT_NOT_FOUND` when the endpoint is unknown. */
   updateStatus(endpoint: string, update: StatusUpdate): Promise<ManifestRecord>
   /**
-   * Atomically claims the first `reserved` (or `failed` for the same device) row of a batch for a device, so two
+   * Atomically claims the first free `reserved` or pre-generated `generated` row (or the row the device already holds) of a batch for a device, so two
    * stations never take the same name. Returns undefined when the batch has nothing left.
    */
   claimNext(batch: string, deviceId: string, station: string): Promise<ManifestRecord | undefined>

@@ -58,7 +58,7 @@ export class MemoryStore implements ManifestStore {
   async claimNext(batch: string, deviceId: string, station: string): Promise<ManifestRecord | undefined> {
     for (const r of this.rows.values()) {
       if (r.batch !== batch) continue
-      if (r.status === 'reserved' || (r.status === 'failed' && r.deviceId === deviceId)) {
+      if (((r.status === 'reserved' || r.status === 'generated') && !r.deviceId) || (r.status === 'failed' && r.deviceId === deviceId)) {
         return this.updateStatus(r.endpoint, { status: r.status, deviceId, station })
       }
     }

@@ -6,7 +6,8 @@ import { X509Certificate } from 'node:crypto'
 
 import { describe, expect, it } from 'vitest'
 
-import { generateCredentialSets } from '../../../src/core/credentials/generate.js'
+import { generateCredentialSets, toManifestRecord } from '../../../src/core/credentials/generate.js'
+import { openSecrets } from '../../../src/core/manifest/secrets.js'
 import { transportError } from '../../../src/core/errors.js'
 import { FccProtocol } from '../../../src/core/inject/fcc/index.js'
 import { FccSimDevice } from '../../../src/core/inject/fcc/sim.js'
@@ -137,15 +138,75 @@ describe('re-injecting a row the device already holds', () => {
     expect(store.updates.map((u) => u.update.status)).toEqual(['failed'])
   })
 
-  it('failed / generated rows are still recorded up front (the device holds nothing confirmed)', async () => {
+  it('a failed row keeps its recorded credentials: the retry writes the same PSK, recorded nothing new', async () => {
     const store = new SpyStore()
     await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-5', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-5' })))
     const failed = (await store.get('ep-ri-5'))!
     expect(failed.status).toBe('failed')
     store.updates.length = 0
     await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-5', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-5' })))
-    expect(store.updates.map((u) => u.update.status)).toEqual(['generated', 'failed'])
-    expect(Buffer.compare((await store.get('ep-ri-5'))!.secret!, failed.secret!)).not.toBe(0)
+    expect(store.updates.map((u) => u.update.status)).toEqual(['failed'])
+    expect(Buffer.compare((await store.get('ep-ri-5'))!.secret!, failed.secret!)).toBe(0)
+  })
+
+  it('a failed row with a corrected profile (another server) gets new credentials', async () => {
+    const store = new SpyStore()
+    await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-6', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-6' })))
+    const failed = (await store.get('ep-ri-6'))!
+    const fixed = profile({ mode: 'direct', security: 'psk', serverUri: 'coaps://fixed.example.com:5684' })
+    await injectOne(pskOpts(store, lwprovDevice('RI-6').connect, { endpoint: 'ep-ri-6', profile: fixed }))
+    const after = (await store.get('ep-ri-6'))!
+    expect(after.status).toBe('verified')
+    expect(after.serverUri).toBe('coaps://fixed.example.com:5684')
+    expect(Buffer.compare(after.secret!, failed.secret!)).not.toBe(0)
+  })
+})
+
+describe('pre-generated credentials (credentials generate, then inject)', () => {
+  async function pregenerated(store: MemoryStore, names: string[], batch: string) {
+    const sets = await generateCredentialSets(names, profile({ mode: 'direct', security: 'psk', pskBytes: 16 }), { now: new Date() })
+    await store.insertMany(sets.map((cs) => toManifestRecord(cs, { batch, status: 'generated', masterKey: MASTER_KEY })))
+    return sets
+  }
+
+  it('--batch alone claims the first pre-generated row and writes exactly its PSK', async () => {
+    const store = new SpyStore()
+    const sets = await pregenerated(store, ['pg-001', 'pg-002'], 'gen-1')
+    const dev = lwprovDevice('PG-1')
+    const out = await injectOne(pskOpts(store, dev.connect, { batch: 'gen-1' }))
+    expect(out.endpoint).toBe('pg-001')
+    const row = (await store.get('pg-001'))!
+    expect(row.status).toBe('verified')
+    expect(openSecrets(MASTER_KEY, row.secret!, 'pg-001').psk).toEqual(Buffer.from(sets[0]!.psk!))
+    expect(Buffer.concat(dev.stored).includes(Buffer.from(sets[0]!.psk!))).toBe(true)
+    expect(store.updates.some((u) => u.update.secret !== undefined)).toBe(false)
+  })
+
+  it('--endpoint of a pre-generated row writes its recorded PSK too', async () => {
+    const store = new SpyStore()
+    const sets = await pregenerated(store, ['pg-101'], 'gen-2')
+    const dev = lwprovDevice('PG-2')
+    await injectOne(pskOpts(store, dev.connect, { endpoint: 'pg-101', profile: profile({ mode: 'direct', security: 'psk', pskBytes: 32 }) }))
+    expect(Buffer.concat(dev.stored).includes(Buffer.from(sets[0]!.psk!))).toBe(true)
+  })
+
+  it('a profile that disagrees with the recorded one is refused, nothing replaced', async () => {
+    const store = new SpyStore()
+    await pregenerated(store, ['pg-201'], 'gen-3')
+    const before = (await store.get('pg-201'))!
+    const other = profile({ mode: 'direct', security: 'psk', serverUri: 'coaps://other.example.com:5684' })
+    const err = await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('PG-3').connect, { endpoint: 'pg-201', profile: other })))
+    expect(err.code).toBe('E_PROFILE_MISMATCH')
+    expect(err.exitCode).toBe(3)
+    expect((await store.get('pg-201'))!.secret).toEqual(before.secret)
+  })
+
+  it('without the master key the sealed credentials are not replaced: usage error', async () => {
+    const store = new SpyStore()
+    await pregenerated(store, ['pg-301'], 'gen-4')
+    const { masterKey: _k, ...noKey } = pskOpts(store, lwprovDevice('PG-4').connect, { batch: 'gen-4' })
+    const err = await lwprovFailure(injectOne(noKey))
+    expect(err.code).toBe('E_MASTER_KEY_MISSING')
   })
 })
 
