@@ -46,7 +46,7 @@ describe('manifest commands (e2e)', () => {
     expect(show.json.result).toMatchObject({ endpoint: 'mf-psk-002', status: 'generated', security: 'psk', hasSecret: true })
     expect(show.json.result.secret).toBeUndefined()
     const missing = await runCli(['manifest', 'show', 'nope', ...m, '--json'], { env })
-    expect(missing.code).toBe(3)
+    expect(missing.code).toBe(2)
     expect(missing.json.error.code).toBe('E_ENDPOINT_NOT_FOUND')
     expect((await ok(['manifest', 'migrate', ...m, '--json'])).json.result.version).toBe(1)
   })
