@@ -12,7 +12,8 @@ import { pemBlocks } from '../pki/util.js'
 import { csvUnguard, parseCsv } from './export/rows.js'
 import { sealSecrets } from './secrets.js'
 import { identityProblem, shown } from '../validate/index.js'
-import { ENDPOINT_STATUSES, type EndpointStatus, type NewManifestRecord } from './types.js'
+import { enforcePolicy } from './policy.js'
+import { ENDPOINT_STATUSES, type EndpointStatus, type ManifestStore, type NewManifestRecord } from './types.js'
 
 export type ImportFormat = 'csv' | 'json'
 
@@ -137,4 +138,11 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
     throw usageError('E_IMPORT_INVALID', `${errors.length} problem(s) in the import; nothing was written: ${errors.slice(0, 5).join('; ')}${errors.length > 5 ? '; …' : ''}.`, 'Fix the rows named and import again.', { problems: errors })
   }
   return out
+}
+
+/** Inserts imported rows (all-or-nothing) after the manifest's endpoint-name and server policies accept every one. */
+export async function importRecords(store: ManifestStore, rows: NewManifestRecord[]): Promise<void> {
+  const policy = await store.getPolicy()
+  for (const r of rows) enforcePolicy(policy, { via: 'manifest import', endpoints: [r.endpoint], serverUri: r.serverUri, security: r.security })
+  await store.insertMany(rows)
 }
