@@ -92,14 +92,6 @@ const violation = (message: string, hint: string, details: Record<string, unknow
 
 /** Throws when `r` breaks a policy; checks only what `r` says. */
 export function enforcePolicy(policy: ManifestPolicy, r: IssueRequest): void {
-  if (policy.requireWorkOrder && r.jit) {
-    throw usageError(
-      'E_WORK_ORDER_REQUIRED',
-      `This manifest requires work orders: ${r.via} may not issue just-in-time names${r.endpoints?.[0] ? ` (${shown(r.endpoints[0])})` : ''}.`,
-      'Reserve the names first with `lwprov batch create`, then inject with --batch NAME (or --endpoint NAME of a reserved row). See `lwprov manifest policy show`.',
-      { policy: 'requireWorkOrder' },
-    )
-  }
   if (policy.minPskBytes !== undefined && r.security === 'psk' && r.pskBytes !== undefined && r.pskBytes < policy.minPskBytes) {
     throw violation(`PSKs of ${r.pskBytes} bytes are below this manifest's minimum of ${policy.minPskBytes}.`, `Pass --psk-bytes ${policy.minPskBytes} or more.`, { policy: 'minPskBytes' })
   }
@@ -119,6 +111,15 @@ export function enforcePolicy(policy: ManifestPolicy, r: IssueRequest): void {
   }
   if (policy.maxCertDays !== undefined && r.security === 'cert' && r.days !== undefined && r.days > policy.maxCertDays) {
     throw violation(`A certificate validity of ${r.days} days exceeds this manifest's maximum of ${policy.maxCertDays}.`, `Pass --days ${policy.maxCertDays} or less.`, { policy: 'maxCertDays' })
+  }
+  // After the profile rules, so a request that breaks both is told about the flag it can fix in place.
+  if (policy.requireWorkOrder && r.jit) {
+    throw usageError(
+      'E_WORK_ORDER_REQUIRED',
+      `This manifest requires work orders: ${r.via} may not issue just-in-time names${r.endpoints?.[0] ? ` (${shown(r.endpoints[0])})` : ''}.`,
+      'Reserve the names first with `lwprov batch create`, then inject with --batch NAME (or --endpoint NAME of a reserved row). See `lwprov manifest policy show`.',
+      { policy: 'requireWorkOrder' },
+    )
   }
 }
 
