@@ -110,6 +110,13 @@ export interface StatusUpdate {
   binding?: string | null
 }
 
+/** Who a manifest is: a namespace id (random, set at creation, carried in exports) and a human name. */
+export interface ManifestIdentity {
+  namespace: string
+  name: string
+  createdAt: string
+}
+
 export interface ManifestStore {
   /** 'sqlite' | 'postgres'. */
   readonly kind: string
@@ -146,5 +153,9 @@ export interface ManifestStore {
   createBatchWithRows(batch: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]): Promise<void>
   getBatch(name: string): Promise<BatchRecord | undefined>
   listBatches(): Promise<BatchRecord[]>
+  /** The manifest's identity (namespace id, name). */
+  info(): Promise<ManifestIdentity>
+  /** Sets the human name (at creation). */
+  setName(name: string): Promise<void>
   close(): Promise<void>
 }
