@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 
+import { shown } from '../../core/validate/escape.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
@@ -46,8 +47,8 @@ export default class ManifestShow extends BaseCommand {
       ['created', rec.createdAt],
       ['updated', rec.updatedAt],
     ]
-    for (const [k, v] of lines) if (v !== null && v !== undefined && v !== '') this.out(`${k.padEnd(17)}${String(v)}`)
-    if (rec.certificatePem) this.out(`\n${rec.certificatePem.trimEnd()}`)
+    for (const [k, v] of lines) if (v !== null && v !== undefined && v !== '') this.out(`${k.padEnd(17)}${shown(String(v))}`)
+    if (rec.certificatePem) this.out(`\n${shown(rec.certificatePem.trimEnd()).replace(/\\x0a/g, '\n')}`)
     return rec
   }
 }

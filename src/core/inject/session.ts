@@ -17,6 +17,7 @@ import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/ty
 import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import { derToPem, signCsr, type LoadedCa } from '../pki/index.js'
 import { assertBatchActive } from '../manifest/batch-window.js'
+import { checkDeviceIdentity, shown } from '../validate/index.js'
 import { recordedCredentials } from './pregenerated.js'
 import {
   DEFAULT_TIMEOUTS,
@@ -218,6 +219,9 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
 
         step = 'identify'
         const identity = await guard(Promise.race([opts.protocol.identify(link, timeouts, hooks, opts.identity), closed]))
+        // A device's identity is untrusted input: it becomes a manifest key and part of endpoint names, so one outside
+        // the identity character set is refused before anything is recorded (model/firmware are only shown, escaped).
+        for (const f of ['serial', 'imei', 'mac'] as const) checkDeviceIdentity(identity[f], f, linkName)
         const seen = deviceIdOf(identity)
         // Checked before `deviceId` changes: the failure is recorded on the first device's row, under its id.
         if (firstDeviceId !== undefined && seen !== firstDeviceId) {
@@ -595,11 +599,8 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
     if (!claimed) {
       // `credentials generate` records a batch by its rows alone (no work-order header).
       const exists = (await store.getBatch(opts.batch)) !== undefined || (await store.count({ batch: opts.batch })) > 0
-      throw conflictError(
-        exists ? 'E_BATCH_EXHAUSTED' : 'E_BATCH_NOT_FOUND',
-        exists ? `Batch ${opts.batch} has no reserved endpoint names left.` : `There is no batch named ${opts.batch}.`,
-        exists ? 'Reserve more names with `lwprov batch create`, or use --endpoint.' : 'Create it with `lwprov batch create`, or check --batch.',
-      )
+      if (!exists) throw usageError('E_BATCH_NOT_FOUND', `There is no batch named ${opts.batch}.`, 'Create it with `lwprov batch create`, or check --batch.')
+      throw conflictError('E_BATCH_EXHAUSTED', `Batch ${opts.batch} has no reserved endpoint names left.`, 'Reserve more names with `lwprov batch create`, or use --endpoint.')
     }
     return { endpoint: claimed.endpoint, row: claimed }
   }

@@ -19,6 +19,7 @@ import {
   UPDATE_COLUMNS,
   arrayToRecord,
 } from './columns.js'
+import { shown } from '../validate/escape.js'
 import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
 /** Schema migrations, in order; index + 1 is the version. Never edit a released one: append. */
@@ -361,7 +362,7 @@ export function rowToBatch(r: Record<string, unknown>): BatchRecord {
 }
 
 export function notFoundError(endpoint: string): LwprovError {
-  return conflictError('E_NOT_FOUND', `No endpoint ${endpoint} in the manifest.`, 'Check the name with `lwprov manifest list`, and --manifest.')
+  return usageError('E_ENDPOINT_NOT_FOUND', `No endpoint ${shown(endpoint)} in the manifest.`, 'Check the name with `lwprov manifest list`, and --manifest.')
 }
 
 export function newerSchemaError(location: string, found: number, known: number): LwprovError {

@@ -131,7 +131,7 @@ export interface ManifestStore {
   /** Streams rows in endpoint-insertion order; memory stays flat for millions of rows. */
   list(filter?: ManifestFilter): AsyncIterable<ManifestRecord>
   count(filter?: ManifestFilter): Promise<number>
-  /** Updates one row's status and injection fields; throws `E_NOT_FOUND` when the endpoint is unknown. */
+  /** Updates one row's status and injection fields; throws `E_ENDPOINT_NOT_FOUND` when the endpoint is unknown. */
   updateStatus(endpoint: string, update: StatusUpdate): Promise<ManifestRecord>
   /**
    * Atomically claims the first free `reserved` or pre-generated `generated` row (or the row the device already holds) of a batch for a device, so two

@@ -15,6 +15,7 @@ import { akiValue, basicConstraintsValue, buildName, buildTbs, extension, KU_CA,
 import { children, readTlv } from './der.js'
 import { generateKey, isKeyType, keyTypeOf, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
 import type { LoadedCa } from './types.js'
+import { checkDays } from '../validate/bounds.js'
 import { derToPem, isPem, pemBlocks, randomSerial, sha256Colon, sha256Hex } from './util.js'
 
 /** 35 years (izuma-fcc.md §11 recommends 35-year CAs). */
@@ -84,7 +85,7 @@ function validateCaOptions(o: CreateCaOptions): void {
   if (o.name.trim().length === 0 || o.name.length > 64) {
     throw usageError('E_CA_NAME_INVALID', 'The CA name (subject CN) must be 1..64 characters.', 'Pass --name "Factory Line 1 CA".')
   }
-  if (!Number.isInteger(o.days) || o.days < 1) throw usageError('E_DAYS_INVALID', `CA validity must be a whole number of days >= 1 (got ${o.days}).`, 'Pass --days N.')
+  checkDays(o.days)
   if (o.pathLen !== undefined && (!Number.isInteger(o.pathLen) || o.pathLen < 0 || o.pathLen > MAX_CHAIN - 2)) {
     throw usageError('E_CA_PATHLEN', `Path length must be 0..${MAX_CHAIN - 2} (got ${o.pathLen}).`, `Izuma accepts chains of at most ${MAX_CHAIN} certificates.`)
   }
@@ -108,11 +109,11 @@ export async function createCa(opts: CreateCaOptions): Promise<CreatedCa> {
   let pathLen = opts.pathLen ?? (parent ? DEFAULT_INTERMEDIATE_PATH_LEN : DEFAULT_ROOT_PATH_LEN)
   if (parent) {
     if (parent.pathLen !== undefined && parent.pathLen < 1) {
-      throw conflictError('E_CA_PATHLEN', `The parent CA "${parent.subject}" has path length 0: it may sign device certificates only.`, 'Sign the new CA with a CA whose --path-len is at least 1, e.g. the root.')
+      throw conflictError('E_CA_PATHLEN_PARENT', `The parent CA "${parent.subject}" has path length 0: it may sign device certificates only.`, 'Sign the new CA with a CA whose --path-len is at least 1, e.g. the root.')
     }
     if (parent.pathLen !== undefined && pathLen > parent.pathLen - 1) {
       if (opts.pathLen !== undefined) {
-        throw conflictError('E_CA_PATHLEN', `Path length ${pathLen} exceeds what the parent allows (${parent.pathLen - 1}).`, `Pass --path-len ${parent.pathLen - 1} or less.`)
+        throw conflictError('E_CA_PATHLEN_PARENT', `Path length ${pathLen} exceeds what the parent allows (${parent.pathLen - 1}).`, `Pass --path-len ${parent.pathLen - 1} or less.`)
       }
       pathLen = parent.pathLen - 1
     }

@@ -102,13 +102,13 @@ export function storeContract(name: string, fresh: () => Promise<ManifestStore>)
       expect((await all(s, { since: '2000-01-01T00:00:00Z' })).length).toBe(2500)
     })
 
-    it('updates status and injection fields; unknown endpoint is E_NOT_FOUND', async () => {
+    it('updates status and injection fields; unknown endpoint is E_ENDPOINT_NOT_FOUND', async () => {
       const s = await fresh()
       await s.insertMany([rec('e1')])
       const r = await s.updateStatus('e1', { status: 'verified', readbackDigest: 'abcd', deviceId: 'SN1', station: 'st' })
       expect(r).toMatchObject({ status: 'verified', readbackDigest: 'abcd', deviceId: 'SN1', station: 'st', pskIdentity: 'e1' })
       expect((await all(s, { deviceId: 'SN1' })).length).toBe(1)
-      await expect(s.updateStatus('nope', { status: 'failed' })).rejects.toMatchObject({ code: 'E_NOT_FOUND', exitCode: 3 })
+      await expect(s.updateStatus('nope', { status: 'failed' })).rejects.toMatchObject({ code: 'E_ENDPOINT_NOT_FOUND', exitCode: 2 })
     })
 
     it('claimNext prefers the row the device already holds, else the first free reserved row', async () => {

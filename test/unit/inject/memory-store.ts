@@ -48,7 +48,7 @@ export class MemoryStore implements ManifestStore {
 
   async updateStatus(endpoint: string, u: StatusUpdate): Promise<ManifestRecord> {
     const r = this.rows.get(endpoint)
-    if (!r) throw usageError('E_NOT_FOUND', `no ${endpoint}`)
+    if (!r) throw usageError('E_ENDPOINT_NOT_FOUND', `no ${endpoint}`)
     const next = { ...r, updatedAt: new Date().toISOString() } as ManifestRecord
     for (const [k, v] of Object.entries(u)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v
     this.rows.set(endpoint, next)

@@ -40,7 +40,7 @@ export class MemoryStore implements ManifestStore {
   }
   async updateStatus(endpoint: string, u: StatusUpdate) {
     const r = this.rows.get(endpoint)
-    if (!r) throw usageError('E_NOT_FOUND', endpoint)
+    if (!r) throw usageError('E_ENDPOINT_NOT_FOUND', endpoint)
     const next = { ...r, ...Object.fromEntries(Object.entries(u).filter(([, v]) => v !== undefined)), updatedAt: new Date().toISOString() } as ManifestRecord
     this.rows.set(endpoint, next)
     return next
