@@ -9,10 +9,10 @@ import { openManifest } from '../core/manifest/open.js'
 import { parseMasterKey } from '../core/manifest/secrets.js'
 import type { ManifestStore } from '../core/manifest/types.js'
 import { type AccountMode, type CredentialProfile, DEFAULT_PROFILE, type SecurityKind } from '../core/model.js'
-import { type LoadedCa, loadCa, readCertificateFile } from '../core/pki/index.js'
+import type { LoadedCa } from '../core/pki/index.js'
+import { readCertificateFile } from '../core/pki/util.js'
 import { checkDays, checkIdentityFlag, checkServerCa } from '../core/validate/index.js'
 import { recordedBatchProfile } from '../core/inject/pregenerated.js'
-import { resolveCaPassphrase } from './passphrase.js'
 
 /** Whether prompting is allowed: both ends a TTY and not in CI. */
 export function isInteractive(): boolean {
@@ -78,6 +78,8 @@ export interface CaFlagValues {
 /** Loads and decrypts the CA named by `--ca`; undefined when no CA was given. */
 export async function loadCaFromFlags(flags: CaFlagValues): Promise<LoadedCa | undefined> {
   if (!flags.ca) return undefined
+  // Loaded here, not at start-up: the CA code pulls in @peculiar/x509, the prompt inquirer.
+  const [{ resolveCaPassphrase }, { loadCa }] = await Promise.all([import('./passphrase.js'), import('../core/pki/index.js')])
   const passphrase = await resolveCaPassphrase({
     ...(flags['passphrase-file'] ? { passphraseFile: flags['passphrase-file'] } : {}),
     interactive: isInteractive(),

@@ -28,6 +28,27 @@ export const DEFAULT_INTERMEDIATE_PATH_LEN = 0
 export const MAX_CHAIN = 5
 
 export const CA_FILES = { cert: 'ca.pem', chain: 'chain.pem', key: 'ca.key.pem' } as const
+/** Sub-directory of a CA directory holding the certificates of the CAs it signed (public; for building chains). */
+export const ISSUED_DIR = 'issued'
+
+/**
+ * Keeps a copy of an intermediate's certificate in its parent's directory (`issued/<sha256>.pem`), as a CA keeps what
+ * it signs: `manifest verify --ca ROOT` then builds the chain of devices issued under the intermediate. A new file
+ * only (never an overwrite); returns a warning instead of failing when the parent directory is read-only.
+ */
+export function recordIssuedCa(parentDir: string, certPem: string, childDir: string): string | undefined {
+  const der = pemBlocks(certPem).find((b) => b.label === 'CERTIFICATE')?.der
+  if (!der) return undefined
+  const dir = join(parentDir, ISSUED_DIR)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 })
+    writeFileSync(join(dir, `${sha256Hex(der)}.pem`), derToPem(der, 'CERTIFICATE'), { flag: 'wx', mode: 0o644 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined
+    return `Could not keep a copy of the new CA certificate in ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'}): pass --ca ${join(childDir, CA_FILES.chain)} to manifest verify for devices it issues.`
+  }
+  return undefined
+}
 
 export interface CreateCaOptions {
   /** Subject CN. */
