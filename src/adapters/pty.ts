@@ -10,8 +10,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
+import path from 'node:path'
 
-import { transportError } from '../core/errors.js'
+import { transportError, usageError } from '../core/errors.js'
 
 export type PtyEngine = 'python' | 'socat'
 
@@ -401,6 +402,23 @@ function killAndWait(c: ChildProcess, graceMs = 0): Promise<void> {
   })
 }
 
+/** The directory of a PTY link must exist and be writable before the helper is started (else it dies with a traceback). */
+export function checkLinkDir(link: string): void {
+  const dir = path.dirname(link)
+  let st: fs.Stats
+  try {
+    st = fs.statSync(dir)
+  } catch {
+    throw usageError('E_LINK_INVALID', `The directory of --link ${link} (${dir}) does not exist.`, 'Create the directory first, or pick a --link path in an existing directory such as /tmp.')
+  }
+  if (!st.isDirectory()) throw usageError('E_LINK_INVALID', `${dir} (the directory of --link ${link}) is not a directory.`, 'Pick a --link path in an existing directory such as /tmp.')
+  try {
+    fs.accessSync(dir, fs.constants.W_OK)
+  } catch {
+    throw usageError('E_LINK_INVALID', `The directory ${dir} of --link ${link} is not writable.`, 'Pick a --link path in a directory you can write, such as /tmp.')
+  }
+}
+
 /** Creates a PTY linked at `link` and resolves once the link exists. */
 export async function openPty(link: string, opts: OpenPtyOptions = {}): Promise<PtyDevice> {
   const engine = opts.engine ?? detectPtyEngine()
@@ -408,10 +426,11 @@ export async function openPty(link: string, opts: OpenPtyOptions = {}): Promise<
     const st = fs.lstatSync(link)
     // Replace a stale link left by a killed simulator, never a regular file someone cares about.
     if (st.isSymbolicLink()) fs.unlinkSync(link)
-    else throw transportError('E_LINK_EXISTS', `${link} exists and is not a symlink.`, 'Pick another --link path.')
+    else throw usageError('E_LINK_EXISTS', `${link} exists and is not a symlink.`, 'Pick another --link path.')
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
+  checkLinkDir(link)
   const p = new PtyDeviceImpl(link, engine)
   installExitHook()
   live.add(p)

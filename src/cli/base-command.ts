@@ -6,6 +6,7 @@ import { Command, Errors, Flags, Interfaces } from '@oclif/core'
 
 import { ExitCode, LwprovError } from '../core/errors.js'
 import { removeStaleTemps } from '../core/fs/temp-registry.js'
+import { shown } from '../core/validate/escape.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 
@@ -34,7 +35,7 @@ export abstract class BaseCommand extends Command {
 
   /** A warning: stderr for humans, `warnings[]` in the JSON envelope. Never secrets. */
   override warn(input: string | Error): string | Error {
-    const text = typeof input === 'string' ? input : input.message
+    const text = shown(typeof input === 'string' ? input : input.message)
     this.warnings.push(text)
     process.stderr.write(`${this.color('yellow', 'warning')}: ${text}\n`)
     return input
@@ -72,8 +73,9 @@ export abstract class BaseCommand extends Command {
       this.logJson(this.toErrorJson(e))
       return
     }
-    process.stderr.write(`${this.color('red', 'Error')} [${e.code}]: ${e.message}\n`)
-    if (e.hint) process.stderr.write(`${this.color('dim', 'Hint')}: ${e.hint}\n`)
+    // Messages can quote what a device or a file said: escaped, so no terminal sequence reaches the screen.
+    process.stderr.write(`${this.color('red', 'Error')} [${e.code}]: ${shown(e.message)}\n`)
+    if (e.hint) process.stderr.write(`${this.color('dim', 'Hint')}: ${shown(e.hint)}\n`)
     if (e.exitCode === ExitCode.bug) {
       process.stderr.write('This is a bug in lwprov; please report it with the output of DEBUG=lwprov.\n')
     }

@@ -10,8 +10,10 @@ import { openManifest } from '../core/manifest/open.js'
 import { parseMasterKey } from '../core/manifest/secrets.js'
 import type { ManifestStore } from '../core/manifest/types.js'
 import { type AccountMode, type CredentialProfile, DEFAULT_PROFILE, type SecurityKind } from '../core/model.js'
-import { type LoadedCa, loadCa, readCertificateFile } from '../core/pki/index.js'
-import { resolveCaPassphrase } from './passphrase.js'
+import type { LoadedCa } from '../core/pki/index.js'
+import { readCertificateFile } from '../core/pki/util.js'
+import { checkDays, checkIdentityFlag, checkServerCa } from '../core/validate/index.js'
+import { recordedBatchProfile } from '../core/inject/pregenerated.js'
 
 /** Whether prompting is allowed: both ends a TTY and not in CI. */
 export function isInteractive(): boolean {
@@ -95,6 +97,8 @@ export interface CaFlagValues {
 /** Loads and decrypts the CA named by `--ca`; undefined when no CA was given. */
 export async function loadCaFromFlags(flags: CaFlagValues): Promise<LoadedCa | undefined> {
   if (!flags.ca) return undefined
+  // Loaded here, not at start-up: the CA code pulls in @peculiar/x509, the prompt inquirer.
+  const [{ resolveCaPassphrase }, { loadCa }] = await Promise.all([import('./passphrase.js'), import('../core/pki/index.js')])
   const passphrase = await resolveCaPassphrase({
     ...(flags['passphrase-file'] ? { passphraseFile: flags['passphrase-file'] } : {}),
     interactive: isInteractive(),
@@ -117,8 +121,11 @@ export interface ProfileFlagValues {
   'psk-identity'?: string | undefined
 }
 
-/** Builds a credential profile from flags; names every missing required flag at once. */
-export function profileFromFlags(flags: ProfileFlagValues): CredentialProfile {
+/**
+ * Builds a credential profile from flags; names every missing required flag at once. Bounded and identity flags are
+ * validated here, and `--server-ca` is parsed as an X.509 certificate (subject and expiry reported through `warn`).
+ */
+export function profileFromFlags(flags: ProfileFlagValues, warn: (text: string) => void = (t) => process.stderr.write(`warning: ${t}\n`)): CredentialProfile {
   const missing = (['mode', 'security', 'server'] as const).filter((k) => !flags[k]).map((k) => `--${k}`)
   if (missing.length > 0) {
     throw usageError(
@@ -142,6 +149,38 @@ export function profileFromFlags(flags: ProfileFlagValues): CredentialProfile {
     ...(flags['psk-identity'] ? { pskIdentity: flags['psk-identity'] as 'endpoint' | 'random' } : {}),
     ...(flags['certificate-usage'] === undefined ? {} : { certificateUsage: flags['certificate-usage'] }),
   }
-  if (flags['server-ca']) profile.serverCaDer = readCertificateFile(flags['server-ca'])
+  if (flags.days !== undefined) checkDays(flags.days)
+  if (flags['account-id'] !== undefined) checkIdentityFlag(flags['account-id'], '--account-id')
+  if (flags['server-ca']) {
+    const der = readCertificateFile(flags['server-ca'])
+    const info = checkServerCa(der, flags['certificate-usage'] ?? 2, flags['server-ca'], new Date())
+    if (info.expired) warn(`--server-ca ${info.subject} expired on ${info.notAfter.toISOString().slice(0, 10)}; devices will refuse the server.`)
+    else process.stderr.write(`server CA: ${info.subject}, valid until ${info.notAfter.toISOString().slice(0, 10)}\n`)
+    profile.serverCaDer = der
+  }
   return profile
+}
+
+/**
+ * The profile for injecting into `batch`: flags first, then what the batch's rows record, so pre-generated
+ * credentials (`credentials generate --batch B`) inject with `--batch B` alone.
+ */
+export async function profileFromFlagsOrBatch(
+  flags: ProfileFlagValues & { batch?: string | undefined },
+  store: ManifestStore,
+  warn?: (text: string) => void,
+): Promise<CredentialProfile> {
+  if (flags.batch === undefined || (flags.mode && flags.security && flags.server)) return profileFromFlags(flags, warn)
+  const recorded = await recordedBatchProfile(store, flags.batch)
+  if (recorded === undefined) return profileFromFlags(flags, warn)
+  return profileFromFlags({
+    ...flags,
+    mode: flags.mode ?? recorded.mode,
+    security: flags.security ?? recorded.security,
+    server: flags.server ?? recorded.serverUri,
+    ...(flags['account-id'] === undefined && recorded.accountId ? { 'account-id': recorded.accountId } : {}),
+    ...(flags['short-server-id'] === undefined && recorded.shortServerId !== undefined ? { 'short-server-id': recorded.shortServerId } : {}),
+    ...(flags.lifetime === undefined && recorded.lifetime !== undefined ? { lifetime: recorded.lifetime } : {}),
+    ...(flags.binding === undefined && recorded.binding ? { binding: recorded.binding } : {}),
+  }, warn)
 }

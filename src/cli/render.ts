@@ -6,6 +6,7 @@
 import { Listr, ListrLogger, type ListrTaskWrapper, ProcessOutput } from 'listr2'
 
 import type { StationEvent } from '../core/station/runner.js'
+import { shown } from '../core/validate/escape.js'
 
 export type RendererName = 'default' | 'simple' | 'silent'
 
@@ -104,11 +105,11 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
           update(e.port, v)
           break
         case 'device':
-          v.device = e.deviceId ?? 'device'
+          v.device = e.deviceId === undefined ? 'device' : shown(e.deviceId)
           update(e.port, v)
           break
         case 'endpoint':
-          v.endpoint = e.endpoint
+          v.endpoint = shown(e.endpoint)
           update(e.port, v)
           break
         case 'step':
@@ -126,16 +127,16 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
           break
         case 'verified':
           v.verified++
-          v.last = `verified ${e.endpoint}`
+          v.last = `verified ${shown(e.endpoint)}`
           v.step = 'verified'
-          update(e.port, v, paint(color, 32, `✔ ${e.endpoint}${e.deviceId ? ` (${e.deviceId})` : ''} in ${(e.ms / 1000).toFixed(1)} s`))
+          update(e.port, v, paint(color, 32, `✔ ${shown(e.endpoint)}${e.deviceId ? ` (${shown(e.deviceId)})` : ''} in ${(e.ms / 1000).toFixed(1)} s`))
           break
         case 'failed':
           v.failed++
-          v.last = `${e.code}: ${e.reason}`
+          v.last = `${e.code}: ${shown(e.reason)}`
           v.step = 'failed'
           if (o.bell && process.stderr.isTTY) process.stderr.write('\u0007')
-          update(e.port, v, paint(color, 31, `✖ ${e.deviceId ?? ''}${e.endpoint ? ` ${e.endpoint}` : ''} ${e.code}: ${e.reason}`.trim()))
+          update(e.port, v, paint(color, 31, `✖ ${shown(e.deviceId)}${e.endpoint ? ` ${shown(e.endpoint)}` : ''} ${e.code}: ${shown(e.reason)}`.trim()))
           break
         case 'idle':
           v.done()

@@ -5,12 +5,22 @@ import { Flags } from '@oclif/core'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { openTcpLink } from '../adapters/tcp-link.js'
 import { BaseCommand } from '../cli/base-command.js'
-import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
+import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
-import { injectOne, protocolByName, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
+import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
 import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
 import type { DeviceInfo } from '../core/model.js'
+import { checkReason, shown } from '../core/validate/index.js'
+
+/** The device-information flags that are identity fields (validated as such). */
+export function identityFlagValues(f: Record<string, unknown>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  for (const k of ['manufacturer', 'model-number', 'device-type', 'hardware-version', 'serial-number']) {
+    if (typeof f[k] === 'string') out[`--${k}`] = f[k] as string
+  }
+  return out
+}
 
 export type InjectResult = Omit<InjectOutcome, 'attempts' | 'deviceKeygen'> & { attempts: number }
 
@@ -38,6 +48,8 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     'first-to-claim': Flags.boolean({ summary: 'Izuma first-to-claim: no aid= in the bootstrap URI, the enrollment id is recorded.', helpGroup: 'CREDENTIALS' }),
     station: Flags.string({ summary: 'Station name recorded with the manifest row (default: host name).', env: 'LWPROV_STATION' }),
     retries: Flags.integer({ summary: 'Reconnect-and-retry attempts after transport failures.', default: 2, min: 0, max: 10, helpGroup: 'TRANSPORT' }),
+    reprovision: Flags.boolean({ summary: 'Give a verified device new credentials (the old ones are kept as history); needs --reason.', dependsOn: ['reason'] }),
+    reason: Flags.string({ summary: 'Why the device is re-provisioned (recorded with the superseded credentials).', dependsOn: ['reprovision'] }),
     timeout: Flags.integer({ summary: 'Per-step device timeout in ms (commit and read-back get 3x).', min: 100, helpGroup: 'TRANSPORT' }),
   }
 
@@ -52,8 +64,25 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     if (flags.endpoint === undefined && flags.batch === undefined) {
       throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:32473-Widget-{serial}') or --batch NAME.")
     }
-    const profile = profileFromFlags(flags)
+    // Everything checkable without the device, the port or the manifest, so a mistake opens nothing. A profile that
+    // comes from the batch's recorded rows is checked once the manifest is open (still before any port).
+    const warn = (t: string) => this.warn(t)
+    const complete = Boolean(flags.mode && flags.security && flags.server)
+    const early = complete ? profileFromFlags(flags, warn) : undefined
+    const request = {
+      hasCa: Boolean(flags.ca),
+      security: flags.security,
+      deviceKeygen: flags['device-keygen'],
+      ...(flags.tcp === undefined ? { baud: flags.baud } : {}),
+      endpoint: flags.endpoint,
+      station: flags.station,
+      identityFlags: identityFlagValues(flags),
+    }
+    validateInjectRequest({ ...request, ...(early ? { profile: early } : {}) })
+    const reprovision = flags.reprovision ? { reason: checkReason(flags.reason) } : undefined
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    const profile = early ?? (await profileFromFlagsOrBatch(flags, store, warn))
+    if (!early) validateInjectRequest({ ...request, profile })
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
     const ca = await loadCaFromFlags(flags)
     const deviceInfo = await this.deviceInfo(flags, store)
@@ -81,6 +110,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       ...(masterKey ? { masterKey } : {}),
       deviceKeygen: flags['device-keygen'],
       firstToClaim: flags['first-to-claim'],
+      ...(reprovision ? { reprovision } : {}),
       ...(deviceInfo ? { deviceInfo } : {}),
       ...(deviceInfo?.serialNumber ? { identity: { serial: deviceInfo.serialNumber } } : {}),
       station: flags.station ?? (await import('node:os')).hostname(),
@@ -89,13 +119,13 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       hooks: {
         signal: abort.signal,
         onStep: (step, detail) => this.info(this.color('dim', `${where}: ${step}${detail ? ` (${detail})` : ''}`)),
-        onIdentity: (id, deviceId) => this.info(`${where}: device ${deviceId ?? '(no serial)'}${id.model ? ` ${id.model}` : ''}${id.firmware ? ` fw ${id.firmware}` : ''}`),
-        onEndpoint: (ep) => this.info(`${where}: endpoint ${ep}`),
+        onIdentity: (id, deviceId) => this.info(`${where}: device ${shown(deviceId ?? '(no serial)')}${id.model ? ` ${shown(id.model)}` : ''}${id.firmware ? ` fw ${shown(id.firmware)}` : ''}`),
+        onEndpoint: (ep) => this.info(`${where}: endpoint ${shown(ep)}`),
         onRetry: (n, err) => this.warn(`${where}: ${err.message} — retrying (${n}/${flags.retries})`),
       },
     })
     const { deviceKeygen: _k, ...result } = outcome
-    this.out(`${this.color('green', 'verified')} ${result.endpoint} on ${result.port}${result.deviceId ? ` (device ${result.deviceId})` : ''}`)
+    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}`)
     return result
   }
 

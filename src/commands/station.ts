@@ -8,16 +8,18 @@ import { Flags } from '@oclif/core'
 import { listPorts, type PortInfo } from '../adapters/ports.js'
 import type { LinkBase } from '../adapters/link-base.js'
 import { openSerialLink } from '../adapters/serial-link.js'
+import { shown } from '../core/validate/escape.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { isInteractive, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import * as prompts from '../cli/prompts.js'
 import { chooseRenderer, renderStation } from '../cli/render.js'
-import { validateProfile } from '../core/credentials/generate.js'
 import { LwprovError, usageError } from '../core/errors.js'
 import { FccProtocol } from '../core/inject/fcc/index.js'
 import { LwprovProtocol } from '../core/inject/lwprov/index.js'
 import { injectOne } from '../core/inject/session.js'
+import { validateInjectRequest } from '../core/inject/request.js'
+import { identityFlagValues } from './inject.js'
 import type { ProvisioningProtocol } from '../core/inject/types.js'
 import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
 import type { DeviceInfo } from '../core/model.js'
@@ -98,6 +100,10 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         throw usageError('E_FLAGS_MISSING', `Missing ${missing.join(', ')} (no terminal to ask on).`, `Pass ${missing.join(' ')} or put them in a station profile (--profile line3.yaml).`, { missing })
       }
     }
+    // Without a terminal every setting is known now: check them all before the manifest or any port is opened.
+    const check = (p: ReturnType<typeof profileFromFlags>) =>
+      validateInjectRequest({ profile: p, hasCa: Boolean(s.ca), baud: s.baud, endpoint: s.endpoint, station: s.station, identityFlags: identityFlagValues(s) })
+    if (!interactive) check(profileFromFlags(s, () => {}))
     const store = await openStoreFromFlags(s, (fn) => this.onCleanup(fn))
     const now = new Date()
     if (interactive) {
@@ -109,8 +115,8 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
       if (!s.ports) s = { ...s, ports: (await prompts.askPorts(await listPorts())).join(',') }
     }
 
-    const profile = profileFromFlags(s)
-    validateProfile(profile, Boolean(s.ca))
+    const profile = profileFromFlags(s, (t) => this.warn(t))
+    check(profile)
     let remaining: number | undefined
     if (s.batch) {
       const st = await batchStatus(store, s.batch, now).catch((e: unknown) => {
@@ -256,7 +262,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     const lines = [
       `${this.color('green', `${r.verified} verified`)}, ${r.failed > 0 ? this.color('red', `${r.failed} failed`) : '0 failed'} on ${r.ports.length} port(s) in ${r.elapsedSeconds} s (${r.devicesPerMinute} devices/min).`,
     ]
-    for (const f of r.failures) lines.push(`  ${this.color('red', '✖')} ${f.port}${f.endpoint ? ` ${f.endpoint}` : ''}: ${f.reason}`)
+    for (const f of r.failures) lines.push(`  ${this.color('red', '✖')} ${shown(f.port)}${f.endpoint ? ` ${shown(f.endpoint)}` : ''}: ${shown(f.reason)}`)
     if (r.batch) lines.push(`Work order ${r.batch.name}: ${r.batch.verified} verified, ${r.batch.remaining} remaining.`)
     return lines.join('\n')
   }

@@ -4,6 +4,8 @@
  * exit code family. Anything else reaching the command layer is a bug (exit 1).
  */
 
+import { familyOf } from './error-codes.js'
+
 /** Exit code families (docs/cli.md, style.md §3). */
 export const ExitCode = {
   ok: 0,
@@ -20,7 +22,10 @@ export type ExitCodeName = keyof typeof ExitCode
 export interface LwprovErrorOptions {
   /** What the user should do next. */
   hint?: string
-  /** Exit code family; default `usage`. */
+  /**
+   * Exit code family for a code that is not in the table (`error-codes.ts`); for a code in the table the table's
+   * family wins, so one code always exits the same way.
+   */
   exit?: ExitCodeName
   /** The underlying error (kept for DEBUG output, never shown to users by default). */
   cause?: unknown
@@ -39,7 +44,7 @@ export class LwprovError extends Error {
     this.name = 'LwprovError'
     this.code = code
     this.hint = opts.hint
-    this.exitCode = ExitCode[opts.exit ?? 'usage']
+    this.exitCode = ExitCode[familyOf(code) ?? opts.exit ?? 'usage']
     this.details = opts.details
   }
 

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 
 import type { ManifestRecord, ManifestStore } from '../../src/core/manifest/types.js'
@@ -96,8 +97,15 @@ describe('batch (e2e)', () => {
     )
     expect(st.code).toBe(3)
     expect(st.json.error.code).toBe('E_BATCH_NOT_ACTIVE')
-    const e = await runCli(['batch', 'create', '--name', 'WO-OLD', '--count', '1', '--endpoint', 'old{seq}', '--expires-on', '2020-01-01', '--manifest', db], { env })
+    // A window that already ended is refused at creation; one that ends later expires with time (simulated here).
+    const past = await runCli(['batch', 'create', '--name', 'WO-OLD', '--count', '1', '--endpoint', 'old{seq}', '--expires-on', '2020-01-01', '--manifest', db, '--json'], { env })
+    expect(past.code).toBe(2)
+    expect(past.json.error.code).toBe('E_WINDOW_PAST')
+    const e = await runCli(['batch', 'create', '--name', 'WO-OLD', '--count', '1', '--endpoint', 'old{seq}', '--expires-on', '2099-01-01', '--manifest', db], { env })
     expect(e.code, e.stderr).toBe(0)
+    const sql = new Database(db)
+    sql.prepare("UPDATE batches SET expires_on = '2020-01-01T00:00:00.000Z' WHERE name = 'WO-OLD'").run()
+    sql.close()
     const st2 = await runCli(
       ['station', '--ports', '/dev/null', '--protocol', 'lwprov', '--batch', 'WO-OLD', '--mode', 'direct', '--security', 'psk', '--server', 'coaps://lwm2m.example.com:5684', '--manifest', db, '--json'],
       { env },

@@ -86,7 +86,7 @@ describe('inject (e2e)', () => {
     expect(r.json.error.message).toContain('mbed.SerialNumber')
     expect(r.json.error.hint).toMatch(/--serial-number/)
     const s = await runCli(['manifest', 'show', 'e2efccnosn', '--manifest', db, '--json'], { env })
-    expect(s.json.error.code).toBe('E_NOT_FOUND')
+    expect(s.json.error.code).toBe('E_ENDPOINT_NOT_FOUND')
   })
 
   it('a refusing device: exit 4, coded error naming the port and step, row failed', async () => {

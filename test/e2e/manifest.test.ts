@@ -46,8 +46,8 @@ describe('manifest commands (e2e)', () => {
     expect(show.json.result).toMatchObject({ endpoint: 'mf-psk-002', status: 'generated', security: 'psk', hasSecret: true })
     expect(show.json.result.secret).toBeUndefined()
     const missing = await runCli(['manifest', 'show', 'nope', ...m, '--json'], { env })
-    expect(missing.code).toBe(3)
-    expect(missing.json.error.code).toBe('E_NOT_FOUND')
+    expect(missing.code).toBe(2)
+    expect(missing.json.error.code).toBe('E_ENDPOINT_NOT_FOUND')
     expect((await ok(['manifest', 'migrate', ...m, '--json'])).json.result.version).toBe(1)
   })
 

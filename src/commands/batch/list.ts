@@ -1,3 +1,4 @@
+import { shown } from '../../core/validate/escape.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
@@ -16,7 +17,7 @@ export default class BatchList extends BaseCommand {
     const all = await listBatchStatuses(store, new Date())
     if (all.length === 0) this.out('No work orders yet: create one with `lwprov batch create`.')
     else {
-      const rows = all.map((s) => [s.name, s.state, String(s.total), String(s.counts.verified), String(s.counts.failed), String(s.remaining), s.expiresOn ?? '-'])
+      const rows = all.map((s) => [s.name, s.state, String(s.total), String(s.counts.verified), String(s.counts.failed), String(s.remaining), s.expiresOn ?? '-'].map(shown))
       const head = ['WORK ORDER', 'STATE', 'DEVICES', 'VERIFIED', 'FAILED', 'REMAINING', 'EXPIRES']
       const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
       for (const r of [head, ...rows]) this.out(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd())

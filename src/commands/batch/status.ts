@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 
+import { shown } from '../../core/validate/escape.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
@@ -38,5 +39,7 @@ export function formatStatus(s: BatchStatus): string {
     `  window     ${window}`,
     `  devices    ${s.total}${counts ? ` (${counts})` : ''}`,
     `  remaining  ${s.remaining}`,
-  ].join('\n')
+  ]
+    .map(shown)
+    .join('\n')
 }

@@ -12,6 +12,7 @@ import {
   describeCa,
   KEY_TYPES,
   loadCa,
+  recordIssuedCa,
   writeCaDir,
   type CaResult,
   type KeyType,
@@ -82,6 +83,10 @@ Defaults meet Izuma's CA requirements: EC P-256, basicConstraints CA:true, keyUs
     })
     for (const w of ca.warnings) this.warn(w)
     writeCaDir(flags.out, ca, passphrase, { force: flags.force })
+    if (flags.parent) {
+      const w = recordIssuedCa(flags.parent, ca.certPem, flags.out)
+      if (w) this.warn(w)
+    }
     const result = caResult(describeCa(flags.out))
     this.out(
       [

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { BaseCommand } from '../../cli/base-command.js'
 import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../../cli/context.js'
 import { caFlags, credentialProfileFlags, endpointFlags, manifestFlags } from '../../cli/flags.js'
-import { defaultBatchName, generateBatch, parseEndpointList, validateProfile } from '../../core/credentials/index.js'
+import { defaultBatchName, generateBatch, parseEndpointList, validateEndpointRequest, validateProfile } from '../../core/credentials/index.js'
 import { usageError } from '../../core/errors.js'
 
 export default class CredentialsGenerate extends BaseCommand {
@@ -35,12 +35,10 @@ The whole batch is one manifest transaction: if any name was already issued, not
   async run() {
     const { flags } = await this.parse(CredentialsGenerate)
     const now = new Date()
-    const profile = profileFromFlags(flags)
     // Check the cheap things before touching the CA or the manifest, so bad input changes nothing.
+    validateEndpointRequest({ template: flags.endpoint, count: flags.count, start: flags.start, hasNames: flags.endpoints !== undefined })
+    const profile = profileFromFlags(flags, (t) => this.warn(t))
     validateProfile(profile, Boolean(flags.ca))
-    if (flags.endpoints && flags.endpoint) {
-      throw usageError('E_ENDPOINT_SOURCE', 'Give either --endpoint or --endpoints, not both.', 'Use --endpoint TEMPLATE --count N, or --endpoints FILE.')
-    }
     let names: string[] | undefined
     if (flags.endpoints) {
       try {
@@ -59,7 +57,7 @@ The whole batch is one manifest transaction: if any name was already issued, not
     const batch = flags.batch ?? defaultBatchName(now)
     const result = await generateBatch(
       store,
-      names ? { names } : { ...(flags.endpoint ? { template: flags.endpoint } : {}), ...(flags.count ? { count: flags.count } : {}), ...(flags.start === undefined ? {} : { start: flags.start }) },
+      names ? { names, ...(flags.count === undefined ? {} : { count: flags.count }) } : { ...(flags.endpoint ? { template: flags.endpoint } : {}), ...(flags.count ? { count: flags.count } : {}), ...(flags.start === undefined ? {} : { start: flags.start }) },
       profile,
       { batch, ...(ca ? { ca } : {}), ...(masterKey ? { masterKey } : {}), now },
     )

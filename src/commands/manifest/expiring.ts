@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 
+import { shown } from '../../core/validate/escape.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
@@ -31,7 +32,7 @@ export default class ManifestExpiring extends BaseCommand {
     out.sort((a, b) => (a.notAfter < b.notAfter ? -1 : a.notAfter > b.notAfter ? 1 : 0))
     if (out.length === 0) this.out(`No certificates expire within ${flags.within}.`)
     else {
-      const rows = out.map((e) => [e.endpoint, e.notAfter.slice(0, 10), e.daysLeft < 0 ? 'EXPIRED' : String(e.daysLeft), e.status, e.batch])
+      const rows = out.map((e) => [e.endpoint, e.notAfter.slice(0, 10), e.daysLeft < 0 ? 'EXPIRED' : String(e.daysLeft), e.status, e.batch].map(shown))
       const head = ['ENDPOINT', 'NOT AFTER', 'DAYS LEFT', 'STATUS', 'BATCH']
       const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
       for (const r of [head, ...rows]) this.out(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd())

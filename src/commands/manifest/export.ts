@@ -29,7 +29,7 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
     format: Flags.string({ summary: 'Output format.', options: FORMAT_NAMES, required: true, char: 'f' }),
     out: Flags.string({ summary: 'Output file (directory for pem); default stdout.', char: 'o' }),
     batch: Flags.string({ summary: 'Only this batch / work order.' }),
-    status: Flags.string({ summary: `Only these statuses (repeat or comma-separate): ${ENDPOINT_STATUSES.join(', ')}.`, multiple: true }),
+    status: Flags.string({ summary: `Only these statuses (repeat or comma-separate): ${ENDPOINT_STATUSES.join(', ')}. Server formats default to generated, injected, verified.`, multiple: true }),
     since: Flags.string({ summary: 'Only rows updated at or after this ISO date, or within a duration such as 7d.' }),
     developer: Flags.boolean({ summary: 'Only developer (devcert) rows; --no-developer leaves them out.', allowNo: true }),
     force: Flags.boolean({ summary: 'Replace existing output files (never the manifest or a CA file).' }),

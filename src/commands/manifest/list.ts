@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 
+import { shown } from '../../core/validate/escape.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
@@ -47,7 +48,7 @@ export default class ManifestList extends BaseCommand {
       if (json) rows.push(publicRecord(r))
       else {
         if (!widths && page.length === 0) page.push(head)
-        page.push([r.endpoint, r.status + (r.developer ? ' (dev)' : ''), r.batch, r.security, r.mode, r.updatedAt.replace(/\.\d+Z$/, 'Z')])
+        page.push([r.endpoint, r.status + (r.developer ? ' (dev)' : ''), r.batch, r.security, r.mode, r.updatedAt.replace(/\.\d+Z$/, 'Z')].map(shown))
         if (page.length >= 500) flush()
       }
     }

@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 
+import { shown } from '../../core/validate/escape.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
@@ -42,12 +43,21 @@ export default class ManifestShow extends BaseCommand {
       ['station', rec.station],
       ['read-back digest', rec.readbackDigest],
       ['developer', rec.developer ? 'yes' : undefined],
+      ['provenance', rec.provenance],
       ['template', rec.template === null || rec.template === undefined ? undefined : `${rec.template} #${rec.seq}`],
       ['created', rec.createdAt],
       ['updated', rec.updatedAt],
     ]
-    for (const [k, v] of lines) if (v !== null && v !== undefined && v !== '') this.out(`${k.padEnd(17)}${String(v)}`)
-    if (rec.certificatePem) this.out(`\n${rec.certificatePem.trimEnd()}`)
-    return rec
+    for (const [k, v] of lines) if (v !== null && v !== undefined && v !== '') this.out(`${k.padEnd(17)}${shown(String(v))}`)
+    const history = await store.history(args.endpoint)
+    if (history.length > 0) {
+      this.out(`superseded       ${history.length} earlier credential set(s), oldest first:`)
+      for (const h of history) {
+        const what = h.fingerprint ? `certificate ${h.fingerprint}` : h.pskIdentity ? `psk identity ${h.pskIdentity}${h.hasSecret ? ' (sealed PSK kept)' : ''}` : h.status
+        this.out(`  ${shown(h.supersededAt)}  ${shown(what)}  device ${shown(h.deviceId ?? '-')}  by ${shown(h.supersededBy ?? '-')}: ${shown(h.reason)}`)
+      }
+    }
+    if (rec.certificatePem) this.out(`\n${shown(rec.certificatePem.trimEnd()).replace(/\\x0a/g, '\n')}`)
+    return { ...rec, history }
   }
 }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { usageError } from '../errors.js'
 import { parseEndpointTemplate, validateEndpointName } from '../lwm2m/endpoint.js'
 import type { ManifestStore } from '../manifest/types.js'
+import { checkCount, MAX_COUNT } from '../validate/index.js'
 
 export interface EndpointRequest {
   /** A name or template (`--endpoint`). */
@@ -34,15 +35,34 @@ export function parseEndpointList(text: string): string[] {
     .filter((l) => l.length > 0 && !l.startsWith('#'))
 }
 
+/**
+ * The checks of a request that need nothing but the request: conflicting sources, bounded counts, a well-formed
+ * template. Commands call it before they read a file, load the CA or open the manifest.
+ */
+export function validateEndpointRequest(req: { template?: string | undefined; count?: number | undefined; start?: number | undefined; hasNames?: boolean; names?: string[] }): void {
+  const hasNames = req.hasNames ?? req.names !== undefined
+  if (hasNames && req.template !== undefined) {
+    throw usageError('E_ENDPOINT_SOURCE', 'Give either --endpoint or --endpoints, not both.', 'Use --endpoint TEMPLATE --count N, or --endpoints FILE.')
+  }
+  if (hasNames && (req.count !== undefined || req.start !== undefined)) {
+    throw usageError(
+      'E_ENDPOINT_SOURCE',
+      `--endpoints FILE names every endpoint, so --${req.count !== undefined ? 'count' : 'start'} conflicts with it.`,
+      'Drop --count/--start (the file decides how many), or use --endpoint TEMPLATE --count N instead of the file.',
+    )
+  }
+  if (req.count !== undefined) checkCount(req.count)
+  if (req.names !== undefined && req.names.length > MAX_COUNT) checkCount(req.names.length, '--endpoints file with')
+  if (req.template !== undefined) parseEndpointTemplate(req.template)
+}
+
 export async function resolveEndpoints(
   req: EndpointRequest,
   store: Pick<ManifestStore, 'allocateSeq'>,
   now: Date,
   random: (n: number) => Buffer = randomBytes,
 ): Promise<ResolvedEndpoints> {
-  if (req.names !== undefined && req.template !== undefined) {
-    throw usageError('E_ENDPOINT_SOURCE', 'Give either --endpoint or --endpoints, not both.', 'Use --endpoint TEMPLATE --count N, or --endpoints FILE.')
-  }
+  validateEndpointRequest(req)
   if (req.names !== undefined) {
     if (req.names.length === 0) {
       throw usageError('E_ENDPOINTS_EMPTY', 'The --endpoints file holds no names.', 'Put one endpoint name on each line.')

@@ -7,6 +7,7 @@ import type { ProvisioningProtocol } from './types.js'
 export * from './types.js'
 export * from './faults.js'
 export * from './session.js'
+export * from './request.js'
 export { FccProtocol, FccSimDevice } from './fcc/index.js'
 export { LwprovProtocol, LwprovSimDevice } from './lwprov/index.js'
 

@@ -17,6 +17,8 @@ import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/ty
 import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import { derToPem, signCsr, type LoadedCa } from '../pki/index.js'
 import { assertBatchActive } from '../manifest/batch-window.js'
+import { checkDeviceIdentity, shown } from '../validate/index.js'
+import { recordedCredentials } from './pregenerated.js'
 import {
   DEFAULT_TIMEOUTS,
   type ByteLink,
@@ -61,6 +63,11 @@ export interface InjectOptions {
   identity?: Partial<DeviceIdentity>
   /** Izuma first-to-claim. */
   firstToClaim?: boolean
+  /**
+   * Re-provision a `verified` endpoint with new credentials (its old ones are kept as superseded history with this
+   * reason). Without it a device reporting the identity of a verified row is refused as a serial collision.
+   */
+  reprovision?: { reason: string }
   /** The device's address for messages before a connection exists (e.g. the --port path). */
   target?: string
   /** Station name recorded with the row. */
@@ -217,6 +224,9 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
 
         step = 'identify'
         const identity = await guard(Promise.race([opts.protocol.identify(link, timeouts, hooks, opts.identity), closed]))
+        // A device's identity is untrusted input: it becomes a manifest key and part of endpoint names, so one outside
+        // the identity character set is refused before anything is recorded (model/firmware are only shown, escaped).
+        for (const f of ['serial', 'imei', 'mac'] as const) checkDeviceIdentity(identity[f], f, linkName)
         const seen = deviceIdOf(identity)
         // Checked before `deviceId` changes: the failure is recorded on the first device's row, under its id.
         if (firstDeviceId !== undefined && seen !== firstDeviceId) {
@@ -243,6 +253,17 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
         if (credentials === undefined) {
           step = 'generate'
           hooks.onStep?.('generate', endpoint)
+          // Credentials recorded before (generated offline, or a failed earlier attempt) are written as recorded.
+          const recorded = row === undefined ? undefined : recordedCredentials(row, opts.profile, { ...(opts.masterKey ? { masterKey: opts.masterKey } : {}), ...(opts.ca ? { chainDer: opts.ca.chainDer } : {}) })
+          if (recorded) {
+            if (opts.deviceKeygen) {
+              throw conflictError('E_CREDENTIALS_PREGENERATED', `Endpoint ${endpoint} already holds pre-generated credentials; the device cannot generate its own key for it.`, 'Drop --device-keygen to inject the recorded credentials, or pick another endpoint.', { endpoint })
+            }
+            await precheck(planFor(endpoint, recorded))
+            credentials = recorded
+          }
+        }
+        if (credentials === undefined) {
           deviceKeygen = wantsDeviceKeygen(opts, identity, linkName)
           // Offline checks first: a user mistake (missing device information, a URI the device would refuse…) must
           // not make the CA sign a certificate nor leave a row behind.
@@ -250,7 +271,11 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           const cs = await makeCredentials(opts, endpoint, deviceKeygen, now())
           // What needs the certificate (CN, key ↔ certificate, expiry) is checked before anything is recorded.
           if (!deviceKeygen) await precheck(planFor(endpoint, cs))
-          if (row !== undefined && HELD_BY_DEVICE.has(row.status)) pending = credentialFields(opts, resolved!, row, cs, deviceId)
+          if (row !== undefined && HELD_BY_DEVICE.has(row.status)) {
+            pending = credentialFields(opts, resolved!, row, cs, deviceId)
+            // The verified credentials being replaced go to the history in the same write as the new ones.
+            if (row.status === 'verified' && opts.reprovision) pending.supersede = { reason: opts.reprovision.reason, station: opts.station ?? null }
+          }
           else row = await recordGenerated(opts, resolved!, row, cs, deviceId)
           credentials = cs
         }
@@ -527,6 +552,16 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
         { endpoint: name },
       )
     }
+    // A verified row is re-provisioned only on request: a second device reporting the same serial must not silently
+    // take over the credentials the first one holds (the manifest would no longer describe the first device).
+    if (row.status === 'verified' && !opts.reprovision) {
+      throw conflictError(
+        'E_SERIAL_COLLISION',
+        `Device ${shown(deviceId ?? '(no identity)')} is already verified as endpoint ${shown(name)}${row.station ? ` (station ${shown(row.station)}, ${row.updatedAt})` : ''}. Either a second device reports the same serial (a serial collision), or this device is being provisioned again.`,
+        `If this is a different device, set it aside and check its serial. If it is the same device and it needs new credentials, pass --reprovision --reason TEXT (the old credentials are kept as history).`,
+        { endpoint: name, deviceId: deviceId ?? null },
+      )
+    }
     if (row.deviceId && deviceId && row.deviceId !== deviceId) {
       throw conflictError(
         'E_ENDPOINT_TAKEN',
@@ -581,12 +616,10 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
     }
     const claimed = await store.claimNext(opts.batch, deviceId, opts.station ?? 'lwprov')
     if (!claimed) {
-      const exists = await store.getBatch(opts.batch)
-      throw conflictError(
-        exists ? 'E_BATCH_EXHAUSTED' : 'E_BATCH_NOT_FOUND',
-        exists ? `Batch ${opts.batch} has no reserved endpoint names left.` : `There is no batch named ${opts.batch}.`,
-        exists ? 'Reserve more names with `lwprov batch create`, or use --endpoint.' : 'Create it with `lwprov batch create`, or check --batch.',
-      )
+      // `credentials generate` records a batch by its rows alone (no work-order header).
+      const exists = (await store.getBatch(opts.batch)) !== undefined || (await store.count({ batch: opts.batch })) > 0
+      if (!exists) throw usageError('E_BATCH_NOT_FOUND', `There is no batch named ${opts.batch}.`, 'Create it with `lwprov batch create`, or check --batch.')
+      throw conflictError('E_BATCH_EXHAUSTED', `Batch ${opts.batch} has no reserved endpoint names left.`, 'Reserve more names with `lwprov batch create`, or use --endpoint.')
     }
     return { endpoint: claimed.endpoint, row: claimed }
   }

@@ -216,7 +216,7 @@ export const TEMPLATE_PLACEHOLDERS = ['{seq}', '{seq:06}', '{uuid}', '{hex:8}', 
 const PLACEHOLDER_HINT = `Valid placeholders: ${TEMPLATE_PLACEHOLDERS.join(' ')} ({seq:0N} pads to N digits, {hex:N} gives N random hex digits, {date} is YYYYMMDD in UTC).`
 
 const templateError = (t: string, problem: string, hint = PLACEHOLDER_HINT) =>
-  new LwprovError('E_TEMPLATE_INVALID', `invalid endpoint template "${printable(t)}": ${problem}`, { hint, exit: 'conflict', details: { template: t } })
+  new LwprovError('E_TEMPLATE_INVALID', `invalid endpoint template "${printable(t)}": ${problem}`, { hint, exit: 'usage', details: { template: t } })
 
 type Part =
   | { kind: 'text'; text: string }

@@ -9,7 +9,7 @@ import { usageError } from '../errors.js'
 import { validateEndpointName } from '../lwm2m/endpoint.js'
 import type { AccountMode, SecurityKind } from '../model.js'
 import { pemBlocks } from '../pki/util.js'
-import { parseCsv } from './export/rows.js'
+import { csvUnguard, parseCsv } from './export/rows.js'
 import { sealSecrets } from './secrets.js'
 import { ENDPOINT_STATUSES, type EndpointStatus, type NewManifestRecord } from './types.js'
 
@@ -23,7 +23,7 @@ export function parseImportRows(text: string, format: ImportFormat): Record<stri
     if (!head || !head.includes('endpoint')) {
       throw usageError('E_IMPORT_FORMAT', 'The CSV has no header line with an "endpoint" column.', 'Use the header `manifest export --format csv` writes (endpoint,status,security,mode,server,…).')
     }
-    return t.slice(1).map((r) => Object.fromEntries(head.map((h, i) => [h.trim(), r[i] === '' ? null : r[i]])))
+    return t.slice(1).map((r) => Object.fromEntries(head.map((h, i) => [h.trim(), r[i] === '' || r[i] === undefined ? null : csvUnguard(r[i]!)])))
   }
   const s = text.trim()
   if (!s) return []

@@ -7,10 +7,10 @@
 import pg from 'pg'
 
 import { conflictError, LwprovError, transportError, usageError } from '../errors.js'
-import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, recordValues, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
+import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
 import { redactUrl } from './redact.js'
 import { identityFrom, newerSchemaError, notFoundError, rowToBatch } from './sqlite.js'
-import type { BatchRecord, ManifestFilter, ManifestIdentity, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
+import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestIdentity, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
 export const PG_MIGRATIONS: readonly string[] = [
   `CREATE TABLE endpoints (
@@ -57,7 +57,29 @@ export const PG_MIGRATIONS: readonly string[] = [
      expires_on TEXT,
      created_at TEXT NOT NULL
    );`,
-  // 2: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
+  // 2 (issue 10): provenance, superseded credentials, manifest policies (as in SQLite).
+  `ALTER TABLE endpoints ADD COLUMN provenance TEXT;
+   CREATE TABLE endpoint_history (
+     id BIGSERIAL PRIMARY KEY,
+     endpoint TEXT NOT NULL,
+     superseded_at TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     superseded_by TEXT,
+     device_id TEXT,
+     status TEXT NOT NULL,
+     server_uri TEXT,
+     psk_identity TEXT,
+     certificate_pem TEXT,
+     serial TEXT,
+     fingerprint TEXT,
+     not_after TEXT,
+     secret BYTEA,
+     readback_digest TEXT,
+     provenance TEXT
+   );
+   CREATE INDEX endpoint_history_endpoint ON endpoint_history (endpoint);
+   CREATE TABLE policies (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);`,
+  // 3: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
   `CREATE TABLE manifest_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO manifest_info (key, value) VALUES ('namespace', md5(random()::text || clock_timestamp()::text)), ('name', current_database()), ('created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));`,
 ]
@@ -206,7 +228,14 @@ export class PostgresManifestStore implements ManifestStore {
     params.push(new Date().toISOString())
     sets.push(`updated_at = $${params.length}`)
     params.push(endpoint)
-    const r = await this.pool.query(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = $${params.length} RETURNING *`, params)
+    const sql = `UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = $${params.length} RETURNING *`
+    const sup = update.supersede
+    const r = sup
+      ? await this.tx(async (c) => {
+          await c.query(historyCopySql((i) => `$${i}`), [new Date().toISOString(), sup.reason, sup.station ?? null, endpoint])
+          return c.query(sql, params)
+        })
+      : await this.pool.query(sql, params)
     if (r.rowCount === 0) throw notFoundError(endpoint)
     return rowToRecord(r.rows[0])
   }
@@ -223,7 +252,7 @@ export class PostgresManifestStore implements ManifestStore {
     // SKIP LOCKED: concurrent stations each take a different free row instead of queueing on the same one.
     const free = await this.pool.query(
       `UPDATE endpoints SET device_id = $2, station = $3, updated_at = $4 WHERE id = (
-         SELECT id FROM endpoints WHERE batch = $1 AND status = 'reserved' AND device_id IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+         SELECT id FROM endpoints WHERE batch = $1 AND status IN ('reserved', 'generated') AND device_id IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
        ) RETURNING *`,
       [batch, deviceId, station, now],
     )
@@ -297,6 +326,26 @@ export class PostgresManifestStore implements ManifestStore {
   async listBatches(): Promise<BatchRecord[]> {
     const r = await this.pool.query('SELECT * FROM batches ORDER BY created_at, name')
     return r.rows.map(rowToBatch)
+  }
+
+  async history(endpoint: string): Promise<HistoryRecord[]> {
+    const r = await this.pool.query('SELECT * FROM endpoint_history WHERE endpoint = $1 ORDER BY id', [endpoint])
+    return r.rows.map(rowToHistory)
+  }
+
+  async getPolicy(): Promise<ManifestPolicy> {
+    const r = await this.pool.query('SELECT name, value FROM policies')
+    return Object.fromEntries(r.rows.map((x: { name: string; value: string }) => [x.name, JSON.parse(x.value)])) as ManifestPolicy
+  }
+
+  async setPolicy(policy: ManifestPolicy): Promise<void> {
+    const now = new Date().toISOString()
+    await this.tx(async (c) => {
+      await c.query('DELETE FROM policies')
+      for (const [k, v] of Object.entries(policy)) {
+        if (v !== undefined) await c.query('INSERT INTO policies (name, value, updated_at) VALUES ($1, $2, $3)', [k, JSON.stringify(v), now])
+      }
+    })
   }
 
   async info(): Promise<ManifestIdentity> {

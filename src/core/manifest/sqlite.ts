@@ -18,8 +18,11 @@ import {
   statusList,
   UPDATE_COLUMNS,
   arrayToRecord,
+  historyCopySql,
+  rowToHistory,
 } from './columns.js'
-import type { BatchRecord, ManifestFilter, ManifestIdentity, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
+import { shown } from '../validate/escape.js'
+import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestIdentity, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
 /** Schema migrations, in order; index + 1 is the version. Never edit a released one: append. */
 export const SQLITE_MIGRATIONS: readonly string[] = [
@@ -67,7 +70,30 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      expires_on TEXT,
      created_at TEXT NOT NULL
    );`,
-  // 2: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
+  // 2 (issue 10): where a row came from (NULL = issued here, 'imported'); credentials a re-provisioning replaced;
+  // manifest policies (one JSON value per policy name).
+  `ALTER TABLE endpoints ADD COLUMN provenance TEXT;
+   CREATE TABLE endpoint_history (
+     id INTEGER PRIMARY KEY,
+     endpoint TEXT NOT NULL,
+     superseded_at TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     superseded_by TEXT,
+     device_id TEXT,
+     status TEXT NOT NULL,
+     server_uri TEXT,
+     psk_identity TEXT,
+     certificate_pem TEXT,
+     serial TEXT,
+     fingerprint TEXT,
+     not_after TEXT,
+     secret BLOB,
+     readback_digest TEXT,
+     provenance TEXT
+   );
+   CREATE INDEX endpoint_history_endpoint ON endpoint_history (endpoint);
+   CREATE TABLE policies (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);`,
+  // 3: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
   `CREATE TABLE manifest_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO manifest_info (key, value) VALUES ('namespace', lower(hex(randomblob(16)))), ('name', 'manifest'), ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));`,
 ]
@@ -268,7 +294,11 @@ export class SqliteManifestStore implements ManifestStore {
     }
     sets.push('updated_at = ?')
     params.push(new Date().toISOString())
-    const changed = await this.write(() => this.db.prepare(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = ?`).run(...params, endpoint).changes)
+    const sup = update.supersede
+    const changed = await this.write(() => {
+      if (sup) this.db.prepare(historyCopySql(() => '?')).run(new Date().toISOString(), sup.reason, sup.station ?? null, endpoint)
+      return this.db.prepare(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = ?`).run(...params, endpoint).changes
+    })
     if (changed === 0) throw notFoundError(endpoint)
     return (await this.get(endpoint))!
   }
@@ -277,7 +307,7 @@ export class SqliteManifestStore implements ManifestStore {
     const held = this.stmt(
       `SELECT id FROM endpoints WHERE batch = ? AND device_id = ? AND status IN (${HELD_STATUSES.map(() => '?').join(',')}) ORDER BY id LIMIT 1`,
     )
-    const free = this.stmt("SELECT id FROM endpoints WHERE batch = ? AND status = 'reserved' AND device_id IS NULL ORDER BY id LIMIT 1")
+    const free = this.stmt("SELECT id FROM endpoints WHERE batch = ? AND status IN ('reserved', 'generated') AND device_id IS NULL ORDER BY id LIMIT 1")
     const take = this.stmt('UPDATE endpoints SET device_id = ?, station = ?, updated_at = ? WHERE id = ?')
     const byId = this.stmt('SELECT * FROM endpoints WHERE id = ?')
     const row = await this.write(() => {
@@ -345,6 +375,25 @@ export class SqliteManifestStore implements ManifestStore {
     return rows.map(rowToBatch)
   }
 
+  async history(endpoint: string): Promise<HistoryRecord[]> {
+    const rows = await this.retry(() => this.stmt('SELECT * FROM endpoint_history WHERE endpoint = ? ORDER BY id').all(endpoint) as Record<string, unknown>[])
+    return rows.map(rowToHistory)
+  }
+
+  async getPolicy(): Promise<ManifestPolicy> {
+    const rows = await this.retry(() => this.stmt('SELECT name, value FROM policies').all() as Array<{ name: string; value: string }>)
+    return Object.fromEntries(rows.map((r) => [r.name, JSON.parse(r.value)])) as ManifestPolicy
+  }
+
+  async setPolicy(policy: ManifestPolicy): Promise<void> {
+    const now = new Date().toISOString()
+    await this.write(() => {
+      this.db.prepare('DELETE FROM policies').run()
+      const ins = this.db.prepare('INSERT INTO policies (name, value, updated_at) VALUES (?, ?, ?)')
+      for (const [k, v] of Object.entries(policy)) if (v !== undefined) ins.run(k, JSON.stringify(v), now)
+    })
+  }
+
   async info(): Promise<ManifestIdentity> {
     const rows = (await this.retry(() => this.stmt('SELECT key, value FROM manifest_info').all())) as Array<{ key: string; value: string }>
     return identityFrom(rows)
@@ -378,7 +427,7 @@ export function rowToBatch(r: Record<string, unknown>): BatchRecord {
 }
 
 export function notFoundError(endpoint: string): LwprovError {
-  return conflictError('E_NOT_FOUND', `No endpoint ${endpoint} in the manifest.`, 'Check the name with `lwprov manifest list`, and --manifest.')
+  return usageError('E_ENDPOINT_NOT_FOUND', `No endpoint ${shown(endpoint)} in the manifest.`, 'Check the name with `lwprov manifest list`, and --manifest.')
 }
 
 export function newerSchemaError(location: string, found: number, known: number): LwprovError {

@@ -7,7 +7,7 @@
  * 35 years, chains of at most 5 certificates.
  */
 import { createCipheriv, createPrivateKey, pbkdf2Sync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 
 import { conflictError, cryptoError, LwprovError, usageError } from '../errors.js'
@@ -16,6 +16,7 @@ import { akiValue, basicConstraintsValue, buildName, buildTbs, extension, KU_CA,
 import { children, intDer, nullDer, octetString, oid, readTlv, seq } from './der.js'
 import { generateKey, isKeyType, keyTypeOf, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
 import type { LoadedCa } from './types.js'
+import { checkDays } from '../validate/bounds.js'
 import { derToPem, isPem, pemBlocks, randomSerial, sha256Colon, sha256Hex } from './util.js'
 
 /** 35 years (izuma-fcc.md §11 recommends 35-year CAs). */
@@ -28,6 +29,27 @@ export const DEFAULT_INTERMEDIATE_PATH_LEN = 0
 export const MAX_CHAIN = 5
 
 export const CA_FILES = { cert: 'ca.pem', chain: 'chain.pem', key: 'ca.key.pem' } as const
+/** Sub-directory of a CA directory holding the certificates of the CAs it signed (public; for building chains). */
+export const ISSUED_DIR = 'issued'
+
+/**
+ * Keeps a copy of an intermediate's certificate in its parent's directory (`issued/<sha256>.pem`), as a CA keeps what
+ * it signs: `manifest verify --ca ROOT` then builds the chain of devices issued under the intermediate. A new file
+ * only (never an overwrite); returns a warning instead of failing when the parent directory is read-only.
+ */
+export function recordIssuedCa(parentDir: string, certPem: string, childDir: string): string | undefined {
+  const der = pemBlocks(certPem).find((b) => b.label === 'CERTIFICATE')?.der
+  if (!der) return undefined
+  const dir = join(parentDir, ISSUED_DIR)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 })
+    writeFileSync(join(dir, `${sha256Hex(der)}.pem`), derToPem(der, 'CERTIFICATE'), { flag: 'wx', mode: 0o644 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined
+    return `Could not keep a copy of the new CA certificate in ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'}): pass --ca ${join(childDir, CA_FILES.chain)} to manifest verify for devices it issues.`
+  }
+  return undefined
+}
 
 export interface CreateCaOptions {
   /** Subject CN. */
@@ -64,7 +86,7 @@ function validateCaOptions(o: CreateCaOptions): void {
   if (o.name.trim().length === 0 || o.name.length > 64) {
     throw usageError('E_CA_NAME_INVALID', 'The CA name (subject CN) must be 1..64 characters.', 'Pass --name "Factory Line 1 CA".')
   }
-  if (!Number.isInteger(o.days) || o.days < 1) throw usageError('E_DAYS_INVALID', `CA validity must be a whole number of days >= 1 (got ${o.days}).`, 'Pass --days N.')
+  checkDays(o.days)
   if (o.pathLen !== undefined && (!Number.isInteger(o.pathLen) || o.pathLen < 0 || o.pathLen > MAX_CHAIN - 2)) {
     throw usageError('E_CA_PATHLEN', `Path length must be 0..${MAX_CHAIN - 2} (got ${o.pathLen}).`, `Izuma accepts chains of at most ${MAX_CHAIN} certificates.`)
   }
@@ -88,11 +110,11 @@ export async function createCa(opts: CreateCaOptions): Promise<CreatedCa> {
   let pathLen = opts.pathLen ?? (parent ? DEFAULT_INTERMEDIATE_PATH_LEN : DEFAULT_ROOT_PATH_LEN)
   if (parent) {
     if (parent.pathLen !== undefined && parent.pathLen < 1) {
-      throw conflictError('E_CA_PATHLEN', `The parent CA "${parent.subject}" has path length 0: it may sign device certificates only.`, 'Sign the new CA with a CA whose --path-len is at least 1, e.g. the root.')
+      throw conflictError('E_CA_PATHLEN_PARENT', `The parent CA "${parent.subject}" has path length 0: it may sign device certificates only.`, 'Sign the new CA with a CA whose --path-len is at least 1, e.g. the root.')
     }
     if (parent.pathLen !== undefined && pathLen > parent.pathLen - 1) {
       if (opts.pathLen !== undefined) {
-        throw conflictError('E_CA_PATHLEN', `Path length ${pathLen} exceeds what the parent allows (${parent.pathLen - 1}).`, `Pass --path-len ${parent.pathLen - 1} or less.`)
+        throw conflictError('E_CA_PATHLEN_PARENT', `Path length ${pathLen} exceeds what the parent allows (${parent.pathLen - 1}).`, `Pass --path-len ${parent.pathLen - 1} or less.`)
       }
       pathLen = parent.pathLen - 1
     }

@@ -7,6 +7,7 @@
  * thread, with identical output (same DeviceIssuer code). The worker path is tested against the compiled build
  * (test/integration/pki/workers.test.ts) and exercised by bench/pki.bench.js.
  */
+import { checkDays } from '../validate/bounds.js'
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -35,7 +36,7 @@ export interface IssueOptions {
 
 /** The batch-constant part of the device profile for `ca`, and the resulting notAfter. */
 export function deviceProfile(ca: LoadedCa, days: number, now: Date = new Date()): { spec: DeviceProfileSpec; notAfter: Date } {
-  if (!Number.isInteger(days) || days < 1) throw usageError('E_DAYS_INVALID', `Certificate validity must be a whole number of days >= 1 (got ${days}).`, 'Pass --days N with N >= 1.')
+  checkDays(days)
   const t = Math.floor(now.getTime() / 1000) * 1000
   const notAfter = Math.min(t + days * DAY, Math.floor(ca.notAfter.getTime() / 1000) * 1000)
   const notBefore = Math.max(t - MINUTE, ca.notBefore.getTime())
@@ -145,8 +146,8 @@ async function issueInWorkers(
               }
               feed()
             })
-            w.on('exit', (code) => reject(new LwprovError('E_ISSUE_FAILED', `Certificate worker exited early (code ${code}).`, { exit: 'bug' })))
-            w.on('error', (e) => reject(new LwprovError('E_ISSUE_FAILED', `Certificate worker crashed: ${e.message}.`, { exit: 'bug', cause: e })))
+            w.on('exit', (code) => reject(new LwprovError('E_ISSUE_WORKER', `Certificate worker exited early (code ${code}).`, { exit: 'bug' })))
+            w.on('error', (e) => reject(new LwprovError('E_ISSUE_WORKER', `Certificate worker crashed: ${e.message}.`, { exit: 'bug', cause: e })))
             feed()
           }),
       ),

@@ -3,6 +3,8 @@
  * and claim codes. Creating one is all-or-nothing: names are allocated from the template's counter, then the batch
  * header and the rows (with their claim-code hashes) are written in one manifest transaction.
  */
+import { checkCount, parseDate } from '../validate/bounds.js'
+import { csvSafe } from '../validate/escape.js'
 import { randomBytes } from 'node:crypto'
 
 import { conflictError, LwprovError, usageError } from '../errors.js'
@@ -58,11 +60,16 @@ export function validateBatchName(name: string): void {
 /** Reserves the names of a work order. Nothing is written if any name already exists or the batch name is taken. */
 export async function createWorkOrder(store: ManifestStore, req: WorkOrderRequest): Promise<WorkOrderResult> {
   validateBatchName(req.name)
-  if (!Number.isInteger(req.count) || req.count < 1) {
-    throw usageError('E_COUNT_INVALID', `--count ${req.count} is not a positive whole number.`, 'Pass --count N with N ≥ 1.')
-  }
+  checkCount(req.count)
   if (req.activatesOn && req.expiresOn && req.expiresOn.getTime() <= req.activatesOn.getTime()) {
     throw usageError('E_WINDOW_INVALID', 'The work order would expire before it activates.', 'Make --expires-on later than --activates-on.')
+  }
+  if (req.expiresOn && req.expiresOn.getTime() <= req.now.getTime()) {
+    throw usageError(
+      'E_WINDOW_PAST',
+      `--expires-on ${req.expiresOn.toISOString()} is already past: the work order could never be used.`,
+      'Pass an --expires-on date in the future (or none).',
+    )
   }
   const t = parseEndpointTemplate(req.template)
   if (t.deviceFields.length > 0) {
@@ -130,12 +137,7 @@ function batchExists(name: string): LwprovError {
 
 /** Parses `--activates-on` / `--expires-on`: an ISO date (`2026-12-01`, midnight UTC) or date-time. */
 export function parseWindowDate(flag: string, value: string): Date {
-  const v = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value
-  const d = new Date(v)
-  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    throw usageError('E_DATE_INVALID', `${flag} '${value}' is not a date.`, `Write ${flag} 2026-12-01 or ${flag} 2026-12-01T08:00:00Z.`)
-  }
-  return d
+  return parseDate(value, flag)
 }
 
 export type BatchState = 'pending' | 'active' | 'expired' | 'complete'
@@ -201,7 +203,10 @@ async function summarize(store: ManifestStore, b: BatchRecord, now: Date): Promi
 
 /** CSV for label printers: one row per device, the claim code only here. */
 export function labelsCsv(batch: string, devices: ReservedDevice[]): string {
-  const esc = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+  const esc = (v: string) => {
+    const s = csvSafe(v)
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+  }
   const lines = ['batch,endpoint,seq,claim_code']
   for (const d of devices) lines.push([batch, d.endpoint, d.seq === undefined ? '' : String(d.seq), d.claimCode ?? ''].map(esc).join(','))
   return `${lines.join('\n')}\n`

@@ -1,6 +1,6 @@
 /** An in-memory `ManifestStore` with the contract's semantics, for session tests that need no database. */
 import { conflictError, usageError } from '../../../src/core/errors.js'
-import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from '../../../src/core/manifest/types.js'
+import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate, HistoryRecord, ManifestPolicy } from '../../../src/core/manifest/types.js'
 
 export class MemoryStore implements ManifestStore {
   readonly kind = 'memory'
@@ -47,8 +47,12 @@ export class MemoryStore implements ManifestStore {
   }
 
   async updateStatus(endpoint: string, u: StatusUpdate): Promise<ManifestRecord> {
+    const { supersede, ...update } = u
+    const current = this.rows.get(endpoint)
+    if (supersede && current) this.historyRows.push(historyOf(current, supersede, new Date().toISOString()))
+    u = update
     const r = this.rows.get(endpoint)
-    if (!r) throw usageError('E_NOT_FOUND', `no ${endpoint}`)
+    if (!r) throw usageError('E_ENDPOINT_NOT_FOUND', `no ${endpoint}`)
     const next = { ...r, updatedAt: new Date().toISOString() } as ManifestRecord
     for (const [k, v] of Object.entries(u)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v
     this.rows.set(endpoint, next)
@@ -58,7 +62,7 @@ export class MemoryStore implements ManifestStore {
   async claimNext(batch: string, deviceId: string, station: string): Promise<ManifestRecord | undefined> {
     for (const r of this.rows.values()) {
       if (r.batch !== batch) continue
-      if (r.status === 'reserved' || (r.status === 'failed' && r.deviceId === deviceId)) {
+      if (((r.status === 'reserved' || r.status === 'generated') && !r.deviceId) || (r.status === 'failed' && r.deviceId === deviceId)) {
         return this.updateStatus(r.endpoint, { status: r.status, deviceId, station })
       }
     }
@@ -82,6 +86,21 @@ export class MemoryStore implements ManifestStore {
     return this.batches.get(name)
   }
 
+  historyRows: HistoryRecord[] = []
+  policy: ManifestPolicy = {}
+
+  async history(endpoint: string): Promise<HistoryRecord[]> {
+    return this.historyRows.filter((h) => h.endpoint === endpoint)
+  }
+
+  async getPolicy(): Promise<ManifestPolicy> {
+    return { ...this.policy }
+  }
+
+  async setPolicy(p: ManifestPolicy): Promise<void> {
+    this.policy = { ...p }
+  }
+
   async listBatches(): Promise<BatchRecord[]> {
     return [...this.batches.values()]
   }
@@ -94,4 +113,24 @@ export class MemoryStore implements ManifestStore {
     this.identity.name = name
   }
   async close(): Promise<void> {}
+}
+
+function historyOf(r: ManifestRecord, s: { reason: string; station?: string | null }, at: string): HistoryRecord {
+  return {
+    endpoint: r.endpoint,
+    supersededAt: at,
+    reason: s.reason,
+    supersededBy: s.station ?? null,
+    deviceId: r.deviceId ?? null,
+    status: r.status,
+    serverUri: r.serverUri,
+    pskIdentity: r.pskIdentity ?? null,
+    certificatePem: r.certificatePem ?? null,
+    serial: r.serial ?? null,
+    fingerprint: r.fingerprint ?? null,
+    notAfter: r.notAfter ?? null,
+    hasSecret: Boolean(r.secret),
+    readbackDigest: r.readbackDigest ?? null,
+    provenance: r.provenance ?? null,
+  }
 }

@@ -6,7 +6,8 @@ import { X509Certificate } from 'node:crypto'
 
 import { describe, expect, it } from 'vitest'
 
-import { generateCredentialSets } from '../../../src/core/credentials/generate.js'
+import { generateCredentialSets, toManifestRecord } from '../../../src/core/credentials/generate.js'
+import { openSecrets } from '../../../src/core/manifest/secrets.js'
 import { transportError } from '../../../src/core/errors.js'
 import { FccProtocol } from '../../../src/core/inject/fcc/index.js'
 import { FccSimDevice } from '../../../src/core/inject/fcc/sim.js'
@@ -79,7 +80,7 @@ describe('re-injecting a row the device already holds', () => {
 
     store.updates.length = 0
     const refusing = lwprovDevice('RI-1', { kind: 'refuse' })
-    const err = await lwprovFailure(injectOne(pskOpts(store, refusing.connect, { endpoint: 'ep-ri-1' })))
+    const err = await lwprovFailure(injectOne(pskOpts(store, refusing.connect, { endpoint: 'ep-ri-1', reprovision: { reason: 'test: again' } })))
     expect(err.code).toBe('E_DEVICE_REFUSED')
     const after = (await store.get('ep-ri-1'))!
     expect(after.status).toBe('failed')
@@ -100,7 +101,7 @@ describe('re-injecting a row the device already holds', () => {
     await injectOne(pskOpts(store, lwprovDevice('RI-2').connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined }))
     const before = (await store.get('ep-ri-2'))!
     const corrupt = lwprovDevice('RI-2', { kind: 'corrupt' })
-    const err = await lwprovFailure(injectOne(pskOpts(store, corrupt.connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined })))
+    const err = await lwprovFailure(injectOne(pskOpts(store, corrupt.connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined, reprovision: { reason: 'test: again' } })))
     expect(err.code).toBe('E_READBACK_MISMATCH')
     const after = (await store.get('ep-ri-2'))!
     expect(after.status).toBe('failed')
@@ -116,10 +117,14 @@ describe('re-injecting a row the device already holds', () => {
     await injectOne(pskOpts(store, dev.connect, { endpoint: 'ep-ri-3' }))
     const before = (await store.get('ep-ri-3'))!
     store.updates.length = 0
-    const out = await injectOne(pskOpts(store, dev.connect, { endpoint: 'ep-ri-3' }))
+    const out = await injectOne(pskOpts(store, dev.connect, { endpoint: 'ep-ri-3', reprovision: { reason: 'RMA 42' }, station: 'st-2' }))
     const after = (await store.get('ep-ri-3'))!
     expect(store.updates.map((u) => u.update.status)).toEqual(['verified'])
-    expect(store.updates[0]!.update).toMatchObject({ status: 'verified', readbackDigest: out.readbackDigest, statusReason: null })
+    expect(store.updates[0]!.update).toMatchObject({ status: 'verified', readbackDigest: out.readbackDigest, statusReason: null, supersede: { reason: 'RMA 42', station: 'st-2' } })
+    // The replaced credentials are kept as history, sealed secret included.
+    const history = await store.history('ep-ri-3')
+    expect(history).toHaveLength(1)
+    expect(history[0]).toMatchObject({ reason: 'RMA 42', supersededBy: 'st-2', deviceId: 'RI-3', status: 'verified', readbackDigest: before.readbackDigest, hasSecret: true })
     expect(Buffer.compare(after.secret!, before.secret!)).not.toBe(0)
     expect(after).toMatchObject({ status: 'verified', readbackDigest: out.readbackDigest, deviceId: 'RI-3' })
   })
@@ -137,15 +142,75 @@ describe('re-injecting a row the device already holds', () => {
     expect(store.updates.map((u) => u.update.status)).toEqual(['failed'])
   })
 
-  it('failed / generated rows are still recorded up front (the device holds nothing confirmed)', async () => {
+  it('a failed row keeps its recorded credentials: the retry writes the same PSK, recorded nothing new', async () => {
     const store = new SpyStore()
     await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-5', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-5' })))
     const failed = (await store.get('ep-ri-5'))!
     expect(failed.status).toBe('failed')
     store.updates.length = 0
     await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-5', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-5' })))
-    expect(store.updates.map((u) => u.update.status)).toEqual(['generated', 'failed'])
-    expect(Buffer.compare((await store.get('ep-ri-5'))!.secret!, failed.secret!)).not.toBe(0)
+    expect(store.updates.map((u) => u.update.status)).toEqual(['failed'])
+    expect(Buffer.compare((await store.get('ep-ri-5'))!.secret!, failed.secret!)).toBe(0)
+  })
+
+  it('a failed row with a corrected profile (another server) gets new credentials', async () => {
+    const store = new SpyStore()
+    await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('RI-6', { kind: 'refuse' }).connect, { endpoint: 'ep-ri-6' })))
+    const failed = (await store.get('ep-ri-6'))!
+    const fixed = profile({ mode: 'direct', security: 'psk', serverUri: 'coaps://fixed.example.com:5684' })
+    await injectOne(pskOpts(store, lwprovDevice('RI-6').connect, { endpoint: 'ep-ri-6', profile: fixed }))
+    const after = (await store.get('ep-ri-6'))!
+    expect(after.status).toBe('verified')
+    expect(after.serverUri).toBe('coaps://fixed.example.com:5684')
+    expect(Buffer.compare(after.secret!, failed.secret!)).not.toBe(0)
+  })
+})
+
+describe('pre-generated credentials (credentials generate, then inject)', () => {
+  async function pregenerated(store: MemoryStore, names: string[], batch: string) {
+    const sets = await generateCredentialSets(names, profile({ mode: 'direct', security: 'psk', pskBytes: 16 }), { now: new Date() })
+    await store.insertMany(sets.map((cs) => toManifestRecord(cs, { batch, status: 'generated', masterKey: MASTER_KEY })))
+    return sets
+  }
+
+  it('--batch alone claims the first pre-generated row and writes exactly its PSK', async () => {
+    const store = new SpyStore()
+    const sets = await pregenerated(store, ['pg-001', 'pg-002'], 'gen-1')
+    const dev = lwprovDevice('PG-1')
+    const out = await injectOne(pskOpts(store, dev.connect, { batch: 'gen-1' }))
+    expect(out.endpoint).toBe('pg-001')
+    const row = (await store.get('pg-001'))!
+    expect(row.status).toBe('verified')
+    expect(openSecrets(MASTER_KEY, row.secret!, 'pg-001').psk).toEqual(Buffer.from(sets[0]!.psk!))
+    expect(Buffer.concat(dev.stored).includes(Buffer.from(sets[0]!.psk!))).toBe(true)
+    expect(store.updates.some((u) => u.update.secret !== undefined)).toBe(false)
+  })
+
+  it('--endpoint of a pre-generated row writes its recorded PSK too', async () => {
+    const store = new SpyStore()
+    const sets = await pregenerated(store, ['pg-101'], 'gen-2')
+    const dev = lwprovDevice('PG-2')
+    await injectOne(pskOpts(store, dev.connect, { endpoint: 'pg-101', profile: profile({ mode: 'direct', security: 'psk', pskBytes: 32 }) }))
+    expect(Buffer.concat(dev.stored).includes(Buffer.from(sets[0]!.psk!))).toBe(true)
+  })
+
+  it('a profile that disagrees with the recorded one is refused, nothing replaced', async () => {
+    const store = new SpyStore()
+    await pregenerated(store, ['pg-201'], 'gen-3')
+    const before = (await store.get('pg-201'))!
+    const other = profile({ mode: 'direct', security: 'psk', serverUri: 'coaps://other.example.com:5684' })
+    const err = await lwprovFailure(injectOne(pskOpts(store, lwprovDevice('PG-3').connect, { endpoint: 'pg-201', profile: other })))
+    expect(err.code).toBe('E_PROFILE_MISMATCH')
+    expect(err.exitCode).toBe(3)
+    expect((await store.get('pg-201'))!.secret).toEqual(before.secret)
+  })
+
+  it('without the master key the sealed credentials are not replaced: usage error', async () => {
+    const store = new SpyStore()
+    await pregenerated(store, ['pg-301'], 'gen-4')
+    const { masterKey: _k, ...noKey } = pskOpts(store, lwprovDevice('PG-4').connect, { batch: 'gen-4' })
+    const err = await lwprovFailure(injectOne(noKey))
+    expect(err.code).toBe('E_MASTER_KEY_MISSING')
   })
 })
 
@@ -181,8 +246,8 @@ describe('who may take a verified / injected row', () => {
     developer: false,
     ...(deviceId ? { deviceId } : {}),
   })
-  const inject = (store: MemoryStore, protocol: StubProtocol, endpoint: string) =>
-    injectOne({ connect: stubLink, protocol, store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint, timeouts: FAST })
+  const inject = (store: MemoryStore, protocol: StubProtocol, endpoint: string, extra: Partial<InjectOptions> = {}) =>
+    injectOne({ connect: stubLink, protocol, store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint, timeouts: FAST, ...extra })
 
   it.each(['verified', 'injected'] as const)('a device without an id cannot take a %s row of another device', async (status) => {
     const store = new MemoryStore()
@@ -211,7 +276,11 @@ describe('who may take a verified / injected row', () => {
   it('the device that holds it may re-inject it', async () => {
     const store = new MemoryStore()
     await store.insertMany([row('held-3', 'verified', 'DEV-C')])
-    const out = await inject(store, new StubProtocol({ serial: 'DEV-C' }), 'held-3')
+    const p = new StubProtocol({ serial: 'DEV-C' })
+    const refused = await lwprovFailure(inject(store, p, 'held-3'))
+    expect(refused).toMatchObject({ code: 'E_SERIAL_COLLISION', exitCode: 3 })
+    expect(p.provisioned).toBe(0)
+    const out = await inject(store, p, 'held-3', { reprovision: { reason: 'bench rework' } })
     expect(out).toMatchObject({ endpoint: 'held-3', deviceId: 'DEV-C' })
   })
 
@@ -303,7 +372,7 @@ describe('FCC host pre-check runs before credentials are made or recorded', () =
     const before = (await store.get('fccpre0006'))!
     expect(before.status).toBe('verified')
     const p = base().profile
-    const err = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0006', profile: { ...p, serverUri: 'coaps://bs.example.com:5684' } })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0006', profile: { ...p, serverUri: 'coaps://bs.example.com:5684' }, reprovision: { reason: 'test: again' } })))
     expect(err.code).toBe('E_FCC_URI_WRONG_FORMAT')
     expect(await store.get('fccpre0006')).toEqual(before)
   })

@@ -58,10 +58,10 @@ describe('createCa', () => {
     const inter = await createCa({ name: 'i', keyType: 'ec-p256', days: 1000, parent: root })
     expect(parse(inter.certPem).notAfter.getTime()).toBe(root.notAfter.getTime())
     expect(inter.warnings.join()).toMatch(/shortened/)
-    await expect(createCa({ name: 'i', keyType: 'ec-p256', days: 10, parent: root, pathLen: 1 })).rejects.toMatchObject({ code: 'E_CA_PATHLEN', exitCode: 3 })
+    await expect(createCa({ name: 'i', keyType: 'ec-p256', days: 10, parent: root, pathLen: 1 })).rejects.toMatchObject({ code: 'E_CA_PATHLEN_PARENT', exitCode: 3 })
     writeCaDir(join(dir, 'i'), inter, PASS)
     const leafCa = await loadCa(join(dir, 'i'), PASS)
-    await expect(createCa({ name: 'j', keyType: 'ec-p256', days: 10, parent: leafCa })).rejects.toMatchObject({ code: 'E_CA_PATHLEN' })
+    await expect(createCa({ name: 'j', keyType: 'ec-p256', days: 10, parent: leafCa })).rejects.toMatchObject({ code: 'E_CA_PATHLEN_PARENT' })
   })
 
   it('supports RSA CAs', async () => {

@@ -212,12 +212,17 @@ export async function checkMasterKey(store: ManifestStore, filter: ManifestFilte
 }
 
 /** Streams the rows `opts.filter` selects into `target` in `format`. */
+/** Statuses a server format exports when no --status filter is given. */
+export const SERVER_DEFAULT_STATUSES = ['generated', 'injected', 'verified'] as const
+
 export async function exportManifest(store: ManifestStore, format: string | ExportFormat, opts: ExportOptions, target: ExportTarget): Promise<ExportResult> {
   const f = typeof format === 'string' ? getFormat(format) : format
   if (opts.includeSecrets && !opts.masterKey) {
     throw usageError('E_MASTER_KEY_MISSING', '--include-secrets needs the manifest master key to open the sealed secrets.', 'Set LWPROV_MASTER_KEY or pass --key-file.')
   }
-  const filter = opts.filter ?? {}
+  // A server gets the devices that hold (or are about to get) credentials: reserved names have none, failed rows'
+  // credentials are on no device. A --status filter says otherwise.
+  const filter = f.server && opts.filter?.status === undefined ? { ...opts.filter, status: [...SERVER_DEFAULT_STATUSES] } : (opts.filter ?? {})
   if (opts.includeSecrets && opts.masterKey) await checkMasterKey(store, filter, opts.masterKey)
   const parts = f.layout === 'chunked' && f.chunk ? Math.max(1, Math.ceil((await store.count(filter)) / f.chunk)) : 1
   const ctx: FormatContext = { index: 0, total: 0, includeSecrets: Boolean(opts.includeSecrets), secrets: undefined, options: opts }

@@ -3,6 +3,7 @@
  * back). Secrets appear only when the caller opened them (`--include-secrets`).
  */
 import { derToPem, pemBlocks } from '../../pki/util.js'
+import { csvSafe } from '../../validate/escape.js'
 import type { ManifestRecord } from '../types.js'
 
 export interface RowSecrets {
@@ -113,11 +114,21 @@ export function certificateDer(r: Pick<ManifestRecord, 'certificatePem'>): Buffe
   return pemBlocks(r.certificatePem).find((b) => b.label === 'CERTIFICATE')?.der
 }
 
-/** RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
+/**
+ * RFC 4180 field: quoted when it holds a comma, quote, CR or LF. Text a spreadsheet would run as a formula (leading
+ * `=`, `+`, `-`, `@`, tab, CR) gets a leading apostrophe (`csvSafe`); `manifest import` takes it off again. PEM blocks
+ * are left as they are: consumers need them verbatim and `-----BEGIN …-----` cannot carry a formula.
+ */
 export function csvField(v: unknown): string {
   if (v === null || v === undefined) return ''
-  const s = typeof v === 'string' ? v : String(v)
+  const raw = typeof v === 'string' ? v : String(v)
+  const s = typeof v === 'string' && !/^-----BEGIN [A-Z0-9 ]+-----\r?\n/.test(raw) ? csvSafe(raw) : raw
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+/** Undoes {@link csvField}'s formula guard on a parsed cell. */
+export function csvUnguard(cell: string): string {
+  return /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell
 }
 
 /** Parses RFC 4180 CSV (quoted fields may span lines). */
