@@ -19,6 +19,7 @@ import { FccProtocol } from '../core/inject/fcc/index.js'
 import { LwprovProtocol } from '../core/inject/lwprov/index.js'
 import { injectOne } from '../core/inject/session.js'
 import { validateInjectRequest } from '../core/inject/request.js'
+import { precheckInjectPolicy } from '../core/manifest/policy.js'
 import { identityFlagValues } from './inject.js'
 import type { ProvisioningProtocol } from '../core/inject/types.js'
 import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
@@ -117,6 +118,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
 
     const profile = profileFromFlags(s, (t) => this.warn(t))
     check(profile)
+    await precheckInjectPolicy(store, { via: 'station', endpoint: s.endpoint, batch: s.batch, profile })
     let remaining: number | undefined
     if (s.batch) {
       const st = await batchStatus(store, s.batch, now).catch((e: unknown) => {
@@ -210,6 +212,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         inject: async (_port, connect, hooks) => {
           const info = await perDeviceInfo()
           return injectOne({
+            policyVia: 'station',
             connect,
             protocol,
             store,
