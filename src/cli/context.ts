@@ -5,14 +5,15 @@
 import { readFileSync, statSync } from 'node:fs'
 
 import { usageError } from '../core/errors.js'
+import { type ResolvedManifest, resolveManifestLocation } from '../core/manifest/location.js'
 import { openManifest } from '../core/manifest/open.js'
 import { parseMasterKey } from '../core/manifest/secrets.js'
 import type { ManifestStore } from '../core/manifest/types.js'
 import { type AccountMode, type CredentialProfile, DEFAULT_PROFILE, type SecurityKind } from '../core/model.js'
-import { type LoadedCa, loadCa, readCertificateFile } from '../core/pki/index.js'
+import type { LoadedCa } from '../core/pki/index.js'
+import { readCertificateFile } from '../core/pki/util.js'
 import { checkDays, checkIdentityFlag, checkServerCa } from '../core/validate/index.js'
 import { recordedBatchProfile } from '../core/inject/pregenerated.js'
-import { resolveCaPassphrase } from './passphrase.js'
 
 /** Whether prompting is allowed: both ends a TTY and not in CI. */
 export function isInteractive(): boolean {
@@ -20,20 +21,38 @@ export function isInteractive(): boolean {
 }
 
 export interface ManifestFlagValues {
-  manifest: string
+  manifest?: string | undefined
+  'manifest-file'?: string | undefined
   'key-file'?: string | undefined
 }
 
+/** Where the manifest is (flag, LWPROV_MANIFEST, --manifest-file, lwprov.yaml, per-user default); warnings on stderr. */
+export function manifestLocationFromFlags(flags: ManifestFlagValues): ResolvedManifest {
+  const r = resolveManifestLocation(flags)
+  for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)
+  return r
+}
+
 /**
- * Opens the manifest named by `--manifest` / `LWPROV_MANIFEST` and closes it when the command ends. Read-only
- * commands pass `create: false` so a missing SQLite file is `E_MANIFEST_NOT_FOUND` rather than a new empty manifest.
+ * Opens the manifest the flags name (see core/manifest/location.ts) and closes it when the command ends. Read-only
+ * commands pass `readonly: true` (implies `create: false`): a missing SQLite file is `E_MANIFEST_NOT_FOUND`, a file
+ * that is not an lwprov manifest `E_NOT_A_MANIFEST`, and nothing is ever written to either.
  */
 export async function openStoreFromFlags(
   flags: ManifestFlagValues,
   onCleanup: (fn: () => Promise<void>) => void,
-  opts: { migrate?: boolean; create?: boolean } = {},
+  opts: { migrate?: boolean; create?: boolean; readonly?: boolean } = {},
 ): Promise<ManifestStore> {
-  const store = await openManifest(flags.manifest, { migrate: opts.migrate ?? true, ...(opts.create === undefined ? {} : { create: opts.create }) })
+  const where = manifestLocationFromFlags(flags)
+  const store = await openManifest(where.location, {
+    migrate: opts.migrate ?? true,
+    create: opts.create ?? !opts.readonly,
+    readonly: opts.readonly ?? false,
+    ...(where.source === 'default' ? { name: 'default' } : {}),
+    onCreate: (path) => {
+      if (where.source === 'default') process.stderr.write(`Created your manifest (the ledger of issued endpoints) at ${path}. Pin another with --manifest, LWPROV_MANIFEST or an lwprov.yaml.\n`)
+    },
+  })
   onCleanup(() => store.close())
   return store
 }
@@ -78,6 +97,8 @@ export interface CaFlagValues {
 /** Loads and decrypts the CA named by `--ca`; undefined when no CA was given. */
 export async function loadCaFromFlags(flags: CaFlagValues): Promise<LoadedCa | undefined> {
   if (!flags.ca) return undefined
+  // Loaded here, not at start-up: the CA code pulls in @peculiar/x509, the prompt inquirer.
+  const [{ resolveCaPassphrase }, { loadCa }] = await Promise.all([import('./passphrase.js'), import('../core/pki/index.js')])
   const passphrase = await resolveCaPassphrase({
     ...(flags['passphrase-file'] ? { passphraseFile: flags['passphrase-file'] } : {}),
     interactive: isInteractive(),

@@ -24,7 +24,7 @@ export default class ManifestVerify extends BaseCommand {
   async run() {
     const { flags } = await this.parse(ManifestVerify)
     const ca = flags.ca ? loadCaCertificates(flags.ca) : undefined
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const report = await verifyManifest(store, { ...(ca ? { ca } : {}), filter: buildFilter({ batch: flags.batch }) })
     if (!ca) this.warn('No --ca: certificates were not checked against the factory CA.')
     if (!report.ok) {

@@ -7,7 +7,7 @@ import { conflictError, usageError } from '../errors.js'
 import { openSecrets } from '../manifest/secrets.js'
 import type { ManifestRecord, ManifestStore } from '../manifest/types.js'
 import type { CredentialProfile, CredentialSet } from '../model.js'
-import { pemBlocks } from '../pki/index.js'
+import { pemBlocks } from '../pki/util.js'
 
 /** Statuses whose recorded credentials no device has confirmed yet: they are injected as recorded. */
 const NOT_YET_HELD = new Set(['generated', 'failed'])

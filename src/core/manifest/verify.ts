@@ -4,7 +4,7 @@
  * `verified` without a read-back record.
  */
 import { createHash, X509Certificate } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { usageError } from '../errors.js'
@@ -37,9 +37,22 @@ export interface VerifyReport {
   moreProblems: number
 }
 
-/** Reads the CA certificates of a CA directory (ca.pem + chain.pem) or a PEM bundle file. */
-export function loadCaCertificates(path: string): X509Certificate[] {
+/**
+ * Reads the CA certificates of a CA directory (ca.pem + chain.pem) or a PEM bundle file. A directory's `issued/`
+ * copies of the intermediates it signed are returned as `intermediates`: they help build a chain, they are not trusted.
+ */
+export function loadCaCertificates(path: string): X509Certificate[] & { intermediates?: X509Certificate[] } {
   const files = existsSync(join(path, 'ca.pem')) ? [join(path, 'ca.pem'), join(path, 'chain.pem')] : [path]
+  const out: X509Certificate[] & { intermediates?: X509Certificate[] } = readCerts(files)
+  if (out.length === 0) throw usageError('E_CA_UNREADABLE', `No CA certificate found at ${path}.`, 'Pass --ca with a CA directory (ca.pem, chain.pem) or a PEM file.')
+  const issued = join(path, 'issued')
+  if (existsSync(issued) && statSync(issued).isDirectory()) {
+    out.intermediates = readCerts(readdirSync(issued).filter((f) => f.endsWith('.pem')).sort().map((f) => join(issued, f)))
+  }
+  return out
+}
+
+function readCerts(files: string[]): X509Certificate[] {
   const out: X509Certificate[] = []
   for (const f of files) {
     if (!existsSync(f)) continue
@@ -49,13 +62,19 @@ export function loadCaCertificates(path: string): X509Certificate[] {
     } catch {
       continue
     }
-    for (const b of pemBlocks(text)) if (b.label === 'CERTIFICATE') out.push(new X509Certificate(b.der))
+    for (const b of pemBlocks(text)) {
+      if (b.label !== 'CERTIFICATE') continue
+      try {
+        out.push(new X509Certificate(b.der))
+      } catch {
+        // An unparsable block cannot anchor or extend a chain; the chain check reports what it fails to build.
+      }
+    }
   }
-  if (out.length === 0) throw usageError('E_CA_UNREADABLE', `No CA certificate found at ${path}.`, 'Pass --ca with a CA directory (ca.pem, chain.pem) or a PEM file.')
   return out
 }
 
-export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Certificate[]; filter?: ManifestFilter; maxProblems?: number } = {}): Promise<VerifyReport> {
+export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Certificate[] & { intermediates?: X509Certificate[] }; filter?: ManifestFilter; maxProblems?: number } = {}): Promise<VerifyReport> {
   const max = opts.maxProblems ?? 1000
   const problems: VerifyProblem[] = []
   let more = 0
@@ -107,8 +126,12 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
     }
     const cn = /(?:^|\n)CN=(.*)(?:\n|$)/.exec(cert.subject)?.[1]
     if (cn !== r.endpoint) add({ endpoint: r.endpoint, code: 'CN_MISMATCH', message: `${r.endpoint}: certificate subject CN is ${cn ?? '(none)'}` })
-    if (opts.ca && !chainsTo(cert, opts.ca)) {
-      add({ endpoint: r.endpoint, code: 'CERT_FOREIGN', message: `${r.endpoint}: certificate (issuer ${cert.issuer.replace(/\n/g, ', ')}) is not signed by the given CA` })
+    if (opts.ca && !chainsTo(cert, opts.ca, opts.ca.intermediates ?? [])) {
+      add({
+        endpoint: r.endpoint,
+        code: 'CERT_FOREIGN',
+        message: `${r.endpoint}: certificate (issuer ${cert.issuer.replace(/\n/g, ', ')}) does not chain to the given CA (an intermediate made before lwprov kept copies? pass --ca INTERMEDIATE/chain.pem)`,
+      })
     }
   }
   return {
@@ -121,15 +144,23 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
     chainChecked: Boolean(opts.ca), problems, moreProblems: more }
 }
 
-/** True when `leaf` is signed by one of `cas` and that CA chains, within `cas`, to a self-signed root. */
-function chainsTo(leaf: X509Certificate, cas: X509Certificate[]): boolean {
-  let cur = leaf
-  for (let depth = 0; depth < 10; depth++) {
-    const issuer = cas.find((c) => cur.checkIssued(c) && cur.verify(c.publicKey))
-    if (!issuer) return false
-    if (issuer.checkIssued(issuer)) return true
-    if (issuer === cur) return false
-    cur = issuer
+/**
+ * True when `leaf` chains, signature by signature, to a self-signed certificate of `cas`; `intermediates` (and `cas`)
+ * may be links on the way. Every candidate issuer is tried (two CAs may share a subject).
+ */
+function chainsTo(leaf: X509Certificate, cas: X509Certificate[], intermediates: X509Certificate[]): boolean {
+  const pool = [...cas, ...intermediates]
+  const walk = (cur: X509Certificate, depth: number): boolean => {
+    if (depth > 10) return false
+    for (const issuer of pool) {
+      if (!cur.checkIssued(issuer) || !cur.verify(issuer.publicKey)) continue
+      if (issuer.checkIssued(issuer)) {
+        if (cas.includes(issuer)) return true
+        continue
+      }
+      if (issuer !== cur && walk(issuer, depth + 1)) return true
+    }
+    return false
   }
-  return false
+  return walk(leaf, 0)
 }

@@ -9,6 +9,8 @@
  */
 import { createPublicKey, KeyObject, webcrypto, X509Certificate } from 'node:crypto'
 
+// @peculiar/x509 needs the Reflect metadata API, loaded before it (not at CLI start-up: most commands never use it).
+import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
 
 import { CborTagged, decodeCbor, encodeCbor, type CborMap, type CborValue } from '../../cbor.js'

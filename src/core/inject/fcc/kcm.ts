@@ -4,10 +4,12 @@
  * host's pre-check (verify.ts) BEFORE touching a real device, so both report the status the device would return.
  *
  * Certificates are parsed with node:crypto (keys, validity, issuer check) and @peculiar/x509 (subject attributes, EKU);
- * `reflect-metadata` is imported at startup (and in test setup), as @peculiar/x509 requires.
+ * `reflect-metadata` is imported just before @peculiar/x509, which requires it.
  */
 import { createPrivateKey, createPublicKey, X509Certificate as NodeX509, type KeyObject } from 'node:crypto'
 
+// @peculiar/x509 needs the Reflect metadata API, loaded before it (not at CLI start-up: most commands never use it).
+import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
 
 import { FccItem, modeItems, uriAccountId, type FccModeItems } from './bundle.js'

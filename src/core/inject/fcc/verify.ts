@@ -9,6 +9,8 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
 
+// @peculiar/x509 needs the Reflect metadata API, loaded before it (not at CLI start-up: most commands never use it).
+import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
 
 import { encodeCbor, type CborValue } from '../../cbor.js'

@@ -2,6 +2,7 @@
  * Export formats: each turns manifest rows into what one server or tool imports (docs: server-formats.md).
  * A format is pure text generation; `index.ts` does the streaming, chunking into files and digests.
  */
+import { safeFileName } from '../../fs/safe-write.js'
 import { sha256Colon } from '../../pki/util.js'
 import { usageError } from '../../errors.js'
 import type { ManifestRecord } from '../types.js'
@@ -33,6 +34,8 @@ export interface ExportFormat {
   /** 'single': one stream; 'chunked': at most `chunk` rows a file; 'dir': one file per row in a directory. */
   layout: 'single' | 'chunked' | 'dir'
   chunk?: number
+  /** A server's import format: without a --status filter only rows holding credentials (generated, injected, verified). */
+  server?: boolean
   /** Whether this format needs PSK secrets for PSK rows (refused without --include-secrets). */
   pskSecretsRequired?: boolean
   head?(o: ExportOptionsBase): string
@@ -109,7 +112,8 @@ const pem: ExportFormat = {
   ext: 'pem',
   layout: 'dir',
   row: (r) => r.certificatePem ?? undefined,
-  fileName: (r) => `${r.endpoint.replace(/[^A-Za-z0-9._-]/g, '_')}.pem`,
+  // injective: a/b, a_b, a:b and a@b are four files (see safeFileName)
+  fileName: (r) => safeFileName(r.endpoint, '.pem'),
 }
 
 const izuma: ExportFormat = {
@@ -126,6 +130,7 @@ const izuma: ExportFormat = {
 
 const leshanSecurity: ExportFormat = {
   name: 'leshan-security',
+  server: true,
   summary: 'Leshan security store: a JSON array of SecurityInfo objects (PUT /api/security/clients/ each).',
   ext: 'json',
   layout: 'single',
@@ -177,6 +182,7 @@ function leshanBootstrapConfig(r: ManifestRecord, ctx: FormatContext): unknown {
 
 const leshanBootstrap: ExportFormat = {
   name: 'leshan-bootstrap',
+  server: true,
   summary: 'Leshan bootstrap store (bootstrapStore.json): { "<endpoint>": BootstrapConfig, … }, byte arrays as signed ints.',
   ext: 'json',
   layout: 'single',
@@ -190,6 +196,7 @@ const WAKAAMA_MAX = 65534
 
 const wakaama: ExportFormat = {
   name: 'wakaama-bootstrap-ini',
+  server: true,
   summary: 'Wakaama bootstrap_server.ini: one [Server] (unique id) + one [Endpoint] section per device; hex values.',
   ext: 'ini',
   layout: 'single',
@@ -219,6 +226,7 @@ const COIOTE_MODE = { psk: 'psk', rpk: 'rpk', cert: 'cert', nosec: 'nosec' } as 
 
 const coiote: ExportFormat = {
   name: 'coiote',
+  server: true,
   summary: 'Coiote DM device JSON for POST /devices/batch: arrays of at most 100 devices (one file each, or one array a line on stdout).',
   ext: 'json',
   layout: 'chunked',
@@ -243,6 +251,7 @@ const coiote: ExportFormat = {
 
 const awsBulk: ExportFormat = {
   name: 'aws-bulk',
+  server: true,
   summary: 'AWS IoT bulk registration input: NDJSON, ThingName + SerialNumber + CertificatePem per line.',
   ext: 'ndjson',
   layout: 'single',
@@ -252,6 +261,7 @@ const awsBulk: ExportFormat = {
 
 const nrfcloud: ExportFormat = {
   name: 'nrfcloud-onboard',
+  server: true,
   summary: 'nRF Cloud onboarding CSV: no header, deviceId,subType,tags,fwTypes,"PEM"; at most 1,000 rows a file.',
   ext: 'csv',
   layout: 'chunked',
