@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   E_BAUD_INVALID: 'usage',
   E_BINDING_INVALID: 'usage',
   E_CANCELLED: 'usage',
+  E_COMMAND_NOT_FOUND: 'usage',
   E_CA_COUNTRY_INVALID: 'usage',
   E_CA_IMPORT_PASSPHRASE_MISSING: 'usage',
   E_CA_KEY_TYPE: 'usage',
