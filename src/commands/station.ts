@@ -65,6 +65,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
   ]
 
   static override flags = {
+    'fail-on-error': Flags.boolean({ summary: 'Exit 4 (E_STATION_INCOMPLETE) when any device failed, not only when none was verified (for CI).' }),
     ports: Flags.string({ summary: 'Comma-separated port paths, or auto (all serial ports matching --vid/--pid).', env: 'LWPROV_PORTS', helpGroup: 'TRANSPORT' }),
     vid: Flags.string({ summary: 'With --ports auto: USB vendor id (hex).', env: 'LWPROV_VID', helpGroup: 'TRANSPORT' }),
     pid: Flags.string({ summary: 'With --ports auto: USB product id (hex).', env: 'LWPROV_PID', helpGroup: 'TRANSPORT' }),
@@ -253,6 +254,12 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         exit: 'device',
         hint: 'Check the failure reasons above (cables, protocol, firmware), then run the station again: failed devices keep their names.',
         details: { failures: result.failures },
+      })
+    } else if (s['fail-on-error'] && result.failed > 0) {
+      throw new LwprovError('E_STATION_INCOMPLETE', `${result.failed} device(s) failed (${result.verified} verified; first failure: ${result.failures[0]?.reason}).`, {
+        exit: 'device',
+        hint: 'Check the failure reasons above, then run the station again: failed devices keep their names.',
+        details: { verified: result.verified, failures: result.failures },
       })
     }
     return result

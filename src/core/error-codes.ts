@@ -154,6 +154,7 @@ export const ERROR_CODES = {
   E_READBACK_MISMATCH: 'device',
   E_SENML_INVALID: 'device',
   E_STATION_FAILED: 'device',
+  E_STATION_INCOMPLETE: 'device',
   E_TEMPLATE_DEVICE_FIELD: 'device',
   E_TLV_INVALID: 'device',
   // transport
