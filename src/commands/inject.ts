@@ -11,7 +11,7 @@ import { usageError } from '../core/errors.js'
 import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
 import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
 import type { DeviceInfo } from '../core/model.js'
-import { shown } from '../core/validate/index.js'
+import { checkReason, shown } from '../core/validate/index.js'
 
 /** The device-information flags that are identity fields (validated as such). */
 export function identityFlagValues(f: Record<string, unknown>): Record<string, string | undefined> {
@@ -48,6 +48,8 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     'first-to-claim': Flags.boolean({ summary: 'Izuma first-to-claim: no aid= in the bootstrap URI, the enrollment id is recorded.', helpGroup: 'CREDENTIALS' }),
     station: Flags.string({ summary: 'Station name recorded with the manifest row (default: host name).', env: 'LWPROV_STATION' }),
     retries: Flags.integer({ summary: 'Reconnect-and-retry attempts after transport failures.', default: 2, min: 0, max: 10, helpGroup: 'TRANSPORT' }),
+    reprovision: Flags.boolean({ summary: 'Give a verified device new credentials (the old ones are kept as history); needs --reason.', dependsOn: ['reason'] }),
+    reason: Flags.string({ summary: 'Why the device is re-provisioned (recorded with the superseded credentials).', dependsOn: ['reprovision'] }),
     timeout: Flags.integer({ summary: 'Per-step device timeout in ms (commit and read-back get 3x).', min: 100, helpGroup: 'TRANSPORT' }),
   }
 
@@ -77,6 +79,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       identityFlags: identityFlagValues(flags),
     }
     validateInjectRequest({ ...request, ...(early ? { profile: early } : {}) })
+    const reprovision = flags.reprovision ? { reason: checkReason(flags.reason) } : undefined
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
     const profile = early ?? (await profileFromFlagsOrBatch(flags, store, warn))
     if (!early) validateInjectRequest({ ...request, profile })
@@ -107,6 +110,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       ...(masterKey ? { masterKey } : {}),
       deviceKeygen: flags['device-keygen'],
       firstToClaim: flags['first-to-claim'],
+      ...(reprovision ? { reprovision } : {}),
       ...(deviceInfo ? { deviceInfo } : {}),
       ...(deviceInfo?.serialNumber ? { identity: { serial: deviceInfo.serialNumber } } : {}),
       station: flags.station ?? (await import('node:os')).hostname(),

@@ -101,6 +101,7 @@ export const ERROR_CODES = {
   E_PROTOCOL_MISSING: 'usage',
   E_PSK_TOO_LONG: 'usage',
   E_PSK_TOO_SHORT: 'usage',
+  E_REASON_REQUIRED: 'usage',
   E_SECRETS_REQUIRED: 'usage',
   E_SECRET_MISSING: 'usage',
   E_SECURITY_UNSUPPORTED: 'usage',
@@ -137,6 +138,7 @@ export const ERROR_CODES = {
   E_ENDPOINT_TAKEN: 'conflict',
   E_MANIFEST_INVALID: 'conflict',
   E_PROFILE_MISMATCH: 'conflict',
+  E_SERIAL_COLLISION: 'conflict',
   // device
   E_CBOR: 'device',
   E_DEVICE_CHANGED: 'device',

@@ -43,12 +43,21 @@ export default class ManifestShow extends BaseCommand {
       ['station', rec.station],
       ['read-back digest', rec.readbackDigest],
       ['developer', rec.developer ? 'yes' : undefined],
+      ['provenance', rec.provenance],
       ['template', rec.template === null || rec.template === undefined ? undefined : `${rec.template} #${rec.seq}`],
       ['created', rec.createdAt],
       ['updated', rec.updatedAt],
     ]
     for (const [k, v] of lines) if (v !== null && v !== undefined && v !== '') this.out(`${k.padEnd(17)}${shown(String(v))}`)
+    const history = await store.history(args.endpoint)
+    if (history.length > 0) {
+      this.out(`superseded       ${history.length} earlier credential set(s), oldest first:`)
+      for (const h of history) {
+        const what = h.fingerprint ? `certificate ${h.fingerprint}` : h.pskIdentity ? `psk identity ${h.pskIdentity}${h.hasSecret ? ' (sealed PSK kept)' : ''}` : h.status
+        this.out(`  ${shown(h.supersededAt)}  ${shown(what)}  device ${shown(h.deviceId ?? '-')}  by ${shown(h.supersededBy ?? '-')}: ${shown(h.reason)}`)
+      }
+    }
     if (rec.certificatePem) this.out(`\n${shown(rec.certificatePem.trimEnd()).replace(/\\x0a/g, '\n')}`)
-    return rec
+    return { ...rec, history }
   }
 }

@@ -63,6 +63,11 @@ export interface InjectOptions {
   identity?: Partial<DeviceIdentity>
   /** Izuma first-to-claim. */
   firstToClaim?: boolean
+  /**
+   * Re-provision a `verified` endpoint with new credentials (its old ones are kept as superseded history with this
+   * reason). Without it a device reporting the identity of a verified row is refused as a serial collision.
+   */
+  reprovision?: { reason: string }
   /** The device's address for messages before a connection exists (e.g. the --port path). */
   target?: string
   /** Station name recorded with the row. */
@@ -266,7 +271,11 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           const cs = await makeCredentials(opts, endpoint, deviceKeygen, now())
           // What needs the certificate (CN, key ↔ certificate, expiry) is checked before anything is recorded.
           if (!deviceKeygen) await precheck(planFor(endpoint, cs))
-          if (row !== undefined && HELD_BY_DEVICE.has(row.status)) pending = credentialFields(opts, resolved!, row, cs, deviceId)
+          if (row !== undefined && HELD_BY_DEVICE.has(row.status)) {
+            pending = credentialFields(opts, resolved!, row, cs, deviceId)
+            // The verified credentials being replaced go to the history in the same write as the new ones.
+            if (row.status === 'verified' && opts.reprovision) pending.supersede = { reason: opts.reprovision.reason, station: opts.station ?? null }
+          }
           else row = await recordGenerated(opts, resolved!, row, cs, deviceId)
           credentials = cs
         }
@@ -541,6 +550,16 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
           ? `If this is device ${row.deviceId}, pass its identity (--serial-number ${row.deviceId} for FCC); otherwise pick another endpoint name.`
           : 'Each endpoint goes to one device: pick another name, or use a template such as urn:dev:ops:32473-Widget-{serial}.',
         { endpoint: name },
+      )
+    }
+    // A verified row is re-provisioned only on request: a second device reporting the same serial must not silently
+    // take over the credentials the first one holds (the manifest would no longer describe the first device).
+    if (row.status === 'verified' && !opts.reprovision) {
+      throw conflictError(
+        'E_SERIAL_COLLISION',
+        `Device ${shown(deviceId ?? '(no identity)')} is already verified as endpoint ${shown(name)}${row.station ? ` (station ${shown(row.station)}, ${row.updatedAt})` : ''}. Either a second device reports the same serial (a serial collision), or this device is being provisioned again.`,
+        `If this is a different device, set it aside and check its serial. If it is the same device and it needs new credentials, pass --reprovision --reason TEXT (the old credentials are kept as history).`,
+        { endpoint: name, deviceId: deviceId ?? null },
       )
     }
     if (row.deviceId && deviceId && row.deviceId !== deviceId) {

@@ -2,7 +2,7 @@
  * The one mapping between `ManifestRecord` fields and database columns, shared by the SQLite and PostgreSQL
  * backends so both store exactly the same row.
  */
-import type { EndpointStatus, ManifestFilter, ManifestRecord, NewManifestRecord, StatusUpdate } from './types.js'
+import type { EndpointStatus, HistoryRecord, ManifestFilter, ManifestRecord, NewManifestRecord, StatusUpdate } from './types.js'
 
 /** [record field, column] in table order. `endpoint` first. */
 export const COLUMNS = [
@@ -33,6 +33,7 @@ export const COLUMNS = [
   ['claimHash', 'claim_hash'],
   ['createdAt', 'created_at'],
   ['updatedAt', 'updated_at'],
+  ['provenance', 'provenance'],
 ] as const satisfies ReadonlyArray<readonly [keyof ManifestRecord, string]>
 
 export const COLUMN_NAMES = COLUMNS.map(([, c]) => c)
@@ -59,6 +60,39 @@ export const UPDATE_COLUMNS: ReadonlyArray<readonly [keyof StatusUpdate, string]
   ['lifetime', 'lifetime'],
   ['binding', 'binding'],
 ]
+
+/** `endpoint_history` columns, in the order {@link historyCopySql} fills them. */
+export const HISTORY_COLUMNS =
+  'endpoint, superseded_at, reason, superseded_by, device_id, status, server_uri, psk_identity, certificate_pem, serial, fingerprint, not_after, secret, readback_digest, provenance'
+
+/** Copies an endpoint's current credentials into `endpoint_history`; `p(i)` renders the i-th (1-based) placeholder. */
+export function historyCopySql(p: (i: number) => string): string {
+  return `INSERT INTO endpoint_history (${HISTORY_COLUMNS})
+    SELECT endpoint, ${p(1)}, ${p(2)}, ${p(3)}, device_id, status, server_uri, psk_identity, certificate_pem, serial, fingerprint, not_after, secret, readback_digest, provenance
+    FROM endpoints WHERE endpoint = ${p(4)}`
+}
+
+/** An `endpoint_history` row → `HistoryRecord`. */
+export function rowToHistory(r: Record<string, unknown>): HistoryRecord {
+  const s = (v: unknown) => (v === undefined || v === null ? null : String(v))
+  return {
+    endpoint: String(r.endpoint),
+    supersededAt: String(r.superseded_at),
+    reason: String(r.reason),
+    supersededBy: s(r.superseded_by),
+    deviceId: s(r.device_id),
+    status: String(r.status) as EndpointStatus,
+    serverUri: s(r.server_uri),
+    pskIdentity: s(r.psk_identity),
+    certificatePem: s(r.certificate_pem),
+    serial: s(r.serial),
+    fingerprint: s(r.fingerprint),
+    notAfter: s(r.not_after),
+    hasSecret: r.secret !== null && r.secret !== undefined,
+    readbackDigest: s(r.readback_digest),
+    provenance: s(r.provenance),
+  }
+}
 
 /** Row values in `COLUMNS` order; `developer` as 0/1 for SQLite or boolean for PostgreSQL. */
 export function recordValues(r: NewManifestRecord, now: string, boolAsInt: boolean): unknown[] {

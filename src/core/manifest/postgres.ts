@@ -7,10 +7,10 @@
 import pg from 'pg'
 
 import { conflictError, LwprovError, transportError, usageError } from '../errors.js'
-import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, recordValues, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
+import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
 import { redactUrl } from './redact.js'
 import { newerSchemaError, notFoundError, rowToBatch } from './sqlite.js'
-import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
+import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
 export const PG_MIGRATIONS: readonly string[] = [
   `CREATE TABLE endpoints (
@@ -57,6 +57,28 @@ export const PG_MIGRATIONS: readonly string[] = [
      expires_on TEXT,
      created_at TEXT NOT NULL
    );`,
+  // 2 (issue 10): provenance, superseded credentials, manifest policies (as in SQLite).
+  `ALTER TABLE endpoints ADD COLUMN provenance TEXT;
+   CREATE TABLE endpoint_history (
+     id BIGSERIAL PRIMARY KEY,
+     endpoint TEXT NOT NULL,
+     superseded_at TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     superseded_by TEXT,
+     device_id TEXT,
+     status TEXT NOT NULL,
+     server_uri TEXT,
+     psk_identity TEXT,
+     certificate_pem TEXT,
+     serial TEXT,
+     fingerprint TEXT,
+     not_after TEXT,
+     secret BYTEA,
+     readback_digest TEXT,
+     provenance TEXT
+   );
+   CREATE INDEX endpoint_history_endpoint ON endpoint_history (endpoint);
+   CREATE TABLE policies (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);`,
 ]
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length
 
@@ -203,7 +225,14 @@ export class PostgresManifestStore implements ManifestStore {
     params.push(new Date().toISOString())
     sets.push(`updated_at = $${params.length}`)
     params.push(endpoint)
-    const r = await this.pool.query(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = $${params.length} RETURNING *`, params)
+    const sql = `UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = $${params.length} RETURNING *`
+    const sup = update.supersede
+    const r = sup
+      ? await this.tx(async (c) => {
+          await c.query(historyCopySql((i) => `$${i}`), [new Date().toISOString(), sup.reason, sup.station ?? null, endpoint])
+          return c.query(sql, params)
+        })
+      : await this.pool.query(sql, params)
     if (r.rowCount === 0) throw notFoundError(endpoint)
     return rowToRecord(r.rows[0])
   }
@@ -294,6 +323,26 @@ export class PostgresManifestStore implements ManifestStore {
   async listBatches(): Promise<BatchRecord[]> {
     const r = await this.pool.query('SELECT * FROM batches ORDER BY created_at, name')
     return r.rows.map(rowToBatch)
+  }
+
+  async history(endpoint: string): Promise<HistoryRecord[]> {
+    const r = await this.pool.query('SELECT * FROM endpoint_history WHERE endpoint = $1 ORDER BY id', [endpoint])
+    return r.rows.map(rowToHistory)
+  }
+
+  async getPolicy(): Promise<ManifestPolicy> {
+    const r = await this.pool.query('SELECT name, value FROM policies')
+    return Object.fromEntries(r.rows.map((x: { name: string; value: string }) => [x.name, JSON.parse(x.value)])) as ManifestPolicy
+  }
+
+  async setPolicy(policy: ManifestPolicy): Promise<void> {
+    const now = new Date().toISOString()
+    await this.tx(async (c) => {
+      await c.query('DELETE FROM policies')
+      for (const [k, v] of Object.entries(policy)) {
+        if (v !== undefined) await c.query('INSERT INTO policies (name, value, updated_at) VALUES ($1, $2, $3)', [k, JSON.stringify(v), now])
+      }
+    })
   }
 
   async close(): Promise<void> {

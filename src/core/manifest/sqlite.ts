@@ -18,9 +18,11 @@ import {
   statusList,
   UPDATE_COLUMNS,
   arrayToRecord,
+  historyCopySql,
+  rowToHistory,
 } from './columns.js'
 import { shown } from '../validate/escape.js'
-import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
+import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
 /** Schema migrations, in order; index + 1 is the version. Never edit a released one: append. */
 export const SQLITE_MIGRATIONS: readonly string[] = [
@@ -68,6 +70,29 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      expires_on TEXT,
      created_at TEXT NOT NULL
    );`,
+  // 2 (issue 10): where a row came from (NULL = issued here, 'imported'); credentials a re-provisioning replaced;
+  // manifest policies (one JSON value per policy name).
+  `ALTER TABLE endpoints ADD COLUMN provenance TEXT;
+   CREATE TABLE endpoint_history (
+     id INTEGER PRIMARY KEY,
+     endpoint TEXT NOT NULL,
+     superseded_at TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     superseded_by TEXT,
+     device_id TEXT,
+     status TEXT NOT NULL,
+     server_uri TEXT,
+     psk_identity TEXT,
+     certificate_pem TEXT,
+     serial TEXT,
+     fingerprint TEXT,
+     not_after TEXT,
+     secret BLOB,
+     readback_digest TEXT,
+     provenance TEXT
+   );
+   CREATE INDEX endpoint_history_endpoint ON endpoint_history (endpoint);
+   CREATE TABLE policies (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);`,
 ]
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS.length
@@ -266,7 +291,11 @@ export class SqliteManifestStore implements ManifestStore {
     }
     sets.push('updated_at = ?')
     params.push(new Date().toISOString())
-    const changed = await this.write(() => this.db.prepare(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = ?`).run(...params, endpoint).changes)
+    const sup = update.supersede
+    const changed = await this.write(() => {
+      if (sup) this.db.prepare(historyCopySql(() => '?')).run(new Date().toISOString(), sup.reason, sup.station ?? null, endpoint)
+      return this.db.prepare(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = ?`).run(...params, endpoint).changes
+    })
     if (changed === 0) throw notFoundError(endpoint)
     return (await this.get(endpoint))!
   }
@@ -341,6 +370,25 @@ export class SqliteManifestStore implements ManifestStore {
   async listBatches(): Promise<BatchRecord[]> {
     const rows = await this.retry(() => this.stmt('SELECT * FROM batches ORDER BY created_at, name').all() as Record<string, unknown>[])
     return rows.map(rowToBatch)
+  }
+
+  async history(endpoint: string): Promise<HistoryRecord[]> {
+    const rows = await this.retry(() => this.stmt('SELECT * FROM endpoint_history WHERE endpoint = ? ORDER BY id').all(endpoint) as Record<string, unknown>[])
+    return rows.map(rowToHistory)
+  }
+
+  async getPolicy(): Promise<ManifestPolicy> {
+    const rows = await this.retry(() => this.stmt('SELECT name, value FROM policies').all() as Array<{ name: string; value: string }>)
+    return Object.fromEntries(rows.map((r) => [r.name, JSON.parse(r.value)])) as ManifestPolicy
+  }
+
+  async setPolicy(policy: ManifestPolicy): Promise<void> {
+    const now = new Date().toISOString()
+    await this.write(() => {
+      this.db.prepare('DELETE FROM policies').run()
+      const ins = this.db.prepare('INSERT INTO policies (name, value, updated_at) VALUES (?, ?, ?)')
+      for (const [k, v] of Object.entries(policy)) if (v !== undefined) ins.run(k, JSON.stringify(v), now)
+    })
   }
 
   async close(): Promise<void> {

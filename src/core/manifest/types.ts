@@ -61,9 +61,44 @@ export interface ManifestRecord {
   claimHash?: string | null
   createdAt: string
   updatedAt: string
+  /** Where the row came from: null when issued by this manifest, `imported` for `manifest import`. */
+  provenance?: string | null
 }
 
 export type NewManifestRecord = Omit<ManifestRecord, 'createdAt' | 'updatedAt'> & { createdAt?: string }
+
+/** Credentials a re-provisioning replaced (`endpoint_history`); the sealed secret stays sealed and is never shown. */
+export interface HistoryRecord {
+  endpoint: string
+  supersededAt: string
+  /** The operator's `--reason`. */
+  reason: string
+  /** Station that re-provisioned the endpoint. */
+  supersededBy: string | null
+  deviceId: string | null
+  status: EndpointStatus
+  serverUri: string | null
+  pskIdentity: string | null
+  certificatePem: string | null
+  serial: string | null
+  fingerprint: string | null
+  notAfter: string | null
+  hasSecret: boolean
+  readbackDigest: string | null
+  provenance: string | null
+}
+
+/** Manifest policies (`lwprov manifest policy`), enforced on every issuing path. Absent = not restricted. */
+export interface ManifestPolicy {
+  /** No just-in-time names: every endpoint must come from a work order (`batch create`). */
+  requireWorkOrder?: boolean
+  minPskBytes?: number
+  /** Server URIs credentials may point at (exact match). */
+  allowedServers?: string[]
+  /** Regular expression every endpoint name must match (anchored). */
+  endpointPattern?: string
+  maxCertDays?: number
+}
 
 export interface ManifestFilter {
   batch?: string
@@ -108,6 +143,11 @@ export interface StatusUpdate {
   shortServerId?: number | null
   lifetime?: number | null
   binding?: string | null
+  /**
+   * Re-provisioning: in the same transaction as the update, the row's current credentials are copied to the history
+   * (`history()`) with this reason and station.
+   */
+  supersede?: { reason: string; station?: string | null }
 }
 
 export interface ManifestStore {
@@ -146,5 +186,11 @@ export interface ManifestStore {
   createBatchWithRows(batch: Omit<BatchRecord, 'createdAt'>, rows: NewManifestRecord[]): Promise<void>
   getBatch(name: string): Promise<BatchRecord | undefined>
   listBatches(): Promise<BatchRecord[]>
+  /** Superseded credentials of `endpoint`, oldest first. */
+  history(endpoint: string): Promise<HistoryRecord[]>
+  /** The manifest's policies ({} when none is set). */
+  getPolicy(): Promise<ManifestPolicy>
+  /** Replaces the manifest's policies. */
+  setPolicy(policy: ManifestPolicy): Promise<void>
   close(): Promise<void>
 }

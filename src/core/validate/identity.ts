@@ -11,7 +11,7 @@
  * model and firmware strings are only ever shown escaped.
  */
 import { deviceError, usageError } from '../errors.js'
-import { shown } from './escape.js'
+import { hasUnsafeChars, shown } from './escape.js'
 
 export const IDENTITY_MAX = 64
 export const IDENTITY_CHARS = /^[A-Za-z0-9 ._\-:/+#@(),]+$/
@@ -52,4 +52,13 @@ export function checkDeviceIdentity(value: string | undefined, field: string, li
     )
   }
   return value
+}
+
+/** A free-text reason (`--reason`): printable, 1..200 characters, no control characters. */
+export function checkReason(value: string | undefined, flag = '--reason'): string {
+  const v = value?.trim() ?? ''
+  if (v.length === 0 || v.length > 200 || hasUnsafeChars(v)) {
+    throw usageError('E_REASON_REQUIRED', `${flag} must be 1..200 printable characters${v ? ` (got "${shown(v)}")` : ''}.`, `Say why, e.g. ${flag} "RMA 1234: main board replaced".`)
+  }
+  return v
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { openManifest } from '../../../src/core/manifest/open.js'
+import { PG_SCHEMA_VERSION } from '../../../src/core/manifest/postgres.js'
 import type { ManifestStore } from '../../../src/core/manifest/types.js'
 import { type PgCluster, startPgCluster } from '../../helpers/pg.js'
 import { storeContract } from './store-contract.js'
@@ -37,7 +38,7 @@ describe('postgres manifest', () => {
     const url = cluster.createDatabase('conc')
     const stores = await Promise.all(Array.from({ length: 4 }, () => openManifest(url)))
     open.push(...stores)
-    expect(await stores[0]!.migrate()).toBe(1)
+    expect(await stores[0]!.migrate()).toBe(PG_SCHEMA_VERSION)
     expect(stores[0]!.location).toBe(url)
   })
 

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { openManifest } from '../../../src/core/manifest/open.js'
+import { SQLITE_SCHEMA_VERSION } from '../../../src/core/manifest/sqlite.js'
 import type { ManifestStore } from '../../../src/core/manifest/types.js'
 import { storeContract } from './store-contract.js'
 
@@ -29,10 +30,10 @@ describe('sqlite manifest file', () => {
     const s = await openManifest(p)
     open.push(s)
     expect(statSync(p).mode & 0o777).toBe(0o600)
-    expect(await s.migrate()).toBe(1)
+    expect(await s.migrate()).toBe(SQLITE_SCHEMA_VERSION)
     const db = new Database(p, { readonly: true })
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect((db.prepare('SELECT MAX(version) v FROM schema_version').get() as { v: number }).v).toBe(1)
+    expect((db.prepare('SELECT MAX(version) v FROM schema_version').get() as { v: number }).v).toBe(SQLITE_SCHEMA_VERSION)
     db.close()
   })
 

@@ -111,6 +111,30 @@ export function storeContract(name: string, fresh: () => Promise<ManifestStore>)
       await expect(s.updateStatus('nope', { status: 'failed' })).rejects.toMatchObject({ code: 'E_ENDPOINT_NOT_FOUND', exitCode: 2 })
     })
 
+    it('re-provisioning keeps the replaced credentials as history, in the same write (issue 10)', async () => {
+      const s = await fresh()
+      await s.insertMany([rec('h1', { secret: Buffer.from('sealed-old'), provenance: 'imported' })])
+      await s.updateStatus('h1', { status: 'verified', readbackDigest: 'aa'.repeat(32), deviceId: 'SN-H' })
+      expect(await s.history('h1')).toEqual([])
+      await s.updateStatus('h1', { status: 'verified', readbackDigest: 'bb'.repeat(32), secret: Buffer.from('sealed-new'), supersede: { reason: 'RMA 7', station: 'st-9' } })
+      const h = await s.history('h1')
+      expect(h).toHaveLength(1)
+      expect(h[0]).toMatchObject({ endpoint: 'h1', reason: 'RMA 7', supersededBy: 'st-9', deviceId: 'SN-H', status: 'verified', readbackDigest: 'aa'.repeat(32), hasSecret: true, provenance: 'imported' })
+      expect((await s.get('h1'))!).toMatchObject({ readbackDigest: 'bb'.repeat(32), provenance: 'imported' })
+      // An unknown endpoint changes nothing, history included.
+      await expect(s.updateStatus('nope', { status: 'verified', supersede: { reason: 'x' } })).rejects.toMatchObject({ code: 'E_ENDPOINT_NOT_FOUND' })
+      expect(await s.history('nope')).toEqual([])
+    })
+
+    it('stores manifest policies', async () => {
+      const s = await fresh()
+      expect(await s.getPolicy()).toEqual({})
+      await s.setPolicy({ requireWorkOrder: true, minPskBytes: 32, allowedServers: ['coaps://a:5684'], endpointPattern: '^x-', maxCertDays: 365 })
+      expect(await s.getPolicy()).toEqual({ requireWorkOrder: true, minPskBytes: 32, allowedServers: ['coaps://a:5684'], endpointPattern: '^x-', maxCertDays: 365 })
+      await s.setPolicy({ minPskBytes: 16 })
+      expect(await s.getPolicy()).toEqual({ minPskBytes: 16 })
+    })
+
     it('claimNext prefers the row the device already holds, else the first free reserved row', async () => {
       const s = await fresh()
       await s.insertMany([rec('r1', { batch: 'wo', status: 'reserved' }), rec('r2', { batch: 'wo', status: 'reserved' }), rec('r3', { batch: 'wo', status: 'reserved' })])

@@ -80,7 +80,7 @@ describe('re-injecting a row the device already holds', () => {
 
     store.updates.length = 0
     const refusing = lwprovDevice('RI-1', { kind: 'refuse' })
-    const err = await lwprovFailure(injectOne(pskOpts(store, refusing.connect, { endpoint: 'ep-ri-1' })))
+    const err = await lwprovFailure(injectOne(pskOpts(store, refusing.connect, { endpoint: 'ep-ri-1', reprovision: { reason: 'test: again' } })))
     expect(err.code).toBe('E_DEVICE_REFUSED')
     const after = (await store.get('ep-ri-1'))!
     expect(after.status).toBe('failed')
@@ -101,7 +101,7 @@ describe('re-injecting a row the device already holds', () => {
     await injectOne(pskOpts(store, lwprovDevice('RI-2').connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined }))
     const before = (await store.get('ep-ri-2'))!
     const corrupt = lwprovDevice('RI-2', { kind: 'corrupt' })
-    const err = await lwprovFailure(injectOne(pskOpts(store, corrupt.connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined })))
+    const err = await lwprovFailure(injectOne(pskOpts(store, corrupt.connect, { endpoint: 'ep-ri-2', profile: certProfile, ca, masterKey: undefined, reprovision: { reason: 'test: again' } })))
     expect(err.code).toBe('E_READBACK_MISMATCH')
     const after = (await store.get('ep-ri-2'))!
     expect(after.status).toBe('failed')
@@ -117,10 +117,14 @@ describe('re-injecting a row the device already holds', () => {
     await injectOne(pskOpts(store, dev.connect, { endpoint: 'ep-ri-3' }))
     const before = (await store.get('ep-ri-3'))!
     store.updates.length = 0
-    const out = await injectOne(pskOpts(store, dev.connect, { endpoint: 'ep-ri-3' }))
+    const out = await injectOne(pskOpts(store, dev.connect, { endpoint: 'ep-ri-3', reprovision: { reason: 'RMA 42' }, station: 'st-2' }))
     const after = (await store.get('ep-ri-3'))!
     expect(store.updates.map((u) => u.update.status)).toEqual(['verified'])
-    expect(store.updates[0]!.update).toMatchObject({ status: 'verified', readbackDigest: out.readbackDigest, statusReason: null })
+    expect(store.updates[0]!.update).toMatchObject({ status: 'verified', readbackDigest: out.readbackDigest, statusReason: null, supersede: { reason: 'RMA 42', station: 'st-2' } })
+    // The replaced credentials are kept as history, sealed secret included.
+    const history = await store.history('ep-ri-3')
+    expect(history).toHaveLength(1)
+    expect(history[0]).toMatchObject({ reason: 'RMA 42', supersededBy: 'st-2', deviceId: 'RI-3', status: 'verified', readbackDigest: before.readbackDigest, hasSecret: true })
     expect(Buffer.compare(after.secret!, before.secret!)).not.toBe(0)
     expect(after).toMatchObject({ status: 'verified', readbackDigest: out.readbackDigest, deviceId: 'RI-3' })
   })
@@ -242,8 +246,8 @@ describe('who may take a verified / injected row', () => {
     developer: false,
     ...(deviceId ? { deviceId } : {}),
   })
-  const inject = (store: MemoryStore, protocol: StubProtocol, endpoint: string) =>
-    injectOne({ connect: stubLink, protocol, store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint, timeouts: FAST })
+  const inject = (store: MemoryStore, protocol: StubProtocol, endpoint: string, extra: Partial<InjectOptions> = {}) =>
+    injectOne({ connect: stubLink, protocol, store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint, timeouts: FAST, ...extra })
 
   it.each(['verified', 'injected'] as const)('a device without an id cannot take a %s row of another device', async (status) => {
     const store = new MemoryStore()
@@ -272,7 +276,11 @@ describe('who may take a verified / injected row', () => {
   it('the device that holds it may re-inject it', async () => {
     const store = new MemoryStore()
     await store.insertMany([row('held-3', 'verified', 'DEV-C')])
-    const out = await inject(store, new StubProtocol({ serial: 'DEV-C' }), 'held-3')
+    const p = new StubProtocol({ serial: 'DEV-C' })
+    const refused = await lwprovFailure(inject(store, p, 'held-3'))
+    expect(refused).toMatchObject({ code: 'E_SERIAL_COLLISION', exitCode: 3 })
+    expect(p.provisioned).toBe(0)
+    const out = await inject(store, p, 'held-3', { reprovision: { reason: 'bench rework' } })
     expect(out).toMatchObject({ endpoint: 'held-3', deviceId: 'DEV-C' })
   })
 
@@ -364,7 +372,7 @@ describe('FCC host pre-check runs before credentials are made or recorded', () =
     const before = (await store.get('fccpre0006'))!
     expect(before.status).toBe('verified')
     const p = base().profile
-    const err = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0006', profile: { ...p, serverUri: 'coaps://bs.example.com:5684' } })))
+    const err = await lwprovFailure(injectOne(base({ endpoint: 'fccpre0006', profile: { ...p, serverUri: 'coaps://bs.example.com:5684' }, reprovision: { reason: 'test: again' } })))
     expect(err.code).toBe('E_FCC_URI_WRONG_FORMAT')
     expect(await store.get('fccpre0006')).toEqual(before)
   })

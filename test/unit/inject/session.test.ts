@@ -89,7 +89,10 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
     const { store, base } = setup({ serial: 'ABC123' })
     const a = await injectOne(base({ endpoint: 'urn:dev:ops:32473-Widget-{serial}' }))
     expect(a.endpoint).toBe('urn:dev:ops:32473-Widget-ABC123')
-    const b = await injectOne(base({ endpoint: 'urn:dev:ops:32473-Widget-{serial}' }))
+    // A verified device is re-provisioned only on request (else it is reported as a serial collision).
+    const collision = await lwprovFailure(injectOne(base({ endpoint: 'urn:dev:ops:32473-Widget-{serial}' })))
+    expect(collision).toMatchObject({ code: 'E_SERIAL_COLLISION', exitCode: 3 })
+    const b = await injectOne(base({ endpoint: 'urn:dev:ops:32473-Widget-{serial}', reprovision: { reason: 'test: again' } }))
     expect(b.endpoint).toBe(a.endpoint)
     expect(await store.count()).toBe(1)
   })
@@ -97,7 +100,7 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
   it('a {seq} template reuses the name this device already got', async () => {
     const { store, base } = setup({ serial: 'SEQ-1' })
     const a = await injectOne(base({ endpoint: 'dev-{seq:04}' }))
-    const b = await injectOne(base({ endpoint: 'dev-{seq:04}' }))
+    const b = await injectOne(base({ endpoint: 'dev-{seq:04}', reprovision: { reason: 'test: again' } }))
     expect(a.endpoint).toBe('dev-0001')
     expect(b.endpoint).toBe('dev-0001')
     expect(await store.count()).toBe(1)
@@ -122,8 +125,8 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
     expect(err.hint).toContain('first-ep')
     expect(await store.get('second-ep')).toBeUndefined()
     expect(links.stored).toHaveLength(1)
-    // Re-injecting the endpoint it holds is fine (idempotent).
-    expect((await injectOne(base({ endpoint: 'first-ep' }))).endpoint).toBe('first-ep')
+    // Re-provisioning the endpoint it holds is fine when asked for.
+    expect((await injectOne(base({ endpoint: 'first-ep', reprovision: { reason: 'test: again' } }))).endpoint).toBe('first-ep')
   })
 
   it('--batch claims the next reserved name; the same device keeps it', async () => {
@@ -132,7 +135,7 @@ describe('injectOne (lwprov protocol, simulated device)', () => {
     const row = (endpoint: string) => ({ endpoint, batch: 'WO-1', mode: 'direct' as const, security: 'psk' as const, serverUri: 'coaps://lwm2m.example.com:5684', status: 'reserved' as const, developer: false })
     await store.insertMany([row('wo-0001'), row('wo-0002')])
     const a = await injectOne(base({ batch: 'WO-1' }))
-    const b = await injectOne(base({ batch: 'WO-1' }))
+    const b = await injectOne(base({ batch: 'WO-1', reprovision: { reason: 'test: again' } }))
     expect(a.endpoint).toBe('wo-0001')
     expect(b.endpoint).toBe('wo-0001')
     expect((await store.get('wo-0002'))!.status).toBe('reserved')

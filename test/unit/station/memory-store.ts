@@ -1,6 +1,6 @@
 /** An in-memory ManifestStore with the contract's semantics (UNIQUE endpoints, atomic claimNext), for unit tests. */
 import { conflictError, usageError } from '../../../src/core/errors.js'
-import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from '../../../src/core/manifest/types.js'
+import type { BatchRecord, ManifestFilter, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate, HistoryRecord, ManifestPolicy } from '../../../src/core/manifest/types.js'
 
 export class MemoryStore implements ManifestStore {
   readonly kind = 'memory'
@@ -39,6 +39,10 @@ export class MemoryStore implements ManifestStore {
     return [...this.rows.values()].filter((r) => this.match(r, f)).length
   }
   async updateStatus(endpoint: string, u: StatusUpdate) {
+    const { supersede, ...update } = u
+    const current = this.rows.get(endpoint)
+    if (supersede && current) this.historyRows.push(historyOf(current, supersede, new Date().toISOString()))
+    u = update
     const r = this.rows.get(endpoint)
     if (!r) throw usageError('E_ENDPOINT_NOT_FOUND', endpoint)
     const next = { ...r, ...Object.fromEntries(Object.entries(u).filter(([, v]) => v !== undefined)), updatedAt: new Date().toISOString() } as ManifestRecord
@@ -70,8 +74,43 @@ export class MemoryStore implements ManifestStore {
   async getBatch(name: string) {
     return this.batches.get(name)
   }
+  historyRows: HistoryRecord[] = []
+  policy: ManifestPolicy = {}
+
+  async history(endpoint: string): Promise<HistoryRecord[]> {
+    return this.historyRows.filter((h) => h.endpoint === endpoint)
+  }
+
+  async getPolicy(): Promise<ManifestPolicy> {
+    return { ...this.policy }
+  }
+
+  async setPolicy(p: ManifestPolicy): Promise<void> {
+    this.policy = { ...p }
+  }
+
   async listBatches() {
     return [...this.batches.values()]
   }
   async close() {}
+}
+
+function historyOf(r: ManifestRecord, s: { reason: string; station?: string | null }, at: string): HistoryRecord {
+  return {
+    endpoint: r.endpoint,
+    supersededAt: at,
+    reason: s.reason,
+    supersededBy: s.station ?? null,
+    deviceId: r.deviceId ?? null,
+    status: r.status,
+    serverUri: r.serverUri,
+    pskIdentity: r.pskIdentity ?? null,
+    certificatePem: r.certificatePem ?? null,
+    serial: r.serial ?? null,
+    fingerprint: r.fingerprint ?? null,
+    notAfter: r.notAfter ?? null,
+    hasSecret: Boolean(r.secret),
+    readbackDigest: r.readbackDigest ?? null,
+    provenance: r.provenance ?? null,
+  }
 }
