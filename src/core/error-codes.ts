@@ -131,7 +131,7 @@ export const ERROR_CODES = {
   E_DEVCERT_NOT_DEVELOPER: 'conflict',
   E_DEVCERT_NO_SECRET: 'conflict',
   E_DEVCERT_REVOKED: 'conflict',
-  E_DEVCERT_TEMPLATE: 'conflict',
+  E_DEVCERT_TEMPLATE: 'usage',
   E_DEVICE_HAS_ENDPOINT: 'conflict',
   E_DUPLICATE_ENDPOINT: 'conflict',
   E_ENDPOINT_REVOKED: 'conflict',

@@ -72,13 +72,13 @@ describe('output files', () => {
   it('are written mode 0600 beside --out, replacing older files', () => {
     const dir = join(tempDir('lwprov-devout-'), 'sub')
     const paths = writeOutputFiles(join(dir, 'x.c'), [
-      { name: 'x.c', content: Buffer.from('c') },
-      { name: 'x.h', content: Buffer.from('h') },
+      { name: 'x.c', content: Buffer.from('c'), secret: true },
+      { name: 'x.h', content: Buffer.from('h'), secret: true },
     ])
     expect(paths).toEqual([join(dir, 'x.c'), join(dir, 'x.h')])
     for (const p of paths) expect(mode(p)).toBe(0o600)
     writeFileSync(join(dir, 'x.c'), 'old', { mode: 0o644 })
-    writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new') }])
+    writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new'), secret: true }])
     expect(readFileSync(join(dir, 'x.c'), 'utf8')).toBe('new')
     expect(mode(join(dir, 'x.c'))).toBe(0o600)
   })
