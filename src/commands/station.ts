@@ -9,6 +9,7 @@ import { listPorts, type PortInfo } from '../adapters/ports.js'
 import type { LinkBase } from '../adapters/link-base.js'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { shown } from '../core/validate/escape.js'
+import { withAccountId } from '../core/inject/fcc/bundle.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { isInteractive, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
@@ -116,7 +117,8 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
       if (!s.ports) s = { ...s, ports: (await prompts.askPorts(await listPorts())).join(',') }
     }
 
-    const profile = profileFromFlags(s, (t) => this.warn(t))
+    const given = profileFromFlags(s, (t) => this.warn(t))
+    const profile = s.protocol === 'fcc' ? withAccountId(given, false) : given
     check(profile)
     let remaining: number | undefined
     if (s.batch) {

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   E_BATCH_NOT_FOUND: 'usage',
   E_BAUD_INVALID: 'usage',
   E_BINDING_INVALID: 'usage',
+  E_ACCOUNT_ID_MISMATCH: 'usage',
   E_CANCELLED: 'usage',
   E_COMMAND_NOT_FOUND: 'usage',
   E_CA_COUNTRY_INVALID: 'usage',
