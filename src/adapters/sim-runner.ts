@@ -9,6 +9,7 @@ import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 
 import { transportError } from '../core/errors.js'
+import { writeOutputFileSync } from '../core/fs/safe-write.js'
 import { FaultPlan, FaultSession, type FaultSpec, type SimDevice, type SimDeviceOptions } from '../core/inject/faults.js'
 import { openPty, type PtyDevice, type PtyEngine } from './pty.js'
 
@@ -25,6 +26,8 @@ export interface SimulatorOptions {
   fault?: FaultSpec
   /** File the committed payload is written to (mode 0600: it holds credentials). */
   storeFile?: string
+  /** Replace an existing store file the first time (else refused). */
+  storeForce?: boolean
   /** After a session that stored credentials, reappear as a new device (next serial, new PTY). */
   renew?: boolean
   /** Deliver host bytes no faster than baud/10 bytes/s (models a UART); default: unpaced. */
@@ -140,6 +143,8 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     this.plan = new FaultPlan(opts.fault)
   }
 
+  private storeWritten = false
+
   private log(line: string): void {
     this.opts.log?.(line)
   }
@@ -150,8 +155,10 @@ class SimulatorImpl extends EventEmitter implements Simulator {
    */
   private writeStore(file: string, bytes: Buffer, serial: string): void {
     try {
-      fs.writeFileSync(file, bytes, { mode: 0o600 })
-      fs.chmodSync(file, 0o600)
+      // through the safe-output helper: a file this run did not write is replaced only with --force, never the
+      // manifest, a CA file or a symlink's target; the device's later stores replace this run's own file
+      writeOutputFileSync(file, bytes, { mode: 0o600, secret: true, force: this.storeWritten || (this.opts.storeForce ?? false), flag: '--store' })
+      this.storeWritten = true
     } catch (e) {
       this.log(`${serial}: could not write the store file ${file}: ${(e as Error).message}`)
     }

@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs'
 
 import { usageError } from '../core/errors.js'
+import { type ResolvedManifest, resolveManifestLocation } from '../core/manifest/location.js'
 import { openManifest } from '../core/manifest/open.js'
 import { parseMasterKey } from '../core/manifest/secrets.js'
 import type { ManifestStore } from '../core/manifest/types.js'
@@ -21,20 +22,38 @@ export function isInteractive(): boolean {
 }
 
 export interface ManifestFlagValues {
-  manifest: string
+  manifest?: string | undefined
+  'manifest-file'?: string | undefined
   'key-file'?: string | undefined
 }
 
+/** Where the manifest is (flag, LWPROV_MANIFEST, --manifest-file, lwprov.yaml, per-user default); warnings on stderr. */
+export function manifestLocationFromFlags(flags: ManifestFlagValues): ResolvedManifest {
+  const r = resolveManifestLocation(flags)
+  for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)
+  return r
+}
+
 /**
- * Opens the manifest named by `--manifest` / `LWPROV_MANIFEST` and closes it when the command ends. Read-only
- * commands pass `create: false` so a missing SQLite file is `E_MANIFEST_NOT_FOUND` rather than a new empty manifest.
+ * Opens the manifest the flags name (see core/manifest/location.ts) and closes it when the command ends. Read-only
+ * commands pass `readonly: true` (implies `create: false`): a missing SQLite file is `E_MANIFEST_NOT_FOUND`, a file
+ * that is not an lwprov manifest `E_NOT_A_MANIFEST`, and nothing is ever written to either.
  */
 export async function openStoreFromFlags(
   flags: ManifestFlagValues,
   onCleanup: (fn: () => Promise<void>) => void,
-  opts: { migrate?: boolean; create?: boolean } = {},
+  opts: { migrate?: boolean; create?: boolean; readonly?: boolean } = {},
 ): Promise<ManifestStore> {
-  const store = await openManifest(flags.manifest, { migrate: opts.migrate ?? true, ...(opts.create === undefined ? {} : { create: opts.create }) })
+  const where = manifestLocationFromFlags(flags)
+  const store = await openManifest(where.location, {
+    migrate: opts.migrate ?? true,
+    create: opts.create ?? !opts.readonly,
+    readonly: opts.readonly ?? false,
+    ...(where.source === 'default' ? { name: 'default' } : {}),
+    onCreate: (path) => {
+      if (where.source === 'default') process.stderr.write(`Created your manifest (the ledger of issued endpoints) at ${path}. Pin another with --manifest, LWPROV_MANIFEST or an lwprov.yaml.\n`)
+    },
+  })
   onCleanup(() => store.close())
   return store
 }

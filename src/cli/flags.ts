@@ -6,9 +6,13 @@ import { Flags } from '@oclif/core'
 
 export const manifestFlags = {
   manifest: Flags.string({
-    summary: 'Manifest location: a SQLite file path or a postgres:// URL.',
+    summary: 'Manifest location: a SQLite file path or a postgres:// URL (default: lwprov.yaml up the directory tree, else ~/.local/share/lwprov/lwprov.db).',
     env: 'LWPROV_MANIFEST',
-    default: './lwprov.db',
+    helpGroup: 'MANIFEST',
+  }),
+  'manifest-file': Flags.string({
+    summary: 'File (0600) holding the manifest location, e.g. a postgres:// URL with its password, kept out of argv.',
+    env: 'LWPROV_MANIFEST_FILE',
     helpGroup: 'MANIFEST',
   }),
   'key-file': Flags.string({

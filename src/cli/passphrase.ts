@@ -2,11 +2,12 @@
  * Where CA passphrases come from: never a flag value (argv is visible to every user of the machine), only the
  * environment, a file, or a hidden prompt when a person is at a terminal.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 
 import { password } from '@inquirer/prompts'
 
 import { LwprovError, usageError } from '../core/errors.js'
+import { MIN_NEW_PASSPHRASE } from '../core/pki/ca.js'
 import { canPrompt } from './tty.js'
 
 export { canPrompt, inCi } from './tty.js'
@@ -30,6 +31,8 @@ export interface PassphraseOptions {
 export function readPassphraseFile(path: string, flag = '--passphrase-file'): string {
   let text: string
   try {
+    // like the key file: a passphrase others can read protects nothing
+    if ((statSync(path).mode & 0o077) !== 0) process.stderr.write(`warning: passphrase file ${path} is readable by others; chmod 600 it.\n`)
     text = readFileSync(path, 'utf8')
   } catch (error) {
     throw new LwprovError('E_PASSPHRASE_FILE_UNREADABLE', `Cannot read the passphrase file given with ${flag}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`, {
@@ -73,6 +76,10 @@ export async function resolveCaPassphrase(opts: PassphraseOptions): Promise<stri
         continue
       }
       if (!opts.confirm) return first
+      if ([...first].length < MIN_NEW_PASSPHRASE) {
+        process.stderr.write(`A new CA key needs a passphrase of at least ${MIN_NEW_PASSPHRASE} characters.\n`)
+        continue
+      }
       const second = await ask(`${message} (again)`)
       if (first === second) return first
       process.stderr.write('The passphrases did not match; try again.\n')

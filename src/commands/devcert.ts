@@ -54,7 +54,7 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
     template: Flags.string({ summary: 'Built-in template (izuma, c, zephyr, esp-idf, arduino) or the path of your own.', required: true }),
     out: Flags.string({ summary: 'Output file; templates with several files write them beside it (X.c → X.h).', required: true }),
     reuse: Flags.boolean({ summary: 'If the endpoint already has a developer credential, render that one instead of failing.' }),
-    force: Flags.boolean({ summary: 'Issue even when the developer CA has reached --max-devices.' }),
+    force: Flags.boolean({ summary: 'Replace existing output files (never the manifest or a CA file), and issue even when the developer CA has reached --max-devices.' }),
     'max-devices': Flags.integer({ summary: 'Credentials one developer CA may issue.', default: DEFAULT_MAX_DEVICES, min: 1 }),
     ...credentialProfileFlags,
     ca: Flags.string({ summary: 'Developer CA directory (default: ~/.config/lwprov/dev-ca, created on first use).', env: 'LWPROV_DEV_CA' }),
@@ -98,7 +98,7 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
       {
         store,
         masterKeys: [explicitKey, devKey?.key].filter((k): k is Buffer => k !== undefined),
-        prepareOutput: (names) => prepareOutputDir(flags.out, names),
+        prepareOutput: (names) => prepareOutputDir(flags.out, names, flags.force),
         developerCa: () =>
           openDeveloperCa({
             dir: caDir,
@@ -115,7 +115,7 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
       },
     )
     if (outcome.developerCaCreated) this.info(`Created the developer CA in ${outcome.developerCa}.`)
-    const files = writeOutputFiles(flags.out, outcome.files)
+    const files = await writeOutputFiles(flags.out, outcome.files, flags.force)
     for (const w of outcome.warnings) this.warn(w)
     // only the files that carry the key or PSK: a template rendering the certificate alone is no secret
     const exposed = gitUnignored(files.filter((_, i) => outcome.files[i]!.secret))

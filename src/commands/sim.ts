@@ -37,7 +37,8 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
     fault: Flags.string({ summary: 'Inject a fault.', options: [...FAULT_KINDS] }),
     'fault-at': Flags.integer({ summary: 'Host→device byte offset where the fault strikes (corrupt: reply byte).', min: 0 }),
     'fault-once': Flags.boolean({ summary: 'Strike in the first session only, so a retry succeeds.' }),
-    store: Flags.string({ summary: 'Write the committed payload to this file (mode 0600).' }),
+    store: Flags.string({ summary: 'Write the committed payload to this new file (mode 0600).' }),
+    force: Flags.boolean({ summary: 'Replace an existing --store file (never the manifest or a CA file).' }),
     renew: Flags.boolean({ summary: 'After each provisioning, come back as a new device (next serial, new PTY).' }),
     baud: Flags.integer({ summary: 'Pace host bytes to this baud rate (baud/10 bytes/s), like a real UART.', min: 300 }),
     'device-log': Flags.boolean({ summary: "Echo the device's log lines on stderr." }),
@@ -53,7 +54,7 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
       ...(flags.link === undefined ? { tcpPort: flags.tcp ?? 0 } : { link: path.resolve(flags.link) }),
       ...(flags.serial === undefined ? {} : { serial: flags.serial }),
       ...(fault === undefined ? {} : { fault }),
-      ...(flags.store === undefined ? {} : { storeFile: path.resolve(flags.store) }),
+      ...(flags.store === undefined ? {} : { storeFile: path.resolve(flags.store), storeForce: flags.force }),
       ...(flags.baud === undefined ? {} : { baud: flags.baud }),
       renew: flags.renew,
       log: (line) => {

@@ -20,6 +20,7 @@ import { FccProtocol } from '../core/inject/fcc/index.js'
 import { LwprovProtocol } from '../core/inject/lwprov/index.js'
 import { injectOne } from '../core/inject/session.js'
 import { validateInjectRequest } from '../core/inject/request.js'
+import { precheckInjectPolicy } from '../core/manifest/policy.js'
 import { identityFlagValues } from './inject.js'
 import type { ProvisioningProtocol } from '../core/inject/types.js'
 import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
@@ -120,6 +121,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     const given = profileFromFlags(s, (t) => this.warn(t))
     const profile = s.protocol === 'fcc' ? withAccountId(given, false) : given
     check(profile)
+    await precheckInjectPolicy(store, { via: 'station', endpoint: s.endpoint, batch: s.batch, profile })
     let remaining: number | undefined
     if (s.batch) {
       const st = await batchStatus(store, s.batch, now).catch((e: unknown) => {
@@ -213,6 +215,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         inject: async (_port, connect, hooks) => {
           const info = await perDeviceInfo()
           return injectOne({
+            policyVia: 'station',
             connect,
             protocol,
             store,

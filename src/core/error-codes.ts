@@ -94,6 +94,8 @@ export const ERROR_CODES = {
   E_OUTPUT_SYMLINK: 'usage',
   E_OUTPUT_WRITE: 'usage',
   E_PASSPHRASE_FILE_UNREADABLE: 'usage',
+  E_POLICY_INVALID: 'usage',
+  E_POLICY_VIOLATION: 'usage',
   E_PORTS_EMPTY: 'usage',
   E_PORT_NOT_SERIAL: 'usage',
   E_PROFILE_INVALID: 'usage',
@@ -120,6 +122,7 @@ export const ERROR_CODES = {
   E_USAGE: 'usage',
   E_WINDOW_INVALID: 'usage',
   E_WINDOW_PAST: 'usage',
+  E_WORK_ORDER_REQUIRED: 'usage',
   // conflict
   E_BATCH_EXHAUSTED: 'conflict',
   E_BATCH_EXISTS: 'conflict',

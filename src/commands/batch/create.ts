@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, fchmodSync, ftruncateSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 
 import { Flags } from '@oclif/core'
 
@@ -6,6 +6,7 @@ import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { credentialProfileFlags, endpointFlags, manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
+import { openOutputFile } from '../../core/fs/safe-write.js'
 import type { AccountMode, SecurityKind } from '../../core/model.js'
 import { createWorkOrder, labelsCsv, parseWindowDate } from '../../core/station/batch.js'
 import { isExplicit, mergeSettings, parseStationProfile } from '../../core/station/profile.js'
@@ -31,7 +32,8 @@ export default class BatchCreate extends BaseCommand {
     'activates-on': Flags.string({ summary: 'First day (or ISO time) devices may be injected.' }),
     'expires-on': Flags.string({ summary: 'Day (or ISO time) from which injection is refused.' }),
     'claim-codes': Flags.boolean({ summary: 'Give each device a claim code; shown once, stored only as a hash.' }),
-    labels: Flags.string({ summary: 'Write a label-printer CSV (endpoint, claim code) to this file, mode 0600.' }),
+    labels: Flags.string({ summary: 'Write a label-printer CSV (endpoint, claim code) to this new file, mode 0600.' }),
+    force: Flags.boolean({ summary: 'Replace an existing --labels file (never the manifest or a CA file).' }),
     mode: credentialProfileFlags.mode,
     security: credentialProfileFlags.security,
     server: credentialProfileFlags.server,
@@ -56,9 +58,9 @@ export default class BatchCreate extends BaseCommand {
       throw usageError('E_LABELS_WITHOUT_CODES', '--labels writes claim codes, but --claim-codes was not given.', 'Add --claim-codes.')
     }
     // Claim codes exist only in this process once the batch commits (the manifest keeps hashes), so the labels file
-    // must be known writable before anything is recorded. Opened without truncating: a failed run (say, the name is
-    // taken) must not wipe an earlier sheet; a file this run created is removed again on failure.
-    const labels = flags.labels ? openLabels(flags.labels) : undefined
+    // must be known writable before anything is recorded: its temporary is created now (never following a symlink,
+    // never over an existing file without --force, never over the manifest) and moved into place at the end.
+    const labels = flags.labels ? openOutputFile(flags.labels, { force: flags.force, secret: true, flag: '--labels' }) : undefined
     let result: Awaited<ReturnType<typeof createWorkOrder>>
     try {
       const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
@@ -77,21 +79,20 @@ export default class BatchCreate extends BaseCommand {
         now,
       })
     } catch (e) {
-      if (labels) discardLabels(labels)
+      if (labels) await labels.abort()
       throw e
     }
     let labelsWritten = false
     if (labels) {
       try {
-        ftruncateSync(labels.fd, 0)
-        const buf = Buffer.from(labelsCsv(flags.name, result.devices))
-        for (let off = 0; off < buf.length; ) off += writeSync(labels.fd, buf, off, buf.length - off, off)
+        labels.stream.write(labelsCsv(flags.name, result.devices))
+        await labels.commit()
         labelsWritten = true
       } catch (e) {
+        await labels.abort()
         // The batch is committed: show the codes rather than lose them (e.g. the disk filled up).
-        this.warn(`Could not write ${labels.path} (${(e as NodeJS.ErrnoException).code ?? String(e)}); the claim codes are shown below instead.`)
-      } finally {
-        closeSync(labels.fd)
+        const why = (e as { code?: string }).code ?? String(e)
+        this.warn(`Could not write ${labels.path} (${why}); the claim codes are shown below instead.`)
       }
     }
     const d = result.devices
@@ -119,42 +120,6 @@ export const PROFILE_KEYS = [
   'ca', 'passphrase-file', 'manifest', 'key-file',
   'manufacturer', 'model-number', 'device-type', 'hardware-version', 'memory-total-kb', 'serial-number', 'timezone', 'utc-offset',
 ] as const
-
-interface LabelsFile {
-  path: string
-  fd: number
-  created: boolean
-}
-
-/** Opens (creating, mode 0600, not truncating) the --labels file, or `E_LABELS_UNWRITABLE` before anything is recorded. */
-function openLabels(path: string): LabelsFile {
-  const created = !existsSync(path)
-  let fd: number | undefined
-  try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o600)
-    // The open mode applies only to a new file; an existing one keeps its mode unless changed.
-    fchmodSync(fd, 0o600)
-    return { path, fd, created }
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd)
-    if (fd !== undefined && created) removeQuietly(path)
-    const code = (e as NodeJS.ErrnoException).code ?? 'error'
-    throw usageError('E_LABELS_UNWRITABLE', `Cannot write the labels file ${path}: ${code}.`, 'Check --labels: its directory must exist and be writable. Nothing was recorded.', { path, code })
-  }
-}
-
-function discardLabels(l: LabelsFile): void {
-  closeSync(l.fd)
-  if (l.created) removeQuietly(l.path)
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path)
-  } catch {
-    // Best effort: an empty leftover file holds no secret.
-  }
-}
 
 function readText(path: string): string {
   try {

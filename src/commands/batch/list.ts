@@ -13,7 +13,7 @@ export default class BatchList extends BaseCommand {
 
   async run() {
     const { flags } = await this.parse(BatchList)
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const all = await listBatchStatuses(store, new Date())
     if (all.length === 0) this.out('No work orders yet: create one with `lwprov batch create`.')
     else {

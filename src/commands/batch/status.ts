@@ -19,7 +19,7 @@ export default class BatchStatusCmd extends BaseCommand {
 
   async run(): Promise<BatchStatus> {
     const { args, flags } = await this.parse(BatchStatusCmd)
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const s = await batchStatus(store, args.name, new Date())
     this.out(formatStatus(s))
     return s

@@ -6,6 +6,7 @@ import { isLwprovError } from '../../core/errors.js'
 import {
   caResult,
   checkCaDirFree,
+  checkNewPassphrase,
   createCa,
   DEFAULT_CA_DAYS,
   describeCa,
@@ -44,13 +45,15 @@ Defaults meet Izuma's CA requirements: EC P-256, basicConstraints CA:true, keyUs
     country: Flags.string({ summary: 'Subject country (C), two letters.' }),
     'passphrase-file': Flags.string({ summary: 'File holding the new key passphrase (else LWPROV_CA_PASSPHRASE, else a prompt).', env: 'LWPROV_PASSPHRASE_FILE' }),
     'parent-passphrase-file': Flags.string({ summary: "File holding the parent CA's passphrase (else LWPROV_PARENT_CA_PASSPHRASE, else the same passphrase)." }),
-    force: Flags.boolean({ summary: 'Replace a CA already in --out.', default: false }),
+    force: Flags.boolean({ summary: 'Kept for compatibility: an existing CA is never replaced (move it away first).', default: false, hidden: true }),
   }
 
   async run(): Promise<CaResult> {
     const { flags } = await this.parse(CaCreate)
     checkCaDirFree(flags.out, flags.force)
     const passphrase = await resolveCaPassphrase({ passphraseFile: flags['passphrase-file'], confirm: true, interactive: true })
+    // before any key is generated or parent unlocked
+    checkNewPassphrase(passphrase)
     let parent: LoadedCa | undefined
     if (flags.parent) {
       const parentPass = resolveOptionalPassphrase({

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../../cli/base-command.js'
 import { promptPassphrase, resolveCaPassphrase } from '../../cli/passphrase.js'
 import { isLwprovError } from '../../core/errors.js'
-import { caResult, checkCaDirFree, describeCa, importCa, writeCaDir, type CaResult, type CreatedCa } from '../../core/pki/index.js'
+import { caResult, checkCaDirFree, checkNewPassphrase, describeCa, importCa, writeCaDir, type CaResult, type CreatedCa } from '../../core/pki/index.js'
 
 export default class CaImport extends BaseCommand {
   static override summary = 'Adopt an existing CA certificate and key, re-encrypting the key under a new passphrase.'
@@ -25,13 +25,15 @@ The existing key's passphrase comes from LWPROV_CA_IMPORT_PASSPHRASE, else a pro
     out: Flags.string({ summary: 'Directory to write the CA to (created with mode 0700).', required: true }),
     chain: Flags.string({ summary: "PEM file with the CA's issuers up to the root, if not in --cert." }),
     'passphrase-file': Flags.string({ summary: 'File holding the new key passphrase (else LWPROV_CA_PASSPHRASE, else a prompt).', env: 'LWPROV_PASSPHRASE_FILE' }),
-    force: Flags.boolean({ summary: 'Replace a CA already in --out.', default: false }),
+    force: Flags.boolean({ summary: 'Kept for compatibility: an existing CA is never replaced (move it away first).', default: false, hidden: true }),
   }
 
   async run(): Promise<CaResult> {
     const { flags } = await this.parse(CaImport)
     checkCaDirFree(flags.out, flags.force)
     const passphrase = await resolveCaPassphrase({ passphraseFile: flags['passphrase-file'], confirm: true, interactive: true })
+    // before any key is generated or parent unlocked
+    checkNewPassphrase(passphrase)
     const opts = { certPath: flags.cert, keyPath: flags.key, chainPath: flags.chain }
     let ca: CreatedCa
     try {

@@ -21,7 +21,7 @@ export default class ManifestExpiring extends BaseCommand {
     const { flags } = await this.parse(ManifestExpiring)
     const now = Date.now()
     const limit = new Date(now + parseDuration(flags.within)).toISOString()
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const out: Array<{ endpoint: string; notAfter: string; daysLeft: number; status: string; batch: string; serial: string | null }> = []
     for await (const r of store.list(flags.batch ? { batch: flags.batch } : {})) {
       if (!r.notAfter || r.status === 'revoked') continue

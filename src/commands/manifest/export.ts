@@ -4,6 +4,7 @@ import { BaseCommand, toLwprovError } from '../../cli/base-command.js'
 import { masterKeyFromFlags, openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
+import { assertOutputDir, assertOutputTarget } from '../../core/fs/safe-write.js'
 import { checkMasterKey, exportManifest, FORMAT_NAMES, fileTarget, getFormat, OutputClosedError, removeExportTemps, streamTarget } from '../../core/manifest/export/index.js'
 import { buildFilter } from '../../core/manifest/query.js'
 import { ENDPOINT_STATUSES } from '../../core/manifest/types.js'
@@ -31,6 +32,7 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
     status: Flags.string({ summary: `Only these statuses (repeat or comma-separate): ${ENDPOINT_STATUSES.join(', ')}. Server formats default to generated, injected, verified.`, multiple: true }),
     since: Flags.string({ summary: 'Only rows updated at or after this ISO date, or within a duration such as 7d.' }),
     developer: Flags.boolean({ summary: 'Only developer (devcert) rows; --no-developer leaves them out.', allowNo: true }),
+    force: Flags.boolean({ summary: 'Replace existing output files (never the manifest or a CA file).' }),
     'include-secrets': Flags.boolean({ summary: 'Include PSKs (hex) and private keys (PEM). Handle the output as a secret.' }),
     digest: Flags.boolean({ summary: 'Write FILE.sha256 beside each output file (SHA256SUMS in a pem directory). Needs --out.' }),
     domain: Flags.string({ summary: 'Coiote DM domain for the coiote format.', default: '/' }),
@@ -65,7 +67,7 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
       throw usageError('E_JSON_NEEDS_OUT', `With --json, stdout carries the envelope; a ${format.name} export needs --out.`, 'Add --out FILE, or drop --json.')
     }
     const masterKey = flags['include-secrets'] ? masterKeyFromFlags(flags, true) : undefined
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const opts = {
       filter,
       includeSecrets: flags['include-secrets'],
@@ -103,19 +105,13 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
         throw e
       }
     }
-    // Temporary files may hold plaintext secrets: Ctrl-C / kill removes them before exiting (130 / 143).
-    const onSignal = (sig: NodeJS.Signals) => {
-      removeExportTemps()
-      process.exit(sig === 'SIGTERM' ? 143 : 130)
-    }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
-    this.onCleanup(() => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      removeExportTemps()
-    })
-    const r = await exportManifest(store, format, opts, fileTarget(flags.out, { digest: flags.digest }))
+    // Refused before any row is read: an existing file (unless --force), the manifest, a CA file, a symlink's target.
+    if (format.layout === 'dir') assertOutputDir(flags.out)
+    else assertOutputTarget(flags.out, { force: flags.force })
+    // Temporaries may hold plaintext secrets: the safe-output helper removes them on exit and on SIGINT/SIGTERM/SIGHUP,
+    // and a run killed with SIGKILL leaves them recorded for the next run to remove.
+    this.onCleanup(() => void removeExportTemps())
+    const r = await exportManifest(store, format, opts, fileTarget(flags.out, { digest: flags.digest, force: flags.force, secret: Boolean(flags['include-secrets']) }))
     this.out(`${r.rows} row(s) exported as ${r.format}: ${r.files.join(', ') || '(no files)'}`)
     if (flags['include-secrets']) this.warn(`${flags.out} holds device secrets in plaintext: keep it 0600, move it over an encrypted channel, delete it after import.`)
     return r

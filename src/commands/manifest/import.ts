@@ -6,7 +6,7 @@ import { BaseCommand } from '../../cli/base-command.js'
 import { masterKeyFromFlags, openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
-import { type ImportFormat, parseImportRows, toImportRecords } from '../../core/manifest/import.js'
+import { type ImportFormat, importRecords, parseImportRows, toImportRecords } from '../../core/manifest/import.js'
 
 export default class ManifestImport extends BaseCommand {
   static override summary = 'Import a ledger (CSV or JSON rows as `manifest export` writes them), all-or-nothing.'
@@ -38,7 +38,7 @@ export default class ManifestImport extends BaseCommand {
     const masterKey = masterKeyFromFlags(flags, needsKey)
     const rows = toImportRecords(raw, { ...(masterKey ? { masterKey } : {}), ...(flags.batch ? { batch: flags.batch } : {}) })
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
-    await store.insertMany(rows)
+    await importRecords(store, rows)
     this.out(`${rows.length} endpoint(s) imported into ${store.location}.`)
     return { imported: rows.length, manifest: store.location }
   }

@@ -30,7 +30,7 @@ export default class ManifestList extends BaseCommand {
   async run() {
     const { flags } = await this.parse(ManifestList)
     const filter = buildFilter(flags)
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const json = this.jsonEnabled()
     const rows: ReturnType<typeof publicRecord>[] = []
     const head = ['ENDPOINT', 'STATUS', 'BATCH', 'SECURITY', 'MODE', 'UPDATED']

@@ -1,6 +1,6 @@
 import { BaseCommand } from '../../cli/base-command.js'
+import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
-import { openManifest } from '../../core/manifest/open.js'
 
 export default class ManifestMigrate extends BaseCommand {
   static override summary = 'Create the manifest schema or bring it up to this lwprov version.'
@@ -14,8 +14,7 @@ export default class ManifestMigrate extends BaseCommand {
 
   async run() {
     const { flags } = await this.parse(ManifestMigrate)
-    const store = await openManifest(flags.manifest, { migrate: true })
-    this.onCleanup(() => store.close())
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { migrate: true })
     const version = await store.migrate()
     this.out(`${store.location} (${store.kind}): schema version ${version}`)
     return { kind: store.kind, location: store.location, version }

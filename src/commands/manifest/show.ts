@@ -18,7 +18,7 @@ export default class ManifestShow extends BaseCommand {
 
   async run() {
     const { args, flags } = await this.parse(ManifestShow)
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const r = await store.get(args.endpoint)
     if (!r) throw notFoundError(args.endpoint)
     const rec = publicRecord(r)

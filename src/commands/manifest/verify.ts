@@ -24,7 +24,7 @@ export default class ManifestVerify extends BaseCommand {
   async run() {
     const { flags } = await this.parse(ManifestVerify)
     const ca = flags.ca ? loadCaCertificates(flags.ca) : undefined
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const report = await verifyManifest(store, { ...(ca ? { ca } : {}), filter: buildFilter({ batch: flags.batch }) })
     if (!ca) this.warn('No --ca: certificates were not checked against the factory CA.')
     if (!report.ok) {
@@ -34,6 +34,7 @@ export default class ManifestVerify extends BaseCommand {
       throw conflictError('E_MANIFEST_INVALID', `The manifest fails verification: ${n} problem(s) in ${report.rows} row(s).`, 'Investigate the rows named above; do not ship these devices until the ledger is consistent.', { report })
     }
     this.out(`ok: ${report.rows} row(s), ${report.certificates} certificate(s)${ca ? ' chain to the CA' : ''}, names unique, read-back records present.`)
+    this.out(`verified: ${report.verifiedHere} by read-back on this manifest, ${report.importedVerified} imported as verified (read-back done elsewhere).`)
     return report
   }
 }

@@ -3,6 +3,7 @@
  * in one manifest transaction. Everything that can be checked is checked before the first write.
  */
 import { usageError } from '../errors.js'
+import { enforcePolicy, profileRequest } from '../manifest/policy.js'
 import type { ManifestStore } from '../manifest/types.js'
 import type { CredentialProfile } from '../model.js'
 import type { LoadedCa } from '../pki/index.js'
@@ -39,7 +40,11 @@ export async function generateBatch(
       'Set LWPROV_MASTER_KEY to 64 hex characters (e.g. `openssl rand -hex 32`) or pass --key-file FILE.',
     )
   }
+  // Policies first: a refused request must not even advance a {seq} counter.
+  const policy = await store.getPolicy()
+  enforcePolicy(policy, { via: 'credentials generate', jit: true, ...(req.names ? { endpoints: req.names } : {}), ...profileRequest(profile) })
   const resolved = await resolveEndpoints(req, store, o.now)
+  enforcePolicy(policy, { via: 'credentials generate', endpoints: resolved.names })
   const sets = await generateCredentialSets(resolved.names, profile, { ...(o.ca ? { ca: o.ca } : {}), now: o.now })
   const rows = sets.map((cs, i) =>
     toManifestRecord(cs, {

@@ -9,7 +9,7 @@
  *   place that is already per-user and private (0700).
  */
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 
@@ -31,7 +31,7 @@ export function defaultDeveloperCaDir(env: NodeJS.ProcessEnv = process.env, home
 export function developerCaMissing(dir: string): boolean {
   if (!existsSync(dir)) return true
   if (existsSync(join(dir, CA_FILES.cert))) return false
-  return readdirSync(dir).filter((f) => f !== DEV_MASTER_KEY_FILE && f !== ISSUED_FILE).length === 0
+  return readdirSync(dir).filter((f) => f !== DEV_MASTER_KEY_FILE && f !== ISSUED_FILE && f !== LOCK_FILE && !f.startsWith(`.${DEV_MASTER_KEY_FILE}.`)).length === 0
 }
 
 export interface OpenDeveloperCaOptions {
@@ -43,10 +43,73 @@ export interface OpenDeveloperCaOptions {
   now?: Date
 }
 
+const LOCK_FILE = '.create.lock'
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Takes the creation lock of `dir` (an O_EXCL file holding our pid). Returns false when another process holds it;
+ * a lock left by a dead process is removed and taken.
+ */
+function tryLock(dir: string): boolean {
+  const lock = join(dir, LOCK_FILE)
+  try {
+    const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+    writeSync(fd, String(process.pid))
+    closeSync(fd)
+    return true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  }
+  let holder = Number.NaN
+  try {
+    holder = Number(readFileSync(lock, 'utf8').trim())
+  } catch {
+    return false // just created or just removed: look again
+  }
+  if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) rmSync(lock, { force: true })
+  return false
+}
+
 /** Loads the developer CA, creating it first if the directory holds none. */
 export async function openDeveloperCa(o: OpenDeveloperCaOptions): Promise<DeveloperCa> {
+  // Concurrent first uses: one process creates the CA under an exclusive lock, the others wait for it and then load
+  // the same CA (never E_CA_EXISTS, which would tempt a --force that orphans every certificate already issued).
+  for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+    let locked: boolean
+    try {
+      mkdirSync(o.dir, { recursive: true, mode: 0o700 })
+      locked = tryLock(o.dir)
+    } catch (e) {
+      // a read-only CA directory that already holds a CA needs no lock to be read
+      if (!developerCaMissing(o.dir)) break
+      throw e
+    }
+    if (!locked) {
+      await sleep(wait)
+      continue
+    }
+    try {
+      if (developerCaMissing(o.dir)) return await createDeveloperCa(o)
+    } finally {
+      rmSync(join(o.dir, LOCK_FILE), { force: true })
+    }
+    break
+  }
+  return developerCa(o.dir, await loadCa(o.dir, await o.passphrase(false)), false)
+}
+
+async function createDeveloperCa(o: OpenDeveloperCaOptions): Promise<DeveloperCa> {
   let created = false
-  if (developerCaMissing(o.dir)) {
+  {
     let pass: string
     try {
       pass = await o.passphrase(true)
@@ -66,7 +129,6 @@ export async function openDeveloperCa(o: OpenDeveloperCaOptions): Promise<Develo
     created = true
     return developerCa(o.dir, await loadCa(o.dir, pass), created)
   }
-  return developerCa(o.dir, await loadCa(o.dir, await o.passphrase(false)), created)
 }
 
 function developerCa(dir: string, ca: Awaited<ReturnType<typeof loadCa>>, created: boolean): DeveloperCa {
@@ -101,7 +163,17 @@ export function developerMasterKey(dir: string, create: boolean): { key: Buffer;
   if (!create) return undefined
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const hex = randomBytes(32).toString('hex')
-  writeFileSync(file, `${hex}\n`, { mode: 0o600, flag: 'wx' })
-  chmodSync(file, 0o600)
+  // written complete under a temporary name, then linked into place: a concurrent first use either wins or reads
+  // the winner's whole key, never an empty file
+  const tmp = join(dir, `.${DEV_MASTER_KEY_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`)
+  writeFileSync(tmp, `${hex}\n`, { mode: 0o600, flag: 'wx' })
+  try {
+    linkSync(tmp, file)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    return developerMasterKey(dir, false)
+  } finally {
+    rmSync(tmp, { force: true })
+  }
   return { key: Buffer.from(hex, 'hex'), file, created: true }
 }

@@ -6,6 +6,7 @@
  */
 import { generateCredentialSets, toManifestRecord, validateProfile } from '../credentials/generate.js'
 import { conflictError, cryptoError, LwprovError, usageError } from '../errors.js'
+import { enforcePolicy, profileRequest } from '../manifest/policy.js'
 import { validateEndpointName } from '../lwm2m/endpoint.js'
 import { openSecrets } from '../manifest/secrets.js'
 import type { ManifestRecord, ManifestStore } from '../manifest/types.js'
@@ -52,7 +53,7 @@ export interface DevcertRequest {
 }
 
 export interface DevcertDeps {
-  store: Pick<ManifestStore, 'get' | 'insertMany'>
+  store: Pick<ManifestStore, 'get' | 'insertMany' | 'getPolicy'>
   /** Keys to try when opening a stored secret (reuse), in order; the first seals new rows. */
   masterKeys: Buffer[]
   /** Loads or creates the developer CA; only called when a new certificate must be issued. */
@@ -180,6 +181,10 @@ export async function runDevcert(req: DevcertRequest, deps: DevcertDeps): Promis
 
   const warnings: string[] = []
   const existing = await deps.store.get(req.endpoint)
+  // Manifest policies hold for developer credentials too (a re-rendered one was checked when it was issued).
+  if (!existing) {
+    enforcePolicy(await deps.store.getPolicy(), { via: 'devcert', endpoints: [req.endpoint], jit: true, ...profileRequest(profile) })
+  }
   let credential: CredentialSet
   let reused = false
   let caDir: string | null = null

@@ -3,10 +3,11 @@
  * developer credential), so they are written mode 0600 and the user is warned when git would pick them up.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 
-import { usageError } from '../errors.js'
+import { LwprovError, usageError } from '../errors.js'
+import { assertOutputTarget, openOutputFile, type OutputFile } from '../fs/safe-write.js'
 import type { RenderedFile } from './templates.js'
 
 /**
@@ -14,7 +15,7 @@ import type { RenderedFile } from './templates.js'
  * and removes a probe file in it, and refuses targets that are directories. Without this an unwritable --out would
  * consume the endpoint (and a developer-CA slot) and the rerun would fail as a duplicate.
  */
-export function prepareOutputDir(outPath: string, names: string[]): void {
+export function prepareOutputDir(outPath: string, names: string[], force = false): void {
   const dir = dirname(resolve(outPath))
   const fail = (what: string, e: unknown): never => {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message
@@ -42,35 +43,32 @@ export function prepareOutputDir(outPath: string, names: string[]): void {
       // Missing is fine: it will be created.
     }
     if (isDir) fail(target, Object.assign(new Error('EISDIR'), { code: 'EISDIR' }))
+    // an existing file is replaced only with --force, the manifest / a CA file / a symlink's target never
+    assertOutputTarget(target, { force })
   }
 }
 
 /**
- * Writes each file beside `outPath` (creating the directory if needed): to a temporary name first, then renamed,
- * so a failure never leaves a half-written credential behind. Returns the absolute paths written.
+ * Writes each file beside `outPath` through the safe-output helper: all temporaries are written first and moved into
+ * place only when every one is complete, so a failure never leaves a half-written credential behind, and nothing is
+ * replaced without `force`. Returns the absolute paths written.
  */
-export function writeOutputFiles(outPath: string, files: RenderedFile[]): string[] {
+export async function writeOutputFiles(outPath: string, files: RenderedFile[], force = false): Promise<string[]> {
   const dir = dirname(resolve(outPath))
+  const outs: OutputFile[] = []
   try {
-    mkdirSync(dir, { recursive: true })
-  } catch (e) {
-    throw usageError('E_DEVCERT_OUT_UNWRITABLE', `Cannot create the directory ${dir}.`, 'Check the --out path and its permissions.', { cause: (e as Error).message })
-  }
-  const written: string[] = []
-  for (const f of files) {
-    const target = join(dir, f.name)
-    const tmp = join(dir, `.${f.name}.${process.pid}.tmp`)
-    try {
-      writeFileSync(tmp, f.content, { mode: 0o600 })
-      chmodSync(tmp, 0o600)
-      renameSync(tmp, target)
-    } catch (e) {
-      rmSync(tmp, { force: true })
-      throw usageError('E_DEVCERT_OUT_UNWRITABLE', `Cannot write ${target}.`, 'Check the --out path and its permissions.', { cause: (e as Error).message })
+    for (const f of files) {
+      const o = openOutputFile(join(dir, f.name), { force, secret: true })
+      outs.push(o)
+      await new Promise<void>((res, rej) => o.stream.write(f.content, (e) => (e ? rej(e) : res())))
     }
-    written.push(target)
+    for (const o of outs) await o.commit()
+  } catch (e) {
+    for (const o of outs) await o.abort()
+    if (e instanceof LwprovError) throw e
+    throw usageError('E_DEVCERT_OUT_UNWRITABLE', `Cannot write into ${dir}.`, 'Check the --out path and its permissions.', { cause: (e as Error).message })
   }
-  return written
+  return outs.map((o) => o.path)
 }
 
 /**

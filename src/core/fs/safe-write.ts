@@ -190,7 +190,7 @@ export function assertOutputTarget(path: string, opts: OutputOptions = {}): 'new
     if (why) throw protectedError(abs, why, flag)
     return 'new'
   }
-  if (st.isDirectory()) throw usageError('E_OUTPUT_IS_DIRECTORY', `${abs} is a directory.`, `Pass ${flag} a file name.`, { path: abs })
+  if (st.isDirectory()) throw usageError('E_OUTPUT_IS_DIRECTORY', `${abs} is a directory.`, `Pass ${flag} a file name.`, { path: abs, errno: 'EISDIR' })
   const why = protectedReason(abs, st)
   if (why) throw protectedError(abs, why, flag)
   if (!st.isFile() && !st.isSymbolicLink()) return 'special'
@@ -353,7 +353,7 @@ function place(tmp: string, final: string, opts: OutputOptions): void {
   const flag = opts.flag ?? '--out'
   const st = lstatOrUndefined(final)
   if (st) {
-    if (st.isDirectory()) throw usageError('E_OUTPUT_IS_DIRECTORY', `${final} is a directory.`, `Pass ${flag} a file name.`, { path: final })
+    if (st.isDirectory()) throw usageError('E_OUTPUT_IS_DIRECTORY', `${final} is a directory.`, `Pass ${flag} a file name.`, { path: final, errno: 'EISDIR' })
     const why = protectedReason(final, st)
     if (why) throw protectedError(final, why, flag)
     if (!opts.force) throw outputExistsError(final, flag)
@@ -375,6 +375,56 @@ function place(tmp: string, final: string, opts: OutputOptions): void {
     throw e
   }
   unlinkSync(tmp)
+}
+
+/**
+ * For writers that need a file name rather than a stream (SQLite's backup API): creates the empty temporary
+ * (O_EXCL, O_NOFOLLOW) and returns its name; the caller fills it, then `commit()` moves it into place under the same
+ * rules as `openOutputFile`.
+ */
+export function reserveOutputFile(path: string, opts: OutputOptions = {}): { tmp: string; path: string; commit(): void; abort(): void } {
+  const final = resolve(path)
+  if (assertOutputTarget(final, opts) === 'special') throw usageError('E_OUTPUT_IS_SPECIAL', `${final} is not a regular file.`, `Pass ${opts.flag ?? '--out'} a regular file path.`, { path: final })
+  try {
+    mkdirSync(dirname(final), { recursive: true })
+  } catch (e) {
+    throw writeFailed(final, e)
+  }
+  const tmp = tempNameFor(final)
+  const secret = opts.secret ?? false
+  if (secret) recordTemp(tmp)
+  try {
+    closeSync(openSync(tmp, OPEN_NEW, opts.mode ?? 0o600))
+  } catch (e) {
+    if (secret) forgetTemp(tmp)
+    throw writeFailed(final, e)
+  }
+  addTemp(tmp, secret)
+  let done = false
+  const remove = () => {
+    rmSync(tmp, { force: true })
+    dropTemp(tmp)
+  }
+  return {
+    tmp,
+    path: final,
+    commit() {
+      if (done) return
+      done = true
+      try {
+        place(tmp, final, opts)
+      } catch (e) {
+        remove()
+        throw e instanceof LwprovError ? e : writeFailed(final, e)
+      }
+      dropTemp(tmp)
+    },
+    abort() {
+      if (done) return
+      done = true
+      remove()
+    },
+  }
 }
 
 /** Writes `data` to `path` in one go under the rules above. */
@@ -436,6 +486,18 @@ export interface OutputDir {
   abort(): Promise<void>
 }
 
+/** The up-front check of `createOutputDir` without creating anything. */
+export function assertOutputDir(path: string, flag = '--out'): void {
+  const abs = resolve(path)
+  const st = lstatOrUndefined(abs)
+  if (st) {
+    if (st.isSymbolicLink()) throw usageError('E_OUTPUT_SYMLINK', `${abs} is a symbolic link; lwprov does not write through links.`, `Pass ${flag} the real directory.`, { path: abs })
+    if (!st.isDirectory()) throw usageError('E_OUTPUT_NOT_A_DIRECTORY', `${abs} exists and is not a directory.`, `Pass ${flag} a new or existing directory.`, { path: abs, errno: 'ENOTDIR' })
+  }
+  const why = protectedReason(abs, st)
+  if (why) throw protectedError(abs, why, flag)
+}
+
 /**
  * A directory for a multi-file output (a pem export, a CA directory). A missing directory is created (0700 for
  * secrets); an existing one is used only when it is a real directory (never a symlink) that lwprov does not own; its
@@ -444,16 +506,9 @@ export interface OutputDir {
 export function createOutputDir(path: string, opts: OutputOptions = {}): OutputDir {
   const abs = resolve(path)
   const flag = opts.flag ?? '--out'
-  const st = lstatOrUndefined(abs)
+  assertOutputDir(abs, flag)
   let created: string | undefined
-  if (st) {
-    if (st.isSymbolicLink()) throw usageError('E_OUTPUT_SYMLINK', `${abs} is a symbolic link; lwprov does not write through links.`, `Pass ${flag} the real directory.`, { path: abs })
-    if (!st.isDirectory()) throw usageError('E_OUTPUT_NOT_A_DIRECTORY', `${abs} exists and is not a directory.`, `Pass ${flag} a new or existing directory.`, { path: abs })
-    const why = protectedReason(abs, st)
-    if (why) throw protectedError(abs, why, flag)
-  } else {
-    const why = protectedReason(abs)
-    if (why) throw protectedError(abs, why, flag)
+  if (!lstatOrUndefined(abs)) {
     try {
       created = mkdirSync(abs, { recursive: true, mode: opts.secret ? 0o700 : 0o755 }) ?? undefined
     } catch (e) {

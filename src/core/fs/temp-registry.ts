@@ -18,14 +18,19 @@ function registryDir(): string {
   return join(stateDir(), 'temps')
 }
 
-/** Process start time (Linux: clock ticks since boot, field 22 of /proc/PID/stat), so a reused pid is not mistaken. */
-function startTime(pid: number | 'self'): string | undefined {
+/** Fields of /proc/PID/stat after the command name (Linux), or undefined. */
+function procStat(pid: number | 'self'): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   } catch {
     return undefined
   }
+}
+
+/** Process start time (clock ticks since boot, field 22), so a reused pid is not mistaken for the writer. */
+function startTime(pid: number | 'self'): string | undefined {
+  return procStat(pid)?.[19]
 }
 
 const myStart = startTime('self')
@@ -63,8 +68,11 @@ function alive(pid: number, start: string | undefined): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false
   }
+  const st = procStat(pid)
+  // a killed process whose parent has not reaped it yet is a zombie: it writes nothing any more
+  if (st?.[0] === 'Z' || st?.[0] === 'X') return false
   // alive: the same process only if it started when the entry says (pids are reused)
-  const now = startTime(pid)
+  const now = st?.[19]
   return start === undefined || now === undefined || now === start
 }
 

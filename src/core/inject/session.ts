@@ -17,6 +17,7 @@ import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/ty
 import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import { derToPem, signCsr, type LoadedCa } from '../pki/index.js'
 import { assertBatchActive } from '../manifest/batch-window.js'
+import { enforcePolicy, precheckInjectPolicy } from '../manifest/policy.js'
 import { checkDeviceIdentity, shown } from '../validate/index.js'
 import { recordedCredentials } from './pregenerated.js'
 import {
@@ -68,6 +69,8 @@ export interface InjectOptions {
    * reason). Without it a device reporting the identity of a verified row is refused as a serial collision.
    */
   reprovision?: { reason: string }
+  /** The command named in policy errors (default inject). */
+  policyVia?: 'inject' | 'station'
   /** The device's address for messages before a connection exists (e.g. the --port path). */
   target?: string
   /** Station name recorded with the row. */
@@ -119,6 +122,8 @@ export function deviceIdOf(id: Partial<DeviceIdentity>): string | undefined {
 
 /** Injects one device; resolves when it is verified, rejects with a `LwprovError` after recording the failure. */
 export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
+  // Manifest policies that need no device are checked before the first connection (and before any timer starts).
+  const policy = await precheckInjectPolicy(opts.store, { via: opts.policyVia ?? 'inject', endpoint: opts.endpoint, batch: opts.batch, profile: opts.profile })
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts }
   const retries = opts.retries ?? 2
   const now = opts.now ?? (() => new Date())
@@ -238,6 +243,8 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
 
         if (endpoint === undefined) {
           resolved = await resolveEndpoint(opts, identity, deviceId, now())
+          // A name not reserved by a work order is a just-in-time name; checked before anything is generated.
+          enforcePolicy(policy, { via: opts.policyVia ?? 'inject', endpoints: [resolved.endpoint], jit: resolved.row === undefined })
           endpoint = resolved.endpoint
           row = resolved.row
           opts.hooks?.onEndpoint?.(endpoint)
@@ -533,6 +540,11 @@ async function resolveEndpoint(opts: InjectOptions, identity: DeviceIdentity, de
       )
     }
     if (row === undefined) return { endpoint: name, row }
+    // A row a work order holds is injected only inside the work order's window, however it is named.
+    if ((row.status === 'reserved' || row.status === 'generated') && opts.batch === undefined) {
+      const header = await store.getBatch(row.batch)
+      if (header) assertBatchActive(header, now)
+    }
     if (!INJECTABLE.has(row.status)) {
       throw conflictError('E_ENDPOINT_REVOKED', `Endpoint ${name} is ${row.status}; it cannot be injected again.`, 'Pick another endpoint name.')
     }

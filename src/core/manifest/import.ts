@@ -11,7 +11,9 @@ import type { AccountMode, SecurityKind } from '../model.js'
 import { pemBlocks } from '../pki/util.js'
 import { csvUnguard, parseCsv } from './export/rows.js'
 import { sealSecrets } from './secrets.js'
-import { ENDPOINT_STATUSES, type EndpointStatus, type NewManifestRecord } from './types.js'
+import { identityProblem, shown } from '../validate/index.js'
+import { enforcePolicy } from './policy.js'
+import { ENDPOINT_STATUSES, type EndpointStatus, type ManifestStore, type NewManifestRecord } from './types.js'
 
 export type ImportFormat = 'csv' | 'json'
 
@@ -63,7 +65,7 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
     try {
       validateEndpointName(endpoint)
     } catch (e) {
-      errors.push(`${where} (${endpoint}): ${(e as Error).message}`)
+      errors.push(`${where} (${shown(endpoint)}): ${(e as Error).message}`)
       return
     }
     const security = (str(r.security) ?? 'psk') as SecurityKind
@@ -72,6 +74,16 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
     if (!['psk', 'cert', 'rpk', 'nosec'].includes(security)) errors.push(`${where} (${endpoint}): unknown security '${security}'`)
     if (!['bootstrap', 'direct'].includes(mode)) errors.push(`${where} (${endpoint}): unknown mode '${mode}'`)
     if (!ENDPOINT_STATUSES.includes(status)) errors.push(`${where} (${endpoint}): unknown status '${status}'`)
+    // A verified row claims a read-back; without a well-formed SHA-256 digest that claim is unfounded, so the import
+    // refuses it (all-or-nothing) rather than mint `verified` rows or silently downgrade them.
+    const digest = str(r.readbackDigest)
+    if (status === 'verified' && (digest === null || !/^[0-9a-f]{64}$/i.test(digest))) {
+      errors.push(`${where} (${endpoint}): status verified needs a read-back digest of 64 hex digits (${digest === null ? 'none given' : `got "${shown(digest)}"`}); import it as injected or generated instead`)
+    }
+    for (const [field, v] of [['deviceId', str(r.deviceId)], ['station', str(r.station)], ['accountId', str(r.accountId)]] as const) {
+      const problem = v === null ? undefined : identityProblem(v)
+      if (problem) errors.push(`${where} (${endpoint}): ${field} "${shown(v!)}" is refused: ${problem}`)
+    }
     const serverUri = str(r.server ?? r.serverUri)
     if (!serverUri) errors.push(`${where} (${endpoint}): no server URI`)
     const certificatePem = str(r.certificate ?? r.certificatePem)
@@ -114,7 +126,8 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
       enrollmentId: str(r.enrollmentId),
       deviceId: str(r.deviceId),
       station: str(r.station),
-      readbackDigest: str(r.readbackDigest),
+      readbackDigest: digest === null ? null : digest.toLowerCase(),
+      provenance: 'imported',
       developer: r.developer === true || r.developer === 'true' || r.developer === '1',
       template: str(r.template),
       seq: int(r.seq),
@@ -125,4 +138,11 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
     throw usageError('E_IMPORT_INVALID', `${errors.length} problem(s) in the import; nothing was written: ${errors.slice(0, 5).join('; ')}${errors.length > 5 ? '; …' : ''}.`, 'Fix the rows named and import again.', { problems: errors })
   }
   return out
+}
+
+/** Inserts imported rows (all-or-nothing) after the manifest's endpoint-name and server policies accept every one. */
+export async function importRecords(store: ManifestStore, rows: NewManifestRecord[]): Promise<void> {
+  const policy = await store.getPolicy()
+  for (const r of rows) enforcePolicy(policy, { via: 'manifest import', endpoints: [r.endpoint], serverUri: r.serverUri, security: r.security })
+  await store.insertMany(rows)
 }

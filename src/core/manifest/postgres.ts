@@ -9,8 +9,8 @@ import pg from 'pg'
 import { conflictError, LwprovError, transportError, usageError } from '../errors.js'
 import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
 import { redactUrl } from './redact.js'
-import { newerSchemaError, notFoundError, rowToBatch } from './sqlite.js'
-import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
+import { identityFrom, newerSchemaError, notFoundError, rowToBatch } from './sqlite.js'
+import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestIdentity, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
 export const PG_MIGRATIONS: readonly string[] = [
   `CREATE TABLE endpoints (
@@ -79,6 +79,9 @@ export const PG_MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX endpoint_history_endpoint ON endpoint_history (endpoint);
    CREATE TABLE policies (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);`,
+  // 3: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
+  `CREATE TABLE manifest_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   INSERT INTO manifest_info (key, value) VALUES ('namespace', md5(random()::text || clock_timestamp()::text)), ('name', current_database()), ('created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));`,
 ]
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length
 
@@ -343,6 +346,15 @@ export class PostgresManifestStore implements ManifestStore {
         if (v !== undefined) await c.query('INSERT INTO policies (name, value, updated_at) VALUES ($1, $2, $3)', [k, JSON.stringify(v), now])
       }
     })
+  }
+
+  async info(): Promise<ManifestIdentity> {
+    const r = await this.pool.query('SELECT key, value FROM manifest_info')
+    return identityFrom(r.rows as Array<{ key: string; value: string }>)
+  }
+
+  async setName(name: string): Promise<void> {
+    await this.pool.query("INSERT INTO manifest_info (key, value) VALUES ('name', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [name])
   }
 
   async close(): Promise<void> {

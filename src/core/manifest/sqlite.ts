@@ -22,7 +22,7 @@ import {
   rowToHistory,
 } from './columns.js'
 import { shown } from '../validate/escape.js'
-import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
+import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestIdentity, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
 /** Schema migrations, in order; index + 1 is the version. Never edit a released one: append. */
 export const SQLITE_MIGRATIONS: readonly string[] = [
@@ -93,6 +93,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX endpoint_history_endpoint ON endpoint_history (endpoint);
    CREATE TABLE policies (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);`,
+  // 3: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
+  `CREATE TABLE manifest_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   INSERT INTO manifest_info (key, value) VALUES ('namespace', lower(hex(randomblob(16)))), ('name', 'manifest'), ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));`,
 ]
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS.length
@@ -391,9 +394,23 @@ export class SqliteManifestStore implements ManifestStore {
     })
   }
 
+  async info(): Promise<ManifestIdentity> {
+    const rows = (await this.retry(() => this.stmt('SELECT key, value FROM manifest_info').all())) as Array<{ key: string; value: string }>
+    return identityFrom(rows)
+  }
+
+  async setName(name: string): Promise<void> {
+    await this.write(() => this.stmt("INSERT INTO manifest_info (key, value) VALUES ('name', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(name))
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close()
   }
+}
+
+export function identityFrom(rows: Array<{ key: string; value: string }>): ManifestIdentity {
+  const m = new Map(rows.map((r) => [r.key, r.value]))
+  return { namespace: m.get('namespace') ?? '', name: m.get('name') ?? '', createdAt: m.get('created_at') ?? '' }
 }
 
 export function rowToBatch(r: Record<string, unknown>): BatchRecord {

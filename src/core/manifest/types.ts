@@ -150,6 +150,13 @@ export interface StatusUpdate {
   supersede?: { reason: string; station?: string | null }
 }
 
+/** Who a manifest is: a namespace id (random, set at creation, carried in exports) and a human name. */
+export interface ManifestIdentity {
+  namespace: string
+  name: string
+  createdAt: string
+}
+
 export interface ManifestStore {
   /** 'sqlite' | 'postgres'. */
   readonly kind: string
@@ -192,5 +199,9 @@ export interface ManifestStore {
   getPolicy(): Promise<ManifestPolicy>
   /** Replaces the manifest's policies. */
   setPolicy(policy: ManifestPolicy): Promise<void>
+  /** The manifest's identity (namespace id, name). */
+  info(): Promise<ManifestIdentity>
+  /** Sets the human name (at creation). */
+  setName(name: string): Promise<void>
   close(): Promise<void>
 }

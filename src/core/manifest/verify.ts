@@ -22,6 +22,14 @@ export interface VerifyReport {
   ok: boolean
   rows: number
   certificates: number
+  /** Rows verified by this manifest's own read-back. */
+  verifiedHere: number
+  /**
+   * Rows that arrived `verified` through `manifest import`: their read-back was done elsewhere, so this manifest only
+   * vouches for a well-formed digest. Reported apart from `verifiedHere`.
+   */
+  importedVerified: number
+  importedVerifiedEndpoints: string[]
   /** Whether certificates were checked against a CA (`--ca`). */
   chainChecked: boolean
   problems: VerifyProblem[]
@@ -75,6 +83,8 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
   const reported = new Set<string>()
   let rows = 0
   let certificates = 0
+  let verifiedHere = 0
+  const importedVerified: string[] = []
   for await (const r of store.list(opts.filter ?? {})) {
     rows++
     if (seen.has(r.endpoint)) {
@@ -84,6 +94,10 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
     seen.add(r.endpoint)
     if (r.status === 'verified' && !r.readbackDigest) {
       add({ endpoint: r.endpoint, code: 'NO_READBACK', message: `${r.endpoint} is verified but has no read-back digest` })
+    } else if (r.status === 'verified' && r.provenance === 'imported') {
+      importedVerified.push(r.endpoint)
+    } else if (r.status === 'verified') {
+      verifiedHere++
     }
     let der: Buffer | undefined
     try {
@@ -120,7 +134,14 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
       })
     }
   }
-  return { ok: problems.length === 0 && more === 0, rows, certificates, chainChecked: Boolean(opts.ca), problems, moreProblems: more }
+  return {
+    ok: problems.length === 0 && more === 0,
+    rows,
+    certificates,
+    verifiedHere,
+    importedVerified: importedVerified.length,
+    importedVerifiedEndpoints: importedVerified.slice(0, 1000),
+    chainChecked: Boolean(opts.ca), problems, moreProblems: more }
 }
 
 /**

@@ -2,17 +2,18 @@
  * Factory CAs: create (root or intermediate), write to / load from a CA directory, import an existing CA, describe.
  *
  * A CA directory holds `ca.pem` (the CA certificate), `chain.pem` (this CA up to its root, leaf first) and
- * `ca.key.pem` (its key as encrypted PKCS#8, AES-256-CBC, mode 0600). Defaults follow Izuma's CA requirements
+ * `ca.key.pem` (its key as encrypted PKCS#8: PBKDF2-SHA256 600,000 iterations + AES-256-CBC, mode 0600). Defaults follow Izuma's CA requirements
  * (izuma-fcc.md §11): EC P-256, basicConstraints CA:true, keyUsage digitalSignature + keyCertSign + cRLSign,
  * 35 years, chains of at most 5 certificates.
  */
-import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createCipheriv, createPrivateKey, pbkdf2Sync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 
 import { conflictError, cryptoError, LwprovError, usageError } from '../errors.js'
+import { protectPath, writeOutputFileSync } from '../fs/safe-write.js'
 import { akiValue, basicConstraintsValue, buildName, buildTbs, extension, KU_CA, OID_EXT, parseRawCertificate, readSki, signTbs, skiValue } from './cert.js'
-import { children, readTlv } from './der.js'
+import { children, intDer, nullDer, octetString, oid, readTlv, seq } from './der.js'
 import { generateKey, isKeyType, keyTypeOf, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
 import type { LoadedCa } from './types.js'
 import { checkDays } from '../validate/bounds.js'
@@ -166,11 +167,54 @@ function checkPassphrase(passphrase: string): void {
   }
 }
 
+/** Shortest passphrase accepted for a NEW CA key (existing keys still open with whatever they were made with). */
+export const MIN_NEW_PASSPHRASE = 12
+
+/** Refuses a passphrase too short to protect a new CA key (`E_CA_PASSPHRASE_WEAK`). */
+export function checkNewPassphrase(passphrase: string): void {
+  checkPassphrase(passphrase)
+  if ([...passphrase].length < MIN_NEW_PASSPHRASE) {
+    throw usageError(
+      'E_CA_PASSPHRASE_WEAK',
+      `The passphrase for the new CA key has ${[...passphrase].length} characters; at least ${MIN_NEW_PASSPHRASE} are needed.`,
+      `Use ${MIN_NEW_PASSPHRASE} or more characters, e.g. four random words, or \`openssl rand -base64 18\` kept in a password manager.`,
+    )
+  }
+}
+
+/** PBKDF2-HMAC-SHA256 iterations for new CA keys (OWASP 2023 guidance; OpenSSL's default is 2048). */
+export const CA_KEY_PBKDF2_ITERATIONS = 600_000
+
+/**
+ * Encrypts a PKCS#8 key as PKCS#8 PBES2 (PBKDF2-HMAC-SHA256, CA_KEY_PBKDF2_ITERATIONS, AES-256-CBC), PEM
+ * "ENCRYPTED PRIVATE KEY": the standard format OpenSSL and Node read, with a work factor Node's own export cannot set.
+ */
+export function encryptCaKey(pkcs8Der: Uint8Array, passphrase: string, iterations = CA_KEY_PBKDF2_ITERATIONS): string {
+  const salt = randomBytes(16)
+  const iv = randomBytes(16)
+  const key = pbkdf2Sync(Buffer.from(passphrase, 'utf8'), salt, iterations, 32, 'sha256')
+  const c = createCipheriv('aes-256-cbc', key, iv)
+  const encrypted = Buffer.concat([c.update(pkcs8Der), c.final()])
+  const der = seq(
+    seq(
+      oid('1.2.840.113549.1.5.13'), // PBES2
+      seq(
+        seq(oid('1.2.840.113549.1.5.12'), seq(octetString(salt), intDer(iterations), seq(oid('1.2.840.113549.2.9'), nullDer()))), // PBKDF2, hmacWithSHA256
+        seq(oid('2.16.840.1.101.3.4.1.42'), octetString(iv)), // aes256-CBC
+      ),
+    ),
+    octetString(encrypted),
+  )
+  return derToPem(der, 'ENCRYPTED PRIVATE KEY')
+}
+
 /**
  * Checks that `dir` can receive a CA (before any expensive or interactive work) and returns the file paths.
- * Errors: `E_CA_OUT_INVALID` (not a directory), `E_CA_EXISTS` (conflict: already holds a CA and not `force`).
+ * Errors: `E_CA_OUT_INVALID` (not a directory), `E_CA_EXISTS` (conflict: already holds a CA). An existing CA is never
+ * replaced, `force` or not: its key signed every certificate already issued. `force` is kept for compatibility.
  */
 export function checkCaDirFree(dir: string, force: boolean): { cert: string; chain: string; key: string } {
+  void force
   const files = { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) }
   if (!existsSync(dir)) {
     // Fail before any passphrase prompt or key generation when a parent is a file (`--out some.pem/ca`).
@@ -183,40 +227,39 @@ export function checkCaDirFree(dir: string, force: boolean): { cert: string; cha
     }
     return files
   }
+  if (lstatSync(dir).isSymbolicLink()) throw usageError('E_OUTPUT_SYMLINK', `${dir} is a symbolic link; lwprov does not write through links.`, 'Pass --out the real directory, or a new one.', { path: dir })
   if (!statSync(dir).isDirectory()) throw usageError('E_CA_OUT_INVALID', `${dir} exists and is not a directory.`, 'Pass --out with a new or existing directory.')
   const existing = Object.values(files).filter((f) => existsSync(f))
-  if (existing.length > 0 && !force) {
-    throw conflictError('E_CA_EXISTS', `${dir} already holds a CA (${existing.map((f) => f.slice(dir.length + 1)).join(', ')}).`, 'Choose another --out directory, or pass --force to replace it.')
+  if (existing.length > 0) {
+    throw conflictError(
+      'E_CA_EXISTS',
+      `${dir} already holds a CA (${existing.map((f) => f.slice(dir.length + 1)).join(', ')}); lwprov never replaces a CA, not even with --force.`,
+      'Choose another --out directory. To retire the old CA, move its directory away yourself: every certificate it issued depends on it.',
+    )
   }
   return files
 }
 
 /**
- * Writes a CA directory: ca.pem, chain.pem and ca.key.pem (encrypted PKCS#8, AES-256-CBC, mode 0600). Creates the
- * directory with mode 0700 if needed. Refuses (`E_CA_EXISTS`, conflict) to overwrite an existing CA unless `force`.
- * Returns the paths written.
+ * Writes a CA directory: ca.pem, chain.pem and ca.key.pem (encrypted PKCS#8 PBES2, PBKDF2-SHA256 600,000 iterations,
+ * AES-256-CBC, mode 0600), each created new through the safe-output helper. Creates the directory with mode 0700 if
+ * needed. Refuses (`E_CA_EXISTS`, conflict) to touch an existing CA. Returns the paths written.
  */
 export function writeCaDir(dir: string, ca: Pick<CreatedCa, 'certPem' | 'keyPkcs8Der' | 'chainPem'>, passphrase: string, opts: { force?: boolean } = {}): { cert: string; chain: string; key: string } {
-  checkPassphrase(passphrase)
+  checkNewPassphrase(passphrase)
   const files = checkCaDirFree(dir, opts.force ?? false)
-  const keyPem = createPrivateKey({ key: ca.keyPkcs8Der, format: 'der', type: 'pkcs8' }).export({
-    format: 'pem',
-    type: 'pkcs8',
-    cipher: 'aes-256-cbc',
-    passphrase,
-  }) as string
+  const keyPem = encryptCaKey(ca.keyPkcs8Der, passphrase)
   let created: string | undefined
   try {
     if (!existsSync(dir)) created = mkdirSync(dir, { recursive: true, mode: 0o700 })
-    // The key first, so a failure never leaves a certificate without its key; chmod as well because `mode` only
-    // applies when the file is created (--force over an existing file).
-    writeFileSync(files.key, keyPem, { mode: 0o600 })
-    chmodSync(files.key, 0o600)
-    writeFileSync(files.cert, ca.certPem, { mode: 0o644 })
-    writeFileSync(files.chain, ca.chainPem, { mode: 0o644 })
+    // The key first, so a failure never leaves a certificate without its key.
+    writeOutputFileSync(files.key, keyPem, { mode: 0o600 })
+    writeOutputFileSync(files.cert, ca.certPem, { mode: 0o644 })
+    writeOutputFileSync(files.chain, ca.chainPem, { mode: 0o644 })
   } catch (error) {
     // A directory this call created holds nothing anyone else wrote: remove the half-written CA with it.
     if (created) rmSync(created, { recursive: true, force: true })
+    if (error instanceof LwprovError) throw error
     throw outInvalid(dir, (error as NodeJS.ErrnoException).code ?? 'error', error)
   }
   return files
@@ -321,6 +364,8 @@ function certFacts(der: Buffer): CertFacts {
  */
 export async function loadCa(dir: string, passphrase: string): Promise<LoadedCa> {
   assertCaDir(dir)
+  // no output of this run may land in a CA directory
+  protectPath(dir, { dir: true })
   const certPemText = readText(dir, CA_FILES.cert)!
   const keyText = readText(dir, CA_FILES.key)!
   const chainText = readText(dir, CA_FILES.chain, true)

@@ -5,6 +5,7 @@
  */
 import { checkCount, parseDate } from '../validate/bounds.js'
 import { csvSafe } from '../validate/escape.js'
+import { enforcePolicy } from '../manifest/policy.js'
 import { randomBytes } from 'node:crypto'
 
 import { conflictError, LwprovError, usageError } from '../errors.js'
@@ -111,6 +112,8 @@ export async function createWorkOrder(store: ManifestStore, req: WorkOrderReques
       createdAt: req.now.toISOString(),
     })
   }
+  // Work orders are the sanctioned way to name endpoints, but the names and server still obey the manifest's policy.
+  enforcePolicy(await store.getPolicy(), { via: 'batch create', endpoints: rows.map((r) => r.endpoint), ...(req.serverUri ? { serverUri: req.serverUri } : {}) })
   const header: Omit<BatchRecord, 'createdAt'> = {
     name: req.name,
     template: t.source,

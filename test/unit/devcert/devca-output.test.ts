@@ -20,7 +20,7 @@ describe('developer CA', () => {
 
   it('is created on first use (encrypted key, 0700 dir), then loaded; counts what it issued', async () => {
     const dir = join(tempDir('lwprov-devca-'), 'dev-ca')
-    const passphrase = vi.fn(async (_creating: boolean) => 'secret-pw')
+    const passphrase = vi.fn(async (_creating: boolean) => 'secret-pw-long-enough')
     const first = await openDeveloperCa({ dir, passphrase, isDefault: true })
     expect(first.created).toBe(true)
     expect(passphrase).toHaveBeenLastCalledWith(true)
@@ -69,16 +69,18 @@ describe('developer CA', () => {
 })
 
 describe('output files', () => {
-  it('are written mode 0600 beside --out, replacing older files', () => {
+  it('are written mode 0600 beside --out, replacing older files only with force', async () => {
     const dir = join(tempDir('lwprov-devout-'), 'sub')
-    const paths = writeOutputFiles(join(dir, 'x.c'), [
+    const paths = await writeOutputFiles(join(dir, 'x.c'), [
       { name: 'x.c', content: Buffer.from('c'), secret: true },
       { name: 'x.h', content: Buffer.from('h'), secret: true },
     ])
     expect(paths).toEqual([join(dir, 'x.c'), join(dir, 'x.h')])
     for (const p of paths) expect(mode(p)).toBe(0o600)
     writeFileSync(join(dir, 'x.c'), 'old', { mode: 0o644 })
-    writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new'), secret: true }])
+    await expect(writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new'), secret: true }])).rejects.toMatchObject({ code: 'E_OUTPUT_EXISTS' })
+    expect(readFileSync(join(dir, 'x.c'), 'utf8')).toBe('old')
+    await writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new'), secret: true }], true)
     expect(readFileSync(join(dir, 'x.c'), 'utf8')).toBe('new')
     expect(mode(join(dir, 'x.c'))).toBe(0o600)
   })

@@ -29,6 +29,7 @@ function memoryStore(rows: ManifestRecord[] = []) {
   return {
     rows: map,
     get: vi.fn(async (ep: string) => map.get(ep)),
+    getPolicy: vi.fn(async () => ({})),
     insertMany: vi.fn(async (rs: NewManifestRecord[]) => {
       const dups = rs.filter((r) => map.has(r.endpoint)).map((r) => r.endpoint)
       if (dups.length) throw new LwprovError('E_DUPLICATE_ENDPOINT', 'dup', { exit: 'conflict', details: { duplicates: dups } })

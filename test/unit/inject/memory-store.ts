@@ -105,6 +105,13 @@ export class MemoryStore implements ManifestStore {
     return [...this.batches.values()]
   }
 
+  private identity = { namespace: 'memory', name: 'memory', createdAt: new Date(0).toISOString() }
+  async info() {
+    return { ...this.identity }
+  }
+  async setName(name: string) {
+    this.identity.name = name
+  }
   async close(): Promise<void> {}
 }
 

@@ -94,7 +94,7 @@ describe('export failure paths', () => {
       code: 'E_EXPORT_WRITE',
       details: { path: join(dir, 'x.csv.sha256'), errno: 'EISDIR' },
     })
-    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([])
+    expect(readdirSync(dir).filter((f) => f.includes('lwprov-tmp'))).toEqual([])
   })
 
   it('removeExportTemps() removes the temporary file of an export in progress', async () => {
@@ -105,12 +105,14 @@ describe('export failure paths', () => {
     const done = exportManifest(store, 'csv', { includeSecrets: true, masterKey: key }, fileTarget(join(dir, 'x.csv')))
     // row 0 is read twice: by the up-front master-key check, then by the export, which then waits at the gate
     while (store.read < 2) await new Promise((r) => setTimeout(r, 5))
-    expect(readdirSync(dir)).toEqual([`x.csv.tmp-${process.pid}`])
-    expect(removeExportTemps()).toEqual([join(dir, `x.csv.tmp-${process.pid}`)])
+    const temps = readdirSync(dir)
+    expect(temps).toHaveLength(1)
+    expect(temps[0]).toMatch(new RegExp(`^\\.x\\.csv\\.lwprov-tmp-${process.pid}-[0-9a-f]{8}$`))
+    expect(removeExportTemps()).toEqual([join(dir, temps[0]!)])
     expect(readdirSync(dir)).toEqual([])
     open()
     await done.catch(() => undefined)
-    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([])
+    expect(readdirSync(dir).filter((f) => f.includes('lwprov-tmp'))).toEqual([])
   })
 
   it('a failure in a directory export leaves no temporary file', async () => {
@@ -121,7 +123,9 @@ describe('export failure paths', () => {
     writeFileSync(join(dir, 'certs', 'c2.pem', 'keep'), 'x')
     const rows = [row('c1', { security: 'cert', certificatePem: certPem }), row('c2', { security: 'cert', certificatePem: certPem })]
     await expect(exportManifest(fakeStore(rows), 'pem', {}, fileTarget(join(dir, 'certs')))).rejects.toMatchObject({ code: 'E_EXPORT_WRITE' })
-    expect(readdirSync(join(dir, 'certs')).sort()).toEqual(['c1.pem', 'c2.pem'])
+    // all or nothing: c1.pem, written by this run, goes too; what was there before stays
+    expect(readdirSync(join(dir, 'certs')).sort()).toEqual(['c2.pem'])
+    expect(readdirSync(join(dir, 'certs', 'c2.pem'))).toEqual(['keep'])
   })
 
   it('a destroyed output stream stops the export at the next row', async () => {

@@ -217,7 +217,7 @@ describe('server formats', () => {
   it('pem: a directory of <endpoint>.pem with SHA256SUMS', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'lwprov-pem-')), 'certs')
     await exportManifest(fakeStore([certRow('urn:dev:os:1-a'), pskRow('p1'), certRow('c2')]), 'pem', {}, fileTarget(dir, { digest: true }))
-    expect(readdirSync(dir).sort()).toEqual(['SHA256SUMS', 'c2.pem', 'urn_dev_os_1-a.pem'])
+    expect(readdirSync(dir).sort()).toEqual(['SHA256SUMS', 'c2.pem', 'urn%3Adev%3Aos%3A1-a.pem'])
     expect(readFileSync(join(dir, 'c2.pem'), 'utf8')).toBe(certPem)
   })
 

@@ -44,7 +44,7 @@ describe('import', () => {
     serverUri: 'coaps://s:5684',
     status: 'verified',
     pskIdentity: 'imp-1',
-    readbackDigest: 'ab',
+    readbackDigest: 'ab'.repeat(32),
     shortServerId: 7,
     developer: false,
     secret: sealSecrets(key, { psk }, 'imp-1'),
@@ -72,7 +72,7 @@ describe('import', () => {
       const rows = toImportRecords(parseImportRows(await exported(fmt), importAs), { masterKey: key })
       expect(rows).toHaveLength(1)
       const r = rows[0]!
-      expect(r).toMatchObject({ endpoint: 'imp-1', batch: 'b', status: 'verified', shortServerId: 7, readbackDigest: 'ab', serverUri: 'coaps://s:5684', createdAt: '2026-01-01T00:00:00.000Z' })
+      expect(r).toMatchObject({ endpoint: 'imp-1', batch: 'b', status: 'verified', provenance: 'imported', shortServerId: 7, readbackDigest: 'ab'.repeat(32), serverUri: 'coaps://s:5684', createdAt: '2026-01-01T00:00:00.000Z' })
       expect(openSecrets(key, r.secret!, 'imp-1').psk?.equals(psk)).toBe(true)
     })
   }
@@ -90,6 +90,24 @@ describe('import', () => {
     })()
     expect(e?.code).toBe('E_IMPORT_INVALID')
     expect(e?.details.problems).toHaveLength(3)
+    // A verified row needs a well-formed read-back digest; identity fields are checked like flags.
+    const lying = [
+      { endpoint: 'v-1', status: 'verified', server: 'coap://127.0.0.1:5683', security: 'nosec' },
+      { endpoint: 'v-2', status: 'verified', server: 'coap://127.0.0.1:5683', security: 'nosec', readbackDigest: 'deadbeef' },
+      { endpoint: 'v-3', status: 'injected', server: 'coap://127.0.0.1:5683', security: 'nosec', deviceId: 'EVIL\u001b[2J' },
+    ]
+    const l = (() => {
+      try {
+        toImportRecords(lying, {})
+      } catch (err) {
+        return err as { code: string; exitCode: number; details: { problems: string[] } }
+      }
+    })()
+    expect(l).toMatchObject({ code: 'E_IMPORT_INVALID', exitCode: 2 })
+    expect(l!.details.problems.join('\n')).toMatch(/v-1.*64 hex[\s\S]*v-2.*deadbeef[\s\S]*v-3.*deviceId/)
+    expect(l!.details.problems.join('\n')).not.toContain('\u001b')
+    const good = toImportRecords([{ ...lying[1]!, readbackDigest: 'AB'.repeat(32) }], {})
+    expect(good[0]).toMatchObject({ status: 'verified', readbackDigest: 'ab'.repeat(32), provenance: 'imported' })
     expect(() => parseImportRows('a,b\n1,2\n', 'csv')).toThrow(expect.objectContaining({ code: 'E_IMPORT_FORMAT' }))
     expect(() => parseImportRows('{nope', 'json')).toThrow(expect.objectContaining({ code: 'E_IMPORT_FORMAT' }))
   })

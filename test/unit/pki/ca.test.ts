@@ -98,12 +98,28 @@ describe('CA directories', () => {
     expect(loaded.privateKey.export({ type: 'pkcs8', format: 'der' }).equals(ca.keyPkcs8Der)).toBe(true)
   })
 
-  it('refuses to overwrite a CA without force', async () => {
+  it('never overwrites a CA, not even with force (its key signed everything already issued)', async () => {
     const ca = await createCa({ name: 'Root', keyType: 'ec-p256', days: 30 })
     writeCaDir(join(dir, 'r'), ca, PASS)
+    const key = readFileSync(join(dir, 'r', 'ca.key.pem'))
     expect(() => writeCaDir(join(dir, 'r'), ca, PASS)).toThrow(expect.objectContaining({ code: 'E_CA_EXISTS', exitCode: 3 }))
-    expect(() => writeCaDir(join(dir, 'r'), ca, PASS, { force: true })).not.toThrow()
+    expect(() => writeCaDir(join(dir, 'r'), ca, PASS, { force: true })).toThrow(expect.objectContaining({ code: 'E_CA_EXISTS', exitCode: 3 }))
+    expect(readFileSync(join(dir, 'r', 'ca.key.pem')).equals(key)).toBe(true)
     expect(statSync(join(dir, 'r', 'ca.key.pem')).mode & 0o777).toBe(0o600)
+  })
+
+  it('encrypts new keys with PBKDF2-SHA256 at 600,000 iterations and refuses short passphrases for new CAs', async () => {
+    const ca = await createCa({ name: 'Root', keyType: 'ec-p256', days: 30 })
+    expect(() => writeCaDir(join(dir, 'short'), ca, 'eleven-char')).toThrow(expect.objectContaining({ code: 'E_CA_PASSPHRASE_WEAK', exitCode: 2, hint: expect.stringContaining('12') }))
+    expect(existsSync(join(dir, 'short'))).toBe(false)
+    writeCaDir(join(dir, 'kdf'), ca, PASS)
+    const pem = readFileSync(join(dir, 'kdf', 'ca.key.pem'), 'utf8')
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')
+    // PBES2 → PBKDF2 params: the iteration count is DER INTEGER 600000 = 02 03 09 27 c0
+    expect(der.includes(Buffer.from([0x02, 0x03, 0x09, 0x27, 0xc0]))).toBe(true)
+    expect(der.includes(Buffer.from('060960864801650304012a', 'hex'))).toBe(true) // aes256-CBC
+    expect((await loadCa(join(dir, 'kdf'), PASS)).certDer.length).toBeGreaterThan(0)
+    await expect(loadCa(join(dir, 'kdf'), 'not-the-passphrase')).rejects.toMatchObject({ code: 'E_CA_PASSPHRASE' })
   })
 
   it('reports an --out it cannot write as E_CA_OUT_INVALID (usage), before and while writing', async () => {
@@ -123,7 +139,7 @@ describe('CA directories', () => {
     const fresh = join(dir, 'new', 'ca')
     const blocked = join(dir, 'blocked')
     mkdirSync(join(blocked, 'ca.pem'), { recursive: true })
-    expect(() => writeCaDir(blocked, ca, PASS, { force: true })).toThrow(expect.objectContaining({ code: 'E_CA_OUT_INVALID', details: { dir: blocked, code: 'EISDIR' } }))
+    expect(() => writeCaDir(blocked, ca, PASS, { force: true })).toThrow(expect.objectContaining({ code: 'E_CA_EXISTS' }))
     expect(existsSync(blocked)).toBe(true)
     writeCaDir(fresh, ca, PASS)
     expect(existsSync(join(fresh, 'ca.key.pem'))).toBe(true)
@@ -183,8 +199,8 @@ describe('importCa', () => {
     writeFileSync(join(dir, 'ca.der'), certDer)
     writeFileSync(join(dir, 'key'), encode(key))
     const imported = await importCa({ certPath: join(dir, 'ca.der'), keyPath: join(dir, 'key'), keyPassphrase: passphrase })
-    writeCaDir(join(dir, 'out'), imported, 'new-pass')
-    const loaded = await loadCa(join(dir, 'out'), 'new-pass')
+    writeCaDir(join(dir, 'out'), imported, 'new-pass-long-enough')
+    const loaded = await loadCa(join(dir, 'out'), 'new-pass-long-enough')
     expect(loaded.certDer.equals(certDer)).toBe(true)
     expect(readFileSync(join(dir, 'out', 'ca.key.pem'), 'utf8')).toMatch(/ENCRYPTED PRIVATE KEY/)
   })

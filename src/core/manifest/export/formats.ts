@@ -2,6 +2,7 @@
  * Export formats: each turns manifest rows into what one server or tool imports (docs: server-formats.md).
  * A format is pure text generation; `index.ts` does the streaming, chunking into files and digests.
  */
+import { safeFileName } from '../../fs/safe-write.js'
 import { sha256Colon } from '../../pki/util.js'
 import { usageError } from '../../errors.js'
 import type { ManifestRecord } from '../types.js'
@@ -111,7 +112,8 @@ const pem: ExportFormat = {
   ext: 'pem',
   layout: 'dir',
   row: (r) => r.certificatePem ?? undefined,
-  fileName: (r) => `${r.endpoint.replace(/[^A-Za-z0-9._-]/g, '_')}.pem`,
+  // injective: a/b, a_b, a:b and a@b are four files (see safeFileName)
+  fileName: (r) => safeFileName(r.endpoint, '.pem'),
 }
 
 const izuma: ExportFormat = {

@@ -6,11 +6,12 @@
  * can remove them from a signal handler with `removeExportTemps()`.
  */
 import { createHash } from 'node:crypto'
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { basename, dirname, extname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 
-import { usageError } from '../../errors.js'
+import { LwprovError, usageError } from '../../errors.js'
+import { createOutputDir, openOutputFile, type OutputDir, type OutputFile, removeLiveTemps, writeOutputFile } from '../../fs/safe-write.js'
 import { openSecrets } from '../secrets.js'
 import type { ManifestFilter, ManifestRecord, ManifestStore } from '../types.js'
 import { type ExportFormat, type ExportOptionsBase, type FormatContext, getFormat } from './formats.js'
@@ -50,25 +51,12 @@ export interface ExportResult {
 
 const FLUSH_AT = 64 * 1024
 
-/** Temporary files of exports in progress (may hold plaintext secrets until renamed). */
-const liveTemps = new Set<string>()
-
 /**
- * Removes every temporary file of an export in progress, synchronously, so a SIGINT / SIGTERM handler can call it
- * just before exiting. Returns the paths removed.
+ * Removes every temporary file of an export in progress, synchronously (signal handlers). The safe-output helper
+ * already does this on exit, SIGINT, SIGTERM and SIGHUP; kept for callers that exit by other means.
  */
 export function removeExportTemps(): string[] {
-  const removed: string[] = []
-  for (const t of liveTemps) {
-    try {
-      rmSync(t, { force: true })
-      removed.push(t)
-    } catch {
-      // best effort: the process is going down; the file is 0600 either way
-    }
-  }
-  liveTemps.clear()
-  return removed
+  return removeLiveTemps()
 }
 
 /** Thrown by a stream writer whose stream was closed under it (a reader that went away: `| head`, EPIPE). */
@@ -76,27 +64,6 @@ export class OutputClosedError extends Error {
   readonly code = 'EPIPE'
   constructor() {
     super('the output stream was closed')
-  }
-}
-
-/** `E_EXPORT_WRITE`: a file-system failure while writing `path`, named with its errno so the user can fix --out. */
-function writeError(path: string, e: unknown): Error {
-  const errno = (e as NodeJS.ErrnoException).code
-  const why = errno === 'ENOTDIR' || errno === 'EEXIST' ? 'a parent of it is a file, not a directory' : (e as Error).message
-  return usageError(
-    'E_EXPORT_WRITE',
-    `Cannot write ${path}: ${why}${errno ? ` (${errno})` : ''}.`,
-    'Check --out: its parent must be a directory you can write (for pem, --out names a directory).',
-    { path, ...(errno ? { errno } : {}) },
-  )
-}
-
-/** Runs a file-system step, mapping its failure to `E_EXPORT_WRITE` for `path`. */
-function fsStep<T>(path: string, fn: () => T): T {
-  try {
-    return fn()
-  } catch (e) {
-    throw writeError(path, e)
   }
 }
 
@@ -144,84 +111,68 @@ export function streamTarget(stream: Writable): ExportTarget {
   }
 }
 
+/** Exports keep their own code for a path that cannot be written (`E_EXPORT_WRITE`); refusals keep theirs. */
+const EXPORT_WRITE_CODES = new Set(['E_OUTPUT_WRITE', 'E_OUTPUT_IS_DIRECTORY', 'E_OUTPUT_NOT_A_DIRECTORY'])
+async function asExportError<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    if (e instanceof LwprovError && EXPORT_WRITE_CODES.has(e.code)) {
+      const path = String(e.details?.path ?? '')
+      const errno = e.details?.errno as string | undefined
+      const why = errno === 'ENOTDIR' || errno === 'EEXIST' ? 'a parent of it is a file, not a directory' : errno === 'EISDIR' ? 'it is a directory' : e.message
+      throw usageError('E_EXPORT_WRITE', `Cannot write ${path}: ${why}${errno ? ` (${errno})` : ''}.`, 'Check --out: its parent must be a directory you can write (for pem, --out names a directory).', { path, ...(errno ? { errno } : {}) })
+    }
+    throw e
+  }
+}
+
 /**
- * Export to files. Single formats write `path`; chunked formats write `path` when one file suffices, else
- * `name-001.ext`, `name-002.ext`…; `dir` formats write one file per row inside the directory `path`.
+ * Export to files, through the safe-output helper (new files only unless `force`; never the manifest or a CA file).
+ * Single formats write `path`; chunked formats write `path` when one file suffices, else `name-001.ext`,
+ * `name-002.ext`…; `dir` formats write one file per row inside the directory `path`. `secret` marks the files as
+ * holding plaintext secrets (their temporaries are recorded so a later run removes them after a SIGKILL).
  */
-export function fileTarget(path: string, opts: { digest?: boolean; mode?: number } = {}): ExportTarget {
+export function fileTarget(path: string, opts: { digest?: boolean; mode?: number; force?: boolean; secret?: boolean } = {}): ExportTarget {
   const files: string[] = []
   const dirSums: string[] = []
-  // this target's temporaries not yet renamed or removed: all go on failure, whatever step failed
-  const temps = new Set<string>()
-  const dropTemp = (tmp: string) => {
-    rmSync(tmp, { force: true })
-    temps.delete(tmp)
-    liveTemps.delete(tmp)
-  }
-  let dirMade = false
   const mode = opts.mode ?? 0o600
+  const fopts = { mode, force: opts.force ?? false, secret: opts.secret ?? false }
+  // outputs of this target not yet committed, and the ones committed: all go on failure, whatever step failed
+  const pending = new Set<OutputFile>()
+  const committed: string[] = []
+  let dir: OutputDir | undefined
   const t: ExportTarget = {
     files,
     async open({ part, parts, name }) {
-      let file: string
-      if (name !== undefined) {
-        if (!dirMade) {
-          fsStep(path, () => mkdirSync(path, { recursive: true }))
-          dirMade = true
+      const out: OutputFile = await asExportError(() => {
+        if (name !== undefined) {
+          dir ??= createOutputDir(path, { ...fopts, secret: fopts.secret })
+          return dir.file(name, { mode, secret: fopts.secret })
         }
-        file = join(path, name)
-      } else if (parts > 1) {
-        const ext = extname(path)
-        file = join(dirname(path), `${basename(path, ext)}-${String(part).padStart(3, '0')}${ext}`)
-      } else file = path
-      fsStep(file, () => mkdirSync(dirname(file), { recursive: true }))
-      // A device or pipe (/dev/stdout, a FIFO) is written in place: renaming over it would replace the node.
-      const special = existsSync(file) && !statSync(file).isFile()
-      const tmp = special ? file : `${file}.tmp-${process.pid}`
-      if (!special) {
-        temps.add(tmp)
-        liveTemps.add(tmp)
-      }
-      const stream = createWriteStream(tmp, { mode })
+        let file = path
+        if (parts > 1) {
+          const ext = extname(path)
+          file = join(dirname(path), `${basename(path, ext)}-${String(part).padStart(3, '0')}${ext}`)
+        }
+        return openOutputFile(file, fopts)
+      })
+      pending.add(out)
       const h = createHash('sha256')
-      const opened = new Promise<void>((res, rej) => {
-        stream.once('open', () => res())
-        stream.once('error', rej)
-      })
-      await opened.catch((e) => {
-        if (!special) dropTemp(tmp)
-        throw writeError(file, e)
-      })
       return streamWriter(
-        stream,
+        out.stream,
         async (ok) => {
-          try {
-            await new Promise<void>((res, rej) => stream.end((e?: Error | null) => (e ? rej(e) : res())))
-          } catch (e) {
-            if (!special) dropTemp(tmp)
-            if (ok) throw writeError(file, e)
-            return
-          }
-          if (!ok) {
-            if (!special) dropTemp(tmp)
-            return
-          }
-          if (!special) {
-            try {
-              renameSync(tmp, file)
-            } catch (e) {
-              dropTemp(tmp)
-              throw writeError(file, e)
-            }
-            temps.delete(tmp)
-            liveTemps.delete(tmp)
-          }
-          files.push(file)
+          pending.delete(out)
+          if (!ok) return out.abort()
+          await asExportError(() => out.commit())
+          if (name === undefined) committed.push(out.path)
+          files.push(out.path)
           const sum = h.digest('hex')
           if (name !== undefined) dirSums.push(`${sum}  ${name}\n`)
           else if (opts.digest) {
-            fsStep(`${file}.sha256`, () => writeFileSync(`${file}.sha256`, `${sum}  ${basename(file)}\n`))
-            files.push(`${file}.sha256`)
+            const side = await asExportError(() => writeOutputFile(`${out.path}.sha256`, `${sum}  ${basename(out.path)}\n`, { mode: 0o644, force: fopts.force }))
+            committed.push(side)
+            files.push(side)
           }
         },
         (s) => h.update(s),
@@ -229,13 +180,18 @@ export function fileTarget(path: string, opts: { digest?: boolean; mode?: number
     },
     async finish(ok) {
       if (!ok) {
-        for (const tmp of [...temps]) dropTemp(tmp)
+        for (const o of [...pending]) await o.abort()
+        pending.clear()
+        await dir?.abort()
+        // an export is all or nothing: parts already committed by this run go too
+        for (const f of committed) rmSync(f, { force: true })
         return
       }
-      if (opts.digest && dirMade) {
-        const sums = join(path, 'SHA256SUMS')
-        fsStep(sums, () => writeFileSync(sums, dirSums.join('')))
-        files.push(sums)
+      if (opts.digest && dir) {
+        const sums = dir.file('SHA256SUMS', { mode: 0o644 })
+        await new Promise<void>((res, rej) => sums.stream.write(dirSums.join(''), (e) => (e ? rej(e) : res())))
+        await sums.commit()
+        files.push(sums.path)
       }
     },
   }
