@@ -114,6 +114,10 @@ function startPg(bin, base) {
   const data = join(dir, 'data')
   mkdirSync(data, { recursive: true })
   if (root) {
+    // as test/helpers/pg.ts: make the account when the binaries came without it
+    if (spawnSync('id', ['-u', 'postgres'], { stdio: 'ignore' }).status !== 0) {
+      spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { stdio: 'ignore' })
+    }
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }))
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }))
     for (const d of [dir, data]) chownSync(d, uid, gid)

@@ -4,7 +4,7 @@
 // Everything lands in ./demo-out (recreated each run); the passphrase and master key are throwaway demo values.
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -24,31 +24,54 @@ const env = {
 }
 
 const bold = (s) => (process.stdout.isTTY ? `\u001B[1m${s}\u001B[0m` : s)
+/** POSIX shell quoting, so an echoed command can be pasted as is. */
+const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)
+
 function step(title, args) {
-  process.stdout.write(`\n${bold(`▶ ${title}`)}\n  $ lwprov ${args.join(' ')}\n`)
+  process.stdout.write(`\n${bold(`▶ ${title}`)}\n  $ lwprov ${args.map(quote).join(' ')}\n`)
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, env, stdio: 'inherit' })
-  if (r.status !== 0) {
-    process.stdout.write(`\ndemo: step failed (exit ${r.status}): ${title}\n`)
-    cleanup()
-    process.exit(r.status ?? 1)
-  }
+  if (r.status !== 0) fail(`step failed (exit ${r.status ?? r.signal}): ${title}`, r.status ?? 1)
 }
 
 const sims = []
+/** Stops every simulator this demo started, however it ends (the children must not outlive it). */
 function cleanup() {
-  for (const s of sims) s.kill('SIGTERM')
+  for (const s of sims.splice(0)) if (s.exitCode === null && s.signalCode === null) s.kill('SIGTERM')
 }
-process.on('SIGINT', () => {
+function fail(message, code = 1) {
+  process.stdout.write(`\ndemo: ${message}\n`)
   cleanup()
-  process.exit(130)
-})
+  process.exit(code)
+}
+process.on('exit', cleanup)
+process.on('SIGINT', () => fail('interrupted', 130))
+process.on('SIGTERM', () => fail('terminated', 143))
+process.on('uncaughtException', (e) => fail(e instanceof Error ? e.message : String(e)))
+process.on('unhandledRejection', (e) => fail(e instanceof Error ? e.message : String(e)))
 
-async function waitFor(path, ms) {
-  const until = Date.now() + ms
-  while (!existsSync(path)) {
-    if (Date.now() > until) throw new Error(`simulated device did not appear at ${path}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+/** Starts `lwprov sim` and resolves on its ready line; rejects with its own error output if it exits first. */
+function startSim(args) {
+  const child = spawn(process.execPath, [bin, 'sim', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  sims.push(child)
+  return new Promise((resolveReady, reject) => {
+    let seen = ''
+    let ready = false
+    const onData = (d) => {
+      seen += d.toString()
+      if (!ready && /\bready\b/.test(seen)) {
+        ready = true
+        resolveReady(child)
+      }
+      // after the ready line, the simulator's errors still reach the user
+      if (ready && /error|warning/i.test(d.toString())) process.stderr.write(`sim: ${d}`)
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    child.on('error', (e) => reject(new Error(`could not start lwprov sim: ${e.message}`)))
+    child.on('exit', (code, signal) => {
+      if (!ready) reject(new Error(`lwprov sim ${args.map(quote).join(' ')} exited (${code ?? signal}) before it was ready:\n${seen.trim()}`))
+    })
+  })
 }
 
 process.stdout.write(bold('lwprov demo') + ` — working in ${out}\n`)
@@ -60,19 +83,9 @@ step('Generate 5 direct PSK credentials (recorded in the manifest)', [
 ])
 step(`Reserve a work order of ${DEVICES} endpoint names`, ['batch', 'create', '--name', 'WO-DEMO', '--count', String(DEVICES), '--endpoint', 'urn:dev:os:320973-DEMO{seq:06}'])
 
-const ports = []
-for (let i = 0; i < PORTS; i++) {
-  const link = join(out, `ttyDEMO${i}`)
-  const child = spawn(process.execPath, [bin, 'sim', '--protocol', 'lwprov', '--link', link, '--serial', `DEMO-SN-${i}00`, '--renew'], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'ignore', 'ignore'],
-  })
-  sims.push(child)
-  ports.push(link)
-}
+const ports = Array.from({ length: PORTS }, (_, i) => join(out, `ttyDEMO${i}`))
 process.stdout.write(`\n${bold(`▶ Start ${PORTS} simulated devices on pseudo-terminals`)}\n  ${ports.join('\n  ')}\n`)
-for (const p of ports) await waitFor(p, 15_000)
+await Promise.all(ports.map((link, i) => startSim(['--protocol', 'lwprov', '--link', link, '--serial', `DEMO-SN-${i}00`, '--renew'])))
 
 step(`Provision ${DEVICES} devices on ${PORTS} ports in parallel (certificates signed just in time, read back, verified)`, [
   'station', '--ports', ports.join(','), '--protocol', 'lwprov', '--batch', 'WO-DEMO', '--count', String(DEVICES),

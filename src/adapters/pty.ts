@@ -7,10 +7,13 @@
  * session (faults, `--fault-once`, `--renew` depend on that). socat is the fallback when python3 is missing: it keeps
  * its own slave open, so host re-opens are invisible and a session only ends with `hangup()`.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
+
+const { accessSync, constants, statSync } = fs
+const { delimiter, join } = path
 
 import { transportError, usageError } from '../core/errors.js'
 
@@ -162,20 +165,33 @@ while True:
                 os.close(m); unlink(); sys.exit(0)
 `
 
-function have(cmd: string, args: string[]): boolean {
-  try {
-    return spawnSync(cmd, args, { stdio: 'ignore', timeout: 5000 }).status === 0
-  } catch {
-    return false
+/**
+ * An executable by file-system lookup, no process spawned: system directories first, then PATH. Version-manager shims
+ * (pyenv) are shell scripts that take seconds under load; simulators are the demo's and tests' devices and must start
+ * at once, so the interpreter is looked up rather than probed by running it.
+ */
+function findExecutable(cmd: string): string | undefined {
+  const dirs = ['/usr/bin', '/usr/local/bin', '/bin', '/opt/homebrew/bin', ...(process.env.PATH ?? '').split(delimiter)]
+  for (const d of dirs) {
+    if (!d) continue
+    const p = join(d, cmd)
+    try {
+      accessSync(p, constants.X_OK)
+      if (statSync(p).isFile()) return p
+    } catch {
+      // not here
+    }
   }
+  return undefined
 }
 
-let engineCache: PtyEngine | undefined
-/** Which engine works on this machine (cached). */
-export function detectPtyEngine(): PtyEngine {
+let engineCache: { engine: PtyEngine; path: string } | undefined
+function engineInfo(): { engine: PtyEngine; path: string } {
   if (engineCache) return engineCache
-  if (have('python3', ['-c', 'import pty, select'])) engineCache = 'python'
-  else if (have('socat', ['-V'])) engineCache = 'socat'
+  const python = findExecutable('python3')
+  const socat = python ? undefined : findExecutable('socat')
+  if (python) engineCache = { engine: 'python', path: python }
+  else if (socat) engineCache = { engine: 'socat', path: socat }
   else {
     throw transportError(
       'E_PTY_UNAVAILABLE',
@@ -184,6 +200,16 @@ export function detectPtyEngine(): PtyEngine {
     )
   }
   return engineCache
+}
+
+/** Which engine works on this machine (cached). */
+export function detectPtyEngine(): PtyEngine {
+  return engineInfo().engine
+}
+
+function enginePath(engine: PtyEngine): string {
+  const info = engineInfo()
+  return info.engine === engine ? info.path : (findExecutable(engine === 'python' ? 'python3' : 'socat') ?? (engine === 'python' ? 'python3' : 'socat'))
 }
 
 const live = new Set<PtyDeviceImpl>()
@@ -216,11 +242,12 @@ class PtyDeviceImpl extends EventEmitter implements PtyDevice {
 
   start(): void {
     if (this.engine === 'python') {
-      const c = spawn('python3', ['-c', PY_HELPER, this.link], { stdio: ['pipe', 'pipe', 'inherit'] })
+      // -I -S: no site packages, no environment: the helper needs only os/pty/select and starts faster without them.
+      const c = spawn(enginePath('python'), ['-I', '-S', '-c', PY_HELPER, this.link], { stdio: ['pipe', 'pipe', 'inherit'] })
       c.stdout!.on('data', (b: Buffer) => this.onHelper(b))
       this.attach(c)
     } else {
-      const c = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.link}`, 'STDIO'], { stdio: ['pipe', 'pipe', 'pipe'] })
+      const c = spawn(enginePath('socat'), ['-d', '-d', `pty,raw,echo=0,link=${this.link}`, 'STDIO'], { stdio: ['pipe', 'pipe', 'pipe'] })
       c.stdout!.on('data', (b: Buffer) => this.emit('data', b))
       let err = ''
       c.stderr!.on('data', (b: Buffer) => {

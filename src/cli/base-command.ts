@@ -114,9 +114,11 @@ export function toLwprovError(err: unknown): LwprovError {
       .replace(/\u001B\[[0-9;]*m/g, '')
       .split('\n')
       .map((l) => l.trim())
-      .filter((l) => l.length > 0 && !/^See more help/.test(l))
+      .filter((l) => l.length > 0 && !/^See more help/.test(l) && !/^The following errors? occurred:?$/i.test(l))
       .join(': ')
+      .replace(/^The following errors? occurred:\s*/i, '')
       .replace(/:\s*:/g, ':')
+      .replace(/ {2,}/g, ' ')
     return new LwprovError('E_USAGE', msg || 'invalid arguments', {
       hint: 'Run the command with --help to see its flags and examples.',
       exit: 'usage',

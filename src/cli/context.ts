@@ -14,10 +14,11 @@ import type { LoadedCa } from '../core/pki/index.js'
 import { readCertificateFile } from '../core/pki/util.js'
 import { checkDays, checkIdentityFlag, checkServerCa } from '../core/validate/index.js'
 import { recordedBatchProfile } from '../core/inject/pregenerated.js'
+import { canPrompt } from './tty.js'
 
 /** Whether prompting is allowed: both ends a TTY and not in CI. */
 export function isInteractive(): boolean {
-  return Boolean(process.stdin.isTTY && process.stderr.isTTY) && !process.env.CI
+  return canPrompt()
 }
 
 export interface ManifestFlagValues {

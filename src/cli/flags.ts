@@ -39,6 +39,7 @@ export const credentialProfileFlags = {
   }),
   security: Flags.string({
     summary: 'Security mode: psk, cert (X.509) or nosec (development only).',
+    options: ['psk', 'cert', 'nosec'],
     env: 'LWPROV_SECURITY',
     helpGroup: 'CREDENTIALS',
   }),

@@ -8,6 +8,9 @@ import { password } from '@inquirer/prompts'
 
 import { LwprovError, usageError } from '../core/errors.js'
 import { MIN_NEW_PASSPHRASE } from '../core/pki/ca.js'
+import { canPrompt } from './tty.js'
+
+export { canPrompt, inCi } from './tty.js'
 
 export interface PassphraseOptions {
   /** File whose first line is the passphrase (`--passphrase-file`). */
@@ -42,10 +45,6 @@ export function readPassphraseFile(path: string, flag = '--passphrase-file'): st
   return pass
 }
 
-/** True when a person can answer a prompt (prompts render on stderr so stdout stays parseable). */
-export function canPrompt(): boolean {
-  return process.stdin.isTTY === true && process.stderr.isTTY === true
-}
 
 async function ask(message: string): Promise<string> {
   try {

@@ -117,7 +117,8 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
     if (outcome.developerCaCreated) this.info(`Created the developer CA in ${outcome.developerCa}.`)
     const files = await writeOutputFiles(flags.out, outcome.files, flags.force)
     for (const w of outcome.warnings) this.warn(w)
-    const exposed = gitUnignored(files)
+    // only the files that carry the key or PSK: a template rendering the certificate alone is no secret
+    const exposed = gitUnignored(files.filter((_, i) => outcome.files[i]!.secret))
     if (exposed.length > 0) {
       this.warn(`${exposed.map(shortPath).join(', ')} ${exposed.length === 1 ? 'is' : 'are'} inside a git work tree and not ignored, and hold${exposed.length === 1 ? 's' : ''} a secret key: add ${exposed.length === 1 ? 'it' : 'them'} to .gitignore.`)
     }

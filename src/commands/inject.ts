@@ -9,6 +9,7 @@ import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFla
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
 import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
+import { withAccountId } from '../core/inject/fcc/bundle.js'
 import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
 import type { DeviceInfo } from '../core/model.js'
 import { checkReason, shown } from '../core/validate/index.js'
@@ -81,8 +82,9 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     validateInjectRequest({ ...request, ...(early ? { profile: early } : {}) })
     const reprovision = flags.reprovision ? { reason: checkReason(flags.reason) } : undefined
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
-    const profile = early ?? (await profileFromFlagsOrBatch(flags, store, warn))
-    if (!early) validateInjectRequest({ ...request, profile })
+    const given = early ?? (await profileFromFlagsOrBatch(flags, store, warn))
+    if (!early) validateInjectRequest({ ...request, profile: given })
+    const profile = flags.protocol === 'fcc' ? withAccountId(given, flags['first-to-claim']) : given
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
     const ca = await loadCaFromFlags(flags)
     const deviceInfo = await this.deviceInfo(flags, store)

@@ -9,6 +9,7 @@ import { listPorts, type PortInfo } from '../adapters/ports.js'
 import type { LinkBase } from '../adapters/link-base.js'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { shown } from '../core/validate/escape.js'
+import { withAccountId } from '../core/inject/fcc/bundle.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { isInteractive, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
@@ -66,6 +67,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
   ]
 
   static override flags = {
+    'fail-on-error': Flags.boolean({ summary: 'Exit 4 (E_STATION_INCOMPLETE) when any device failed, not only when none was verified (for CI).' }),
     ports: Flags.string({ summary: 'Comma-separated port paths, or auto (all serial ports matching --vid/--pid).', env: 'LWPROV_PORTS', helpGroup: 'TRANSPORT' }),
     vid: Flags.string({ summary: 'With --ports auto: USB vendor id (hex).', env: 'LWPROV_VID', helpGroup: 'TRANSPORT' }),
     pid: Flags.string({ summary: 'With --ports auto: USB product id (hex).', env: 'LWPROV_PID', helpGroup: 'TRANSPORT' }),
@@ -116,7 +118,8 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
       if (!s.ports) s = { ...s, ports: (await prompts.askPorts(await listPorts())).join(',') }
     }
 
-    const profile = profileFromFlags(s, (t) => this.warn(t))
+    const given = profileFromFlags(s, (t) => this.warn(t))
+    const profile = s.protocol === 'fcc' ? withAccountId(given, false) : given
     check(profile)
     await precheckInjectPolicy(store, { via: 'station', endpoint: s.endpoint, batch: s.batch, profile })
     let remaining: number | undefined
@@ -256,6 +259,12 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         exit: 'device',
         hint: 'Check the failure reasons above (cables, protocol, firmware), then run the station again: failed devices keep their names.',
         details: { failures: result.failures },
+      })
+    } else if (s['fail-on-error'] && result.failed > 0) {
+      throw new LwprovError('E_STATION_INCOMPLETE', `${result.failed} device(s) failed (${result.verified} verified; first failure: ${result.failures[0]?.reason}).`, {
+        exit: 'device',
+        hint: 'Check the failure reasons above, then run the station again: failed devices keep their names.',
+        details: { verified: result.verified, failures: result.failures },
       })
     }
     return result

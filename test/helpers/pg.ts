@@ -28,6 +28,18 @@ function asPostgres(cmd: string, args: string[], root: boolean) {
   return root ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' })
 }
 
+/**
+ * PostgreSQL binaries can be installed without the `postgres` account (a container image, a copied tree): as root,
+ * make the system user the server must run as instead of failing with `id: 'postgres': no such user`.
+ */
+export function ensurePostgresUser(): void {
+  if (spawnSync('id', ['-u', 'postgres'], { stdio: 'ignore' }).status === 0) return
+  const r = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { encoding: 'utf8' })
+  if (r.status !== 0 && spawnSync('id', ['-u', 'postgres'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error(`the PostgreSQL server must run as user postgres, and creating it failed: ${r.stderr || r.error?.message}`)
+  }
+}
+
 /** Starts a cluster (a few seconds). Throws with the server log when it cannot. */
 export function startPgCluster(): PgCluster {
   if (!pgAvailable()) throw new Error(`PostgreSQL binaries not found in ${PG_BIN}: install postgresql-15 (.ci/run does)`)
@@ -38,6 +50,7 @@ export function startPgCluster(): PgCluster {
   const run = join(dir, 'run')
   execFileSync('mkdir', ['-p', data, run])
   if (root) {
+    ensurePostgresUser()
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim())
     for (const d of [dir, data, run]) chownSync(d, uid, gid)

@@ -16,7 +16,7 @@
  * `false`, `null`). A tag alone on its line (blocks and comments) removes that whole line, so templates can be laid
  * out like the code they produce.
  */
-import { conflictError, LwprovError } from '../errors.js'
+import { LwprovError, usageError } from '../errors.js'
 
 /** A value the renderer understands: what a devcert data model is made of. */
 export type TemplateValue =
@@ -59,7 +59,7 @@ export interface CompiledTemplate {
 
 /** Thrown for syntax and render errors: exit 3 (configuration), with the template position. */
 function templateError(name: string, line: number, col: number, message: string, hint?: string): LwprovError {
-  return conflictError(
+  return usageError(
     'E_DEVCERT_TEMPLATE',
     `${name}:${line}:${col}: ${message}`,
     hint ?? 'See templates/devcert/README.md for the template language and the data model.',

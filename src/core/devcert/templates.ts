@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import { conflictError, usageError } from '../errors.js'
+import { usageError } from '../errors.js'
 import type { DevcertModel } from './model.js'
 import { type CompiledTemplate, compileTemplate } from './render.js'
 
@@ -51,6 +51,8 @@ export interface RenderedFile {
   /** File name (no directory), placed beside `--out`. */
   name: string
   content: Buffer
+  /** Whether the content carries the private key or PSK. */
+  secret: boolean
 }
 
 /** Where the built-in templates live: `<package>/templates/devcert`, from both src/ and dist/. */
@@ -111,10 +113,10 @@ function loadDir(dir: string, id: string, builtin: boolean): LoadedTemplate {
   try {
     spec = JSON.parse(readFileSync(join(dir, 'template.json'), 'utf8')) as TemplateSpec
   } catch (e) {
-    throw conflictError('E_DEVCERT_TEMPLATE', `${join(dir, 'template.json')} is not valid JSON: ${(e as Error).message}`, 'Fix the template manifest (see templates/devcert/README.md).')
+    throw usageError('E_DEVCERT_TEMPLATE', `${join(dir, 'template.json')} is not valid JSON: ${(e as Error).message}`, 'Fix the template manifest (see templates/devcert/README.md).')
   }
   if (!spec || !Array.isArray(spec.files) || spec.files.length === 0 || spec.files.some((f) => typeof f.path !== 'string' || (f.template === undefined) === (f.data === undefined))) {
-    throw conflictError(
+    throw usageError(
       'E_DEVCERT_TEMPLATE',
       `${join(dir, 'template.json')} must list "files", each with a "path" and either a "template" or a "data" field.`,
       'See templates/devcert/README.md for the template manifest format.',
@@ -182,7 +184,7 @@ export function renderTemplateFiles(t: LoadedTemplate, model: DevcertModel): Ren
     if (f.when !== undefined && !holds(t, f.when, model)) continue
     const name = t.compiled.get(`path:${f.path}`)!.render(model).trim()
     if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
-      throw conflictError('E_DEVCERT_TEMPLATE', `Template ${t.id}: output path '${f.path}' renders to '${name}', which is not a plain file name.`, 'Output files are written beside --out; use names such as {{out.stem}}.h.')
+      throw usageError('E_DEVCERT_TEMPLATE', `Template ${t.id}: output path '${f.path}' renders to '${name}', which is not a plain file name.`, 'Output files are written beside --out; use names such as {{out.stem}}.h.')
     }
     if (out.some((o) => o.name === name)) {
       throw usageError(
@@ -191,11 +193,19 @@ export function renderTemplateFiles(t: LoadedTemplate, model: DevcertModel): Ren
         `Name --out after the main file (e.g. ${model.out.stem}.c), so the other files get distinct names.`,
       )
     }
-    const content =
-      f.data !== undefined
-        ? Buffer.from(t.compiled.get(`data:${f.data}`)!.render(model), 'base64')
-        : Buffer.from(t.compiled.get(f.template!)!.render(model), 'utf8')
-    out.push({ name, content })
+    const render = (m: DevcertModel) =>
+      f.data !== undefined ? Buffer.from(t.compiled.get(`data:${f.data}`)!.render(m), 'base64') : Buffer.from(t.compiled.get(f.template!)!.render(m), 'utf8')
+    const content = render(model)
+    // A file holds a secret when it changes with the secret: rendered again with other key/PSK bytes, it differs.
+    const other = otherSecrets(model)
+    out.push({ name, content, secret: other !== undefined && !render(other).equals(content) })
   }
   return out
+}
+
+/** The model with every secret byte inverted (same lengths), or undefined when it holds no secret. */
+function otherSecrets(model: DevcertModel): DevcertModel | undefined {
+  if (!model.key && !model.psk) return undefined
+  const flip = (b: Uint8Array | null) => (b ? Uint8Array.from(b, (x) => x ^ 0xff) : null)
+  return { ...model, key: flip(model.key), psk: flip(model.psk) }
 }

@@ -14,7 +14,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 
-import { parse } from 'yaml'
+import { createRequire } from 'node:module'
 
 import { usageError } from '../errors.js'
 
@@ -68,6 +68,8 @@ export function readManifestFile(file: string, warnings: string[]): string {
 function readProject(file: string): { manifest?: string; manifestFile?: string } {
   let doc: unknown
   try {
+    // yaml is loaded only when a project file exists: every command resolves the manifest, few have a project file
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml')
     doc = parse(readFileSync(file, 'utf8'))
   } catch (e) {
     throw usageError('E_PROJECT_FILE_INVALID', `${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, 'Write e.g. `manifest: ./factory.db` in it.')

@@ -72,15 +72,15 @@ describe('output files', () => {
   it('are written mode 0600 beside --out, replacing older files only with force', async () => {
     const dir = join(tempDir('lwprov-devout-'), 'sub')
     const paths = await writeOutputFiles(join(dir, 'x.c'), [
-      { name: 'x.c', content: Buffer.from('c') },
-      { name: 'x.h', content: Buffer.from('h') },
+      { name: 'x.c', content: Buffer.from('c'), secret: true },
+      { name: 'x.h', content: Buffer.from('h'), secret: true },
     ])
     expect(paths).toEqual([join(dir, 'x.c'), join(dir, 'x.h')])
     for (const p of paths) expect(mode(p)).toBe(0o600)
     writeFileSync(join(dir, 'x.c'), 'old', { mode: 0o644 })
-    await expect(writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new') }])).rejects.toMatchObject({ code: 'E_OUTPUT_EXISTS' })
+    await expect(writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new'), secret: true }])).rejects.toMatchObject({ code: 'E_OUTPUT_EXISTS' })
     expect(readFileSync(join(dir, 'x.c'), 'utf8')).toBe('old')
-    await writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new') }], true)
+    await writeOutputFiles(join(dir, 'x.c'), [{ name: 'x.c', content: Buffer.from('new'), secret: true }], true)
     expect(readFileSync(join(dir, 'x.c'), 'utf8')).toBe('new')
     expect(mode(join(dir, 'x.c'))).toBe(0o600)
   })

@@ -90,7 +90,7 @@ describe('devcert template language', () => {
   it('unknown variables and filters are errors with a position, not empty output', () => {
     const e1 = err(() => renderTemplate('line1\n  {{endpiont}}', { endpoint: 'x' }, 'my.tmpl'))
     expect(e1.code).toBe('E_DEVCERT_TEMPLATE')
-    expect(e1.exitCode).toBe(3)
+    expect(e1.exitCode).toBe(2)
     expect(e1.message).toContain('my.tmpl:2:3')
     expect(e1.message).toContain("unknown variable 'endpiont'")
     expect(err(() => compileTemplate('{{x | shout}}')).message).toContain("unknown filter 'shout'")

@@ -184,6 +184,18 @@ describe('user templates', () => {
     expect(codeOf(() => checkTemplate(t, model(pskCredential(), t.id, 'x.txt')))).toBe('E_DEVCERT_SECURITY')
   })
 
+  it('marks the files that carry the key or PSK, and only those', () => {
+    const d = tmp()
+    writeFileSync(join(d, 'cert.tmpl'), '{{certificate | pem "CERTIFICATE"}}')
+    writeFileSync(join(d, 'key.tmpl'), '{{key | hex}}')
+    writeFileSync(
+      join(d, 'template.json'),
+      JSON.stringify({ name: 'm', description: '', files: [{ path: '{{out.stem}}.crt', template: 'cert.tmpl' }, { path: '{{out.stem}}.key', template: 'key.tmpl' }, { path: '{{out.stem}}.der', data: 'certificate' }] }),
+    )
+    const files = renderTemplateFiles(loadTemplate(d), model(certCredential(), 'm', 'x.c'))
+    expect(files.map((f) => [f.name, f.secret])).toEqual([['x.crt', false], ['x.key', true], ['x.der', false]])
+  })
+
   it('output names must be plain file names and distinct', () => {
     const d = tmp()
     writeFileSync(join(d, 'a.tmpl'), 'a')

@@ -9,6 +9,7 @@ import {
   FccItem,
   uriAccountId,
   type FccBundleInput,
+  withAccountId,
 } from '../../../src/core/inject/fcc/bundle.js'
 import { encodeRequest } from '../../../src/core/inject/fcc/frame.js'
 import { key, loadCases, requestPayload, withBytes } from './vectors.js'
@@ -155,5 +156,14 @@ describe('enrollment id and aid', () => {
     expect(uriAccountId(BS_URI)).toBe(AID)
     expect(uriAccountId('coaps://h:1?x=1&aid=abc')).toBe('abc')
     expect(uriAccountId(BS_URI_NO_AID)).toBeUndefined()
+  })
+  it('--account-id adds aid= to a URI without one, agrees with one that has it, refuses one that differs', () => {
+    const aid = '0123456789abcdef0123456789abcdef'
+    expect(withAccountId({ serverUri: 'coaps://lwm2m.example.com:5684', accountId: aid }, false).serverUri).toBe(`coaps://lwm2m.example.com:5684?aid=${aid}`)
+    expect(withAccountId({ serverUri: 'coaps://h:1?x=1', accountId: aid }, false).serverUri).toBe(`coaps://h:1?x=1&aid=${aid}`)
+    expect(withAccountId({ serverUri: `coaps://h:1?aid=${aid}`, accountId: aid }, false).serverUri).toBe(`coaps://h:1?aid=${aid}`)
+    expect(withAccountId({ serverUri: 'coaps://h:1', accountId: aid }, true).serverUri).toBe('coaps://h:1')
+    expect(withAccountId({ serverUri: 'coaps://h:1' }, false).serverUri).toBe('coaps://h:1')
+    expect(() => withAccountId({ serverUri: 'coaps://h:1?aid=ffff', accountId: aid }, false)).toThrow(expect.objectContaining({ code: 'E_ACCOUNT_ID_MISMATCH', exitCode: 2 }))
   })
 })

@@ -149,17 +149,21 @@ describe('server formats', () => {
   it('wakaama-bootstrap-ini: one [Server] + [Endpoint] per device, hex values, parses back', async () => {
     const rows = [pskRow('ep-0001'), pskRow('ep-0002'), row('n1', { security: 'nosec', serverUri: 'coap://x:5683', pskIdentity: null })]
     const ini = await run(rows, 'wakaama-bootstrap-ini', secretOpts)
-    // a minimal ini reader like Wakaama's: sections in order, key=value, case-insensitive keys, repeated keys kept
+    // a minimal ini reader like Wakaama's: sections in order, key=value, case-insensitive keys, repeated keys kept,
+    // and (bootstrap_info.c) a section that runs into end-of-file is an error and dropped
     const sections: Array<{ name: string; kv: Array<[string, string]> }> = []
+    let open: { name: string; kv: Array<[string, string]> } | undefined
     for (const line of ini.split('\n')) {
       const l = line.trim()
       if (!l || l.startsWith('#') || l.startsWith(';')) continue
       const m = /^\[(\w+)\]$/.exec(l)
-      if (m) sections.push({ name: m[1]!, kv: [] })
-      else {
+      if (m) {
+        if (open) sections.push(open)
+        open = { name: m[1]!, kv: [] }
+      } else {
         const i = l.indexOf('=')
         expect(i).toBeGreaterThan(0)
-        sections.at(-1)!.kv.push([l.slice(0, i).toLowerCase(), l.slice(i + 1)])
+        open!.kv.push([l.slice(0, i).toLowerCase(), l.slice(i + 1)])
       }
     }
     const servers = sections.filter((s) => s.name === 'Server').map((s) => Object.fromEntries(s.kv))
@@ -171,6 +175,7 @@ describe('server formats', () => {
     expect(servers[2]).toMatchObject({ security: 'NoSec' })
     expect(Object.fromEntries(eps[1]!.kv)).toMatchObject({ name: 'ep-0002', server: '2' })
     expect(eps[1]!.kv.filter(([k]) => k === 'delete').map(([, v]) => v)).toEqual(['/0', '/1'])
+    expect(Object.fromEntries(eps[2]!.kv)).toMatchObject({ name: 'n1', server: '3' })
   })
 
   it('coiote: device JSON in arrays of at most 100', async () => {

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto'
 
 import { encodeCbor, type CborValue } from '../../cbor.js'
+import { usageError } from '../../errors.js'
 import type { AccountMode, DeviceInfo } from '../../model.js'
 
 export const FCC_SCHEME_VERSION = '0.0.1'
@@ -216,4 +217,25 @@ export function enrollmentId(certificateDer: Uint8Array): string {
 export function uriAccountId(uri: string): string | undefined {
   const m = /[?&]aid=([^&#]*)/.exec(uri)
   return m ? m[1] : undefined
+}
+
+/**
+ * Izuma needs the account id in the server URI (`aid=`); an operator gives it once with --account-id. Adds it to a URI
+ * without one, refuses a URI whose aid disagrees; first-to-claim URIs carry none and are left alone.
+ */
+export function withAccountId<P extends { serverUri: string; accountId?: string }>(profile: P, firstToClaim: boolean): P {
+  if (!profile.accountId || firstToClaim) return profile
+  const inUri = uriAccountId(profile.serverUri)
+  if (inUri === undefined) {
+    const sep = profile.serverUri.includes('?') ? '&' : '?'
+    return { ...profile, serverUri: `${profile.serverUri}${sep}aid=${encodeURIComponent(profile.accountId)}` }
+  }
+  if (inUri !== profile.accountId) {
+    throw usageError(
+      'E_ACCOUNT_ID_MISMATCH',
+      `--account-id ${profile.accountId} differs from the aid=${inUri} in the server URI.`,
+      'Give the same account id in both, or drop one of them (lwprov adds aid= from --account-id).',
+    )
+  }
+  return profile
 }

@@ -220,6 +220,9 @@ const wakaama: ExportFormat = {
     lines.push('', '[Endpoint]', `Name=${r.endpoint}`, 'Delete=/0', ...(r.mode === 'bootstrap' ? [] : ['Delete=/1']), `Server=${id}`)
     return `${lines.join('\n')}\n`
   },
+  // Wakaama's reader (bootstrap_info.c) treats end-of-file inside a section as an error and drops that section: a
+  // closing header it ignores ends the last [Endpoint] so the real server keeps it.
+  tail: () => '\n# end of the lwprov export (Wakaama keeps the last section only when a header follows it)\n[End]\n',
 }
 
 const COIOTE_MODE = { psk: 'psk', rpk: 'rpk', cert: 'cert', nosec: 'nosec' } as const
