@@ -3,6 +3,7 @@ import { basename, relative, resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 
 import { BaseCommand } from '../cli/base-command.js'
+import { enforcePolicy, profileRequest } from '../core/manifest/policy.js'
 import { isInteractive, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, manifestFlags } from '../cli/flags.js'
 import { resolveCaPassphrase } from '../cli/passphrase.js'
@@ -70,9 +71,13 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
     const profile = profileFromFlags({ ...flags, mode: flags.mode ?? 'bootstrap', security: flags.security ?? 'cert' })
     const caDir = flags.ca ?? defaultDeveloperCaDir()
     const explicitKey = masterKeyFromFlags(flags, false)
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    // A policy refusal must write nothing, not even the per-user key below (runDevcert checks again, with the row).
+    if (!(await store.get(flags.endpoint))) {
+      enforcePolicy(await store.getPolicy(), { via: 'devcert', endpoints: [flags.endpoint], jit: true, ...profileRequest(profile) })
+    }
     const devKey = developerMasterKey(caDir, explicitKey === undefined)
     if (devKey?.created) this.info(`Created the per-user manifest key ${devKey.file} (0600) for developer credentials.`)
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
     const outcome = await runDevcert(
       {
         endpoint: flags.endpoint,

@@ -4,7 +4,7 @@
  * policies (require-work-order, work-order windows). Each refusal: its code, its exit family, nothing written.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -35,7 +35,7 @@ describe('untrusted devices (e2e)', () => {
     const m = join(dir, 'esc.db')
     const sim = await spawnSim(['--protocol', 'lwprov', '--link', join(dir, 'esc'), '--serial', 'EVIL\u001b[2J\u001b[1;1H'])
     const r = await runCli(['inject', '--port', sim.ready.link!, '--protocol', 'lwprov', '--endpoint', 'esc-{serial}', ...psk, '--manifest', m], { env })
-    expect(r.code).toBe(4)
+    expect(r.code, r.stderr).toBe(4)
     expect(r.stderr).toContain('E_DEVICE_IDENTITY_INVALID')
     expect(r.stdout + r.stderr).not.toContain('\u001b[2J')
     expect(r.stderr).toContain('\\x1b[2J')
@@ -114,9 +114,12 @@ describe('untrusted files and manifest policies (e2e)', () => {
     const inj = await runCli(['inject', '--port', join(dir, 'no-port'), '--protocol', 'lwprov', '--endpoint', 'x-{serial}', ...psk, '--manifest', m, '--json'], { env })
     expect(inj.code).toBe(2)
     expect(inj.json.error.code).toBe('E_WORK_ORDER_REQUIRED')
-    const dev = await runCli(['devcert', '--endpoint', 'dev-1', '--security', 'psk', '--server', 'coaps://127.0.0.1:5684', '--out', join(dir, 'devcert-out'), '--manifest', m, '--json'], { env })
-    expect(dev.code).toBe(2)
+    const dev = await runCli(['devcert', '--endpoint', 'dev-1', '--template', 'c', '--security', 'psk', '--server', 'coaps://127.0.0.1:5684', '--out', join(dir, 'devcert-out.c'), '--manifest', m, '--json'], { env: { ...env, HOME: join(dir, 'dev-home') } })
+    expect(dev.code, dev.stderr).toBe(2)
     expect(dev.json.error.code).toBe('E_WORK_ORDER_REQUIRED')
+    // refused before the developer CA or its per-user manifest key is created, and before any output file
+    expect(existsSync(join(dir, 'dev-home'))).toBe(false)
+    expect(existsSync(join(dir, 'devcert-out.c'))).toBe(false)
     expect(digest(m)).toBe(before)
     const bad = await runCli(['manifest', 'policy', 'set', '--endpoint-pattern', '(', '--manifest', m, '--json'], { env })
     expect(bad.json.error.code).toBe('E_POLICY_INVALID')

@@ -8,7 +8,7 @@ import { credentialProfileFlags, endpointFlags, manifestFlags } from '../../cli/
 import { usageError } from '../../core/errors.js'
 import { openOutputFile } from '../../core/fs/safe-write.js'
 import type { AccountMode, SecurityKind } from '../../core/model.js'
-import { createWorkOrder, labelsCsv, parseWindowDate } from '../../core/station/batch.js'
+import { createWorkOrder, labelsCsv, labelsOutput, parseWindowDate } from '../../core/station/batch.js'
 import { isExplicit, mergeSettings, parseStationProfile } from '../../core/station/profile.js'
 
 export default class BatchCreate extends BaseCommand {
@@ -60,7 +60,7 @@ export default class BatchCreate extends BaseCommand {
     // Claim codes exist only in this process once the batch commits (the manifest keeps hashes), so the labels file
     // must be known writable before anything is recorded: its temporary is created now (never following a symlink,
     // never over an existing file without --force, never over the manifest) and moved into place at the end.
-    const labels = flags.labels ? openOutputFile(flags.labels, { force: flags.force, secret: true, flag: '--labels' }) : undefined
+    const labels = flags.labels ? labelsOutput(() => openOutputFile(flags.labels!, { force: flags.force, secret: true, flag: '--labels' })) : undefined
     let result: Awaited<ReturnType<typeof createWorkOrder>>
     try {
       const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
