@@ -9,7 +9,9 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const out = join(root, 'demo-out')
+// LWPROV_DEMO_OUT / LWPROV_DEMO_MASTER_KEY / LWPROV_DEMO_CA_PASSPHRASE: set by `npm run reliability`, which scans what the
+// demo wrote for secrets and must be able to export them to know what to look for.
+const out = process.env.LWPROV_DEMO_OUT ? resolve(process.env.LWPROV_DEMO_OUT) : join(root, 'demo-out')
 const bin = join(root, 'bin', 'run.js')
 const PORTS = 4
 const DEVICES = 8
@@ -18,8 +20,8 @@ rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 const env = {
   ...process.env,
-  LWPROV_CA_PASSPHRASE: randomBytes(12).toString('base64url'),
-  LWPROV_MASTER_KEY: randomBytes(32).toString('hex'),
+  LWPROV_CA_PASSPHRASE: process.env.LWPROV_DEMO_CA_PASSPHRASE ?? randomBytes(12).toString('base64url'),
+  LWPROV_MASTER_KEY: process.env.LWPROV_DEMO_MASTER_KEY ?? randomBytes(32).toString('hex'),
   LWPROV_MANIFEST: join(out, 'lwprov.db'),
 }
 

@@ -105,6 +105,27 @@ const FS_CODES = new Map([
   ['EROFS', 'read-only file system'],
 ])
 
+/** The code of a flag's value error when oclif's own parsing refuses it (the same code the domain check throws). */
+const FLAG_CODES: Record<string, string> = {
+  count: 'E_COUNT_INVALID',
+  limit: 'E_COUNT_INVALID',
+  'max-devices': 'E_COUNT_INVALID',
+  start: 'E_COUNT_INVALID',
+  days: 'E_DAYS_INVALID',
+  'max-cert-days': 'E_DAYS_INVALID',
+  baud: 'E_BAUD_INVALID',
+  'path-len': 'E_CA_PATHLEN',
+  timeout: 'E_DURATION_INVALID',
+  within: 'E_DURATION_INVALID',
+  'fault-at': 'E_FAULT_AT_INVALID',
+  'certificate-usage': 'E_CERT_USAGE_INVALID',
+  lifetime: 'E_LWM2M_CONFIG_INVALID',
+  'short-server-id': 'E_SSID_INVALID',
+  'psk-bytes': 'E_PSK_TOO_SHORT',
+  'min-psk-bytes': 'E_POLICY_INVALID',
+  tcp: 'E_TCP_ADDRESS',
+}
+
 /** Maps anything thrown to a `LwprovError`: ours pass through, oclif parse errors become usage errors, the rest are bugs. */
 export function toLwprovError(err: unknown): LwprovError {
   if (err instanceof LwprovError) return err
@@ -119,8 +140,12 @@ export function toLwprovError(err: unknown): LwprovError {
       .replace(/^The following errors? occurred:\s*/i, '')
       .replace(/:\s*:/g, ':')
       .replace(/ {2,}/g, ' ')
-    return new LwprovError('E_USAGE', msg || 'invalid arguments', {
-      hint: 'Run the command with --help to see its flags and examples.',
+    // A value oclif refuses for a flag with a domain code (not an integer, below its minimum…) carries that code, so
+    // `--count 0` and `--count 99999999999` are the same class of error.
+    const flag = /^Parsing --([\w-]+)/.exec(msg)?.[1]
+    const code = flag === undefined ? undefined : FLAG_CODES[flag]
+    return new LwprovError(code ?? 'E_USAGE', msg || 'invalid arguments', {
+      hint: code ? `Check --${flag} (see --help for its range).` : 'Run the command with --help to see its flags and examples.',
       exit: 'usage',
       cause: err,
     })

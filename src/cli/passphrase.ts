@@ -65,8 +65,11 @@ export async function resolveCaPassphrase(opts: PassphraseOptions): Promise<stri
   const envVar = opts.envVar ?? 'LWPROV_CA_PASSPHRASE'
   const fileFlag = opts.fileFlag ?? '--passphrase-file'
   const fromEnv = process.env[envVar]
+  // A --passphrase-file that was given is read even when the environment wins (the documented order): a typo in its
+  // path is refused up front instead of being silently ignored.
+  const fromFile = opts.passphraseFile === undefined ? undefined : readPassphraseFile(opts.passphraseFile, fileFlag)
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
-  if (opts.passphraseFile !== undefined) return readPassphraseFile(opts.passphraseFile, fileFlag)
+  if (fromFile !== undefined) return fromFile
   if (opts.interactive && canPrompt()) {
     const message = opts.message ?? 'CA key passphrase'
     for (;;) {

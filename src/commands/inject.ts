@@ -4,6 +4,7 @@ import { Flags } from '@oclif/core'
 
 import { openSerialLink } from '../adapters/serial-link.js'
 import { openTcpLink } from '../adapters/tcp-link.js'
+import { requireBatch } from '../core/station/batch.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
@@ -78,10 +79,14 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       endpoint: flags.endpoint,
       station: flags.station,
       identityFlags: identityFlagValues(flags),
+      protocol: flags.protocol,
+      utcOffset: flags['utc-offset'],
     }
     validateInjectRequest({ ...request, ...(early ? { profile: early } : {}) })
     const reprovision = flags.reprovision ? { reason: checkReason(flags.reason) } : undefined
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    // claiming from a work order that does not exist is found before any port is opened
+    if (flags.batch !== undefined && flags.endpoint === undefined) await requireBatch(store, flags.batch)
     const given = early ?? (await profileFromFlagsOrBatch(flags, store, warn))
     if (!early) validateInjectRequest({ ...request, profile: given })
     const profile = flags.protocol === 'fcc' ? withAccountId(given, flags['first-to-claim']) : given

@@ -20,6 +20,8 @@ import { FccProtocol } from '../core/inject/fcc/index.js'
 import { LwprovProtocol } from '../core/inject/lwprov/index.js'
 import { injectOne } from '../core/inject/session.js'
 import { validateInjectRequest } from '../core/inject/request.js'
+import { checkCount } from '../core/validate/index.js'
+import { confirmLargeCount } from '../cli/confirm-count.js'
 import { precheckInjectPolicy } from '../core/manifest/policy.js'
 import { identityFlagValues } from './inject.js'
 import type { ProvisioningProtocol } from '../core/inject/types.js'
@@ -105,7 +107,8 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     }
     // Without a terminal every setting is known now: check them all before the manifest or any port is opened.
     const check = (p: ReturnType<typeof profileFromFlags>) =>
-      validateInjectRequest({ profile: p, hasCa: Boolean(s.ca), baud: s.baud, endpoint: s.endpoint, station: s.station, identityFlags: identityFlagValues(s) })
+      validateInjectRequest({ profile: p, hasCa: Boolean(s.ca), baud: s.baud, endpoint: s.endpoint, station: s.station, identityFlags: identityFlagValues(s), protocol: s.protocol, utcOffset: s['utc-offset'] })
+    if (s.count !== undefined) checkCount(s.count)
     if (!interactive) check(profileFromFlags(s, () => {}))
     const store = await openStoreFromFlags(s, (fn) => this.onCleanup(fn))
     const now = new Date()
@@ -136,6 +139,8 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
       }
     }
     if (interactive && s.count === undefined && !s.continuous) s = { ...s, count: await prompts.askCount(remaining) }
+    if (s.count !== undefined) checkCount(s.count)
+    await confirmLargeCount(s.count, 'provision', s.yes)
     const ports = await this.resolvePorts(String(s.ports), s.vid, s.pid)
     if (interactive && !s.yes) {
       const what = s.count ? `${s.count} device(s)` : s.continuous ? 'devices continuously' : `one device per port`

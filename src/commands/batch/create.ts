@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 
 import { Flags } from '@oclif/core'
 
+import { confirmLargeCount } from '../../cli/confirm-count.js'
+import { checkCount } from '../../core/validate/index.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { credentialProfileFlags, endpointFlags, manifestFlags } from '../../cli/flags.js'
@@ -54,6 +56,8 @@ export default class BatchCreate extends BaseCommand {
     if (missing.length > 0) {
       throw usageError('E_FLAGS_MISSING', `Missing ${missing.join(', ')}.`, "Example: --count 500 --endpoint 'urn:dev:os:320973-0973WO{seq:06}'", { missing })
     }
+    checkCount(Number(flags.count))
+    await confirmLargeCount(Number(flags.count), 'reserve')
     if (flags.labels && !flags['claim-codes']) {
       throw usageError('E_LABELS_WITHOUT_CODES', '--labels writes claim codes, but --claim-codes was not given.', 'Add --claim-codes.')
     }

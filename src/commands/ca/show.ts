@@ -1,6 +1,7 @@
-import { Flags } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
 
 import { BaseCommand } from '../../cli/base-command.js'
+import { usageError } from '../../core/errors.js'
 import { describeCa, type CaDescription } from '../../core/pki/index.js'
 
 export default class CaShow extends BaseCommand {
@@ -14,12 +15,19 @@ export default class CaShow extends BaseCommand {
   ]
 
   static override flags = {
-    ca: Flags.string({ summary: 'CA directory (ca.pem, chain.pem, ca.key.pem).', env: 'LWPROV_CA', required: true }),
+    ca: Flags.string({ summary: 'CA directory (ca.pem, chain.pem, ca.key.pem).', env: 'LWPROV_CA' }),
+  }
+
+  // `lwprov ca show ./line-ca` reads as naturally as --ca ./line-ca (and must never be "command not found")
+  static override args = {
+    dir: Args.string({ description: 'CA directory (same as --ca).', required: false }),
   }
 
   async run(): Promise<CaDescription> {
-    const { flags } = await this.parse(CaShow)
-    const d = describeCa(flags.ca)
+    const { args, flags } = await this.parse(CaShow)
+    const dir = args.dir ?? flags.ca
+    if (dir === undefined) throw usageError('E_FLAGS_MISSING', 'Missing the CA directory.', 'Pass --ca DIR (or the directory as an argument).', { missing: ['--ca'] })
+    const d = describeCa(dir)
     this.out(
       [
         `subject      ${d.subject}`,

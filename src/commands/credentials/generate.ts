@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
 
+import { validateBatchName } from '../../core/station/batch.js'
+import { confirmLargeCount } from '../../cli/confirm-count.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../../cli/context.js'
 import { caFlags, credentialProfileFlags, endpointFlags, manifestFlags } from '../../cli/flags.js'
@@ -37,6 +39,7 @@ The whole batch is one manifest transaction: if any name was already issued, not
     const now = new Date()
     // Check the cheap things before touching the CA or the manifest, so bad input changes nothing.
     validateEndpointRequest({ template: flags.endpoint, count: flags.count, start: flags.start, hasNames: flags.endpoints !== undefined })
+    if (flags.batch !== undefined) validateBatchName(flags.batch)
     const profile = profileFromFlags(flags, (t) => this.warn(t))
     validateProfile(profile, Boolean(flags.ca))
     let names: string[] | undefined
@@ -51,6 +54,7 @@ The whole batch is one manifest transaction: if any name was already issued, not
     if (profile.security === 'cert' && !profile.serverCaDer) {
       this.warn("No --server-ca: the devices will not be able to verify the server's certificate (/0/x/4 stays empty).")
     }
+    await confirmLargeCount(names?.length ?? flags.count, 'generate credentials for')
     const masterKey = masterKeyFromFlags(flags, profile.security !== 'nosec')
     const ca = await loadCaFromFlags(flags)
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 
+import { requireBatch } from '../../core/station/batch.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
@@ -25,6 +26,8 @@ export default class ManifestVerify extends BaseCommand {
     const { flags } = await this.parse(ManifestVerify)
     const ca = flags.ca ? loadCaCertificates(flags.ca) : undefined
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
+    // a mistyped --batch must not pass CI by checking nothing
+    if (flags.batch !== undefined) await requireBatch(store, flags.batch)
     const report = await verifyManifest(store, { ...(ca ? { ca } : {}), filter: buildFilter({ batch: flags.batch }) })
     if (!ca) this.warn('No --ca: certificates were not checked against the factory CA.')
     if (!report.ok) {

@@ -3,7 +3,8 @@
  * in one manifest transaction. Everything that can be checked is checked before the first write.
  */
 import { usageError } from '../errors.js'
-import { enforcePolicy, profileRequest } from '../manifest/policy.js'
+import { enforcePolicy, precheckTemplatePattern, profileRequest } from '../manifest/policy.js'
+import { parseEndpointTemplate } from '../lwm2m/endpoint.js'
 import type { ManifestStore } from '../manifest/types.js'
 import type { CredentialProfile } from '../model.js'
 import type { LoadedCa } from '../pki/index.js'
@@ -43,6 +44,7 @@ export async function generateBatch(
   // Policies first: a refused request must not even advance a {seq} counter.
   const policy = await store.getPolicy()
   enforcePolicy(policy, { via: 'credentials generate', jit: true, ...(req.names ? { endpoints: req.names } : {}), ...profileRequest(profile) })
+  if (req.template !== undefined) precheckTemplatePattern(policy, 'credentials generate', parseEndpointTemplate(req.template), { count: req.count ?? 1, start: req.start, now: o.now })
   const resolved = await resolveEndpoints(req, store, o.now)
   enforcePolicy(policy, { via: 'credentials generate', endpoints: resolved.names })
   const sets = await generateCredentialSets(resolved.names, profile, { ...(o.ca ? { ca: o.ca } : {}), now: o.now })

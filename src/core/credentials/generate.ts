@@ -35,7 +35,7 @@ export function validateProfile(profile: CredentialProfile, hasCa: boolean): voi
     throw usageError('E_CA_REQUIRED', 'Certificate credentials need a factory CA to sign them.', 'Pass --ca DIR (create one with `lwprov ca create`).')
   }
   if (profile.security === 'psk' && (!Number.isInteger(profile.pskBytes) || profile.pskBytes < 16 || profile.pskBytes > 64)) {
-    throw usageError('E_PSK_TOO_SHORT', `--psk-bytes ${profile.pskBytes} is outside 16..64.`, 'Use --psk-bytes 16 (tinydtls clients) or 32.')
+    throw usageError(profile.pskBytes > 64 ? 'E_PSK_TOO_LONG' : 'E_PSK_TOO_SHORT', `--psk-bytes ${profile.pskBytes} is outside 16..64.`, 'Use --psk-bytes 16 (tinydtls clients) or 32.')
   }
   if (!Number.isInteger(profile.shortServerId) || profile.shortServerId < 1 || profile.shortServerId > 65534) {
     throw usageError('E_SSID_INVALID', `Short Server ID ${profile.shortServerId} is outside 1..65534.`, 'Pass --short-server-id between 1 and 65534.')

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto'
 
 import { usageError } from '../errors.js'
 import { validateEndpointName } from '../lwm2m/endpoint.js'
+import { validateServerUri } from '../lwm2m/uri.js'
+import { validateBatchName } from '../station/batch.js'
 import type { AccountMode, SecurityKind } from '../model.js'
 import { pemBlocks } from '../pki/util.js'
 import { csvUnguard, parseCsv } from './export/rows.js'
@@ -16,6 +18,9 @@ import { enforcePolicy } from './policy.js'
 import { ENDPOINT_STATUSES, type EndpointStatus, type ManifestStore, type NewManifestRecord } from './types.js'
 
 export type ImportFormat = 'csv' | 'json'
+
+/** PSK length (bytes) of each imported row, for the manifest's minimum-PSK policy (the record keeps it sealed). */
+const pskBytesOf = new WeakMap<NewManifestRecord, number>()
 
 /** Parses the file content into raw objects (one per row). */
 export function parseImportRows(text: string, format: ImportFormat): Record<string, unknown>[] {
@@ -55,6 +60,9 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
   const errors: string[] = []
   const out: NewManifestRecord[] = []
   const now = (opts.now ?? new Date()).toISOString()
+  if (opts.batch !== undefined) validateBatchName(opts.batch)
+  const seen = new Set<string>()
+  const dups = new Set<string>()
   raw.forEach((r, i) => {
     const where = `row ${i + 1}`
     const endpoint = str(r.endpoint ?? r.endpointName)
@@ -68,6 +76,8 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
       errors.push(`${where} (${shown(endpoint)}): ${(e as Error).message}`)
       return
     }
+    if (seen.has(endpoint)) dups.add(endpoint)
+    seen.add(endpoint)
     const security = (str(r.security) ?? 'psk') as SecurityKind
     const mode = (str(r.mode) ?? 'direct') as AccountMode
     const status = (str(r.status) ?? 'generated') as EndpointStatus
@@ -86,6 +96,21 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
     }
     const serverUri = str(r.server ?? r.serverUri)
     if (!serverUri) errors.push(`${where} (${endpoint}): no server URI`)
+    else if (['psk', 'cert', 'rpk', 'nosec'].includes(security)) {
+      try {
+        validateServerUri(serverUri, security)
+      } catch (e) {
+        errors.push(`${where} (${endpoint}): ${(e as Error).message}`)
+      }
+    }
+    const rowBatch = str(r.batch)
+    if (opts.batch === undefined && rowBatch !== null) {
+      try {
+        validateBatchName(rowBatch)
+      } catch (e) {
+        errors.push(`${where} (${endpoint}): ${(e as Error).message}`)
+      }
+    }
     const certificatePem = str(r.certificate ?? r.certificatePem)
     let fingerprint = str(r.fingerprint)
     if (certificatePem) {
@@ -105,7 +130,7 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
       }
       secret = sealSecrets(opts.masterKey, { ...(pskHex ? { psk: Buffer.from(pskHex, 'hex') } : {}), ...(pk ? { privateKeyDer: pk } : {}) }, endpoint)
     }
-    out.push({
+    const record: NewManifestRecord = {
       endpoint,
       batch: opts.batch ?? str(r.batch) ?? 'import',
       mode,
@@ -132,17 +157,29 @@ export function toImportRecords(raw: Record<string, unknown>[], opts: { masterKe
       template: str(r.template),
       seq: int(r.seq),
       createdAt: str(r.createdAt) ?? now,
-    })
+    }
+    if (pskHex) pskBytesOf.set(record, pskHex.length / 2)
+    out.push(record)
   })
+  if (dups.size > 0) {
+    const list = [...dups].slice(0, 10).map(shown)
+    throw usageError('E_DUPLICATE_IN_INPUT', `The import holds the same endpoint more than once: ${list.join(', ')}${dups.size > list.length ? ', …' : ''}.`, 'Each endpoint name must be unique; fix the file and import again. Nothing was written.', { duplicates: [...dups] })
+  }
   if (errors.length > 0) {
     throw usageError('E_IMPORT_INVALID', `${errors.length} problem(s) in the import; nothing was written: ${errors.slice(0, 5).join('; ')}${errors.length > 5 ? '; …' : ''}.`, 'Fix the rows named and import again.', { problems: errors })
   }
   return out
 }
 
-/** Inserts imported rows (all-or-nothing) after the manifest's endpoint-name and server policies accept every one. */
+/**
+ * Inserts imported rows (all-or-nothing) after the manifest's policies accept every one: endpoint pattern, servers,
+ * minimum PSK length, and require-work-order (imported names were not reserved by a work order of this manifest).
+ */
 export async function importRecords(store: ManifestStore, rows: NewManifestRecord[]): Promise<void> {
   const policy = await store.getPolicy()
-  for (const r of rows) enforcePolicy(policy, { via: 'manifest import', endpoints: [r.endpoint], serverUri: r.serverUri, security: r.security })
+  for (const r of rows) {
+    const pskBytes = pskBytesOf.get(r)
+    enforcePolicy(policy, { via: 'manifest import', endpoints: [r.endpoint], jit: true, serverUri: r.serverUri, security: r.security, ...(pskBytes === undefined ? {} : { pskBytes }) })
+  }
   await store.insertMany(rows)
 }

@@ -8,6 +8,7 @@
  * - endpointPattern: every endpoint name must match this regular expression (whole name).
  * - maxCertDays: device certificates may not be valid longer than this.
  */
+import { randomBytes } from 'node:crypto'
 import { usageError } from '../errors.js'
 import { checkDays } from '../validate/bounds.js'
 import { shown } from '../validate/escape.js'
@@ -121,6 +122,24 @@ export function enforcePolicy(policy: ManifestPolicy, r: IssueRequest): void {
       { policy: 'requireWorkOrder' },
     )
   }
+}
+
+/**
+ * The endpoint pattern checked against a `{seq}` template before any number is allocated (allocating advances the
+ * manifest's counter, which is a write): the names for the first and last number the request would get if it starts
+ * at `start` (default 1) — a template the pattern cannot match is refused with the manifest untouched. The names
+ * actually allocated are checked again afterwards.
+ */
+export function precheckTemplatePattern(
+  policy: ManifestPolicy,
+  via: IssueRequest['via'],
+  t: { hasSeq: boolean; deviceFields: readonly string[]; render(v: { seq?: number; now: Date; random: (n: number) => Buffer }): string },
+  o: { count: number; start?: number | undefined; now: Date },
+): void {
+  if (!policy.endpointPattern || !t.hasSeq || t.deviceFields.length > 0) return
+  const first = o.start ?? 1
+  const random = (n: number) => randomBytes(n)
+  enforcePolicy(policy, { via, endpoints: [...new Set([first, first + o.count - 1].map((seq) => t.render({ seq, now: o.now, random })))] })
 }
 
 /** The profile part of an issue request. */

@@ -17,6 +17,8 @@ import { children, intDer, nullDer, octetString, oid, readTlv, seq } from './der
 import { generateKey, isKeyType, keyTypeOf, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
 import type { LoadedCa } from './types.js'
 import { checkDays } from '../validate/bounds.js'
+import { identityProblem } from '../validate/identity.js'
+import { shown } from '../validate/escape.js'
 import { derToPem, isPem, pemBlocks, randomSerial, sha256Colon, sha256Hex } from './util.js'
 
 /** 35 years (izuma-fcc.md §11 recommends 35-year CAs). */
@@ -83,8 +85,11 @@ const DAY = 86_400_000
 
 function validateCaOptions(o: CreateCaOptions): void {
   if (!isKeyType(o.keyType)) throw usageError('E_CA_KEY_TYPE', `Unknown CA key type "${String(o.keyType)}".`, 'Use ec-p256 (Izuma), ec-p384, rsa-2048 or rsa-3072.')
-  if (o.name.trim().length === 0 || o.name.length > 64) {
-    throw usageError('E_CA_NAME_INVALID', 'The CA name (subject CN) must be 1..64 characters.', 'Pass --name "Factory Line 1 CA".')
+  // Subject fields are identity fields (validate/identity.ts): printable, bounded, one documented character set — an
+  // escape sequence or a newline + "CN=…" never reaches a certificate subject or a terminal.
+  const nameProblem = identityProblem(o.name)
+  if (nameProblem) {
+    throw usageError('E_CA_NAME_INVALID', `The CA name (subject CN) "${shown(o.name)}" is refused: ${nameProblem}.`, 'Pass --name "Factory Line 1 CA": 1..64 letters, digits, space and . _ - : / + # @ ( ) ,')
   }
   checkDays(o.days)
   if (o.pathLen !== undefined && (!Number.isInteger(o.pathLen) || o.pathLen < 0 || o.pathLen > MAX_CHAIN - 2)) {
@@ -94,8 +99,28 @@ function validateCaOptions(o: CreateCaOptions): void {
     throw usageError('E_CA_COUNTRY_INVALID', `Country must be a two-letter ISO 3166 code (got "${o.country}").`, 'Pass e.g. --country FI.')
   }
   for (const [flag, v] of [['--org', o.org], ['--org-unit', o.orgUnit]] as const) {
-    if (v !== undefined && (v.length === 0 || v.length > 64)) throw usageError('E_CA_NAME_INVALID', `${flag} must be 1..64 characters.`, `Shorten ${flag}.`)
+    const problem = v === undefined ? undefined : identityProblem(v)
+    if (problem) throw usageError('E_CA_NAME_INVALID', `${flag} "${shown(v!)}" is refused: ${problem}.`, `Use 1..64 letters, digits, space and . _ - : / + # @ ( ) , in ${flag}.`)
   }
+}
+
+/** The certificates of a --chain PEM file, each one parsed: an unreadable file or a block that is no certificate is refused. */
+function readChainFile(path: string): Buffer[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'latin1')
+  } catch (error) {
+    throw new LwprovError('E_CERT_UNREADABLE', `Cannot read the chain file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`, { hint: 'Check the --chain path.', cause: error })
+  }
+  let ders: Buffer[]
+  try {
+    ders = pemBlocks(text).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der)
+    for (const d of ders) new X509Certificate(d)
+  } catch (error) {
+    throw new LwprovError('E_CERT_UNREADABLE', `${path} holds a CERTIFICATE block that is not an X.509 certificate.`, { hint: 'Pass a PEM file with the CA issuers (leaf first) with --chain.', cause: error })
+  }
+  if (ders.length === 0) throw new LwprovError('E_CERT_UNREADABLE', `${path} holds no PEM certificate.`, { hint: 'Pass a PEM file with the CA issuers (leaf first) with --chain.' })
+  return ders
 }
 
 /**
@@ -480,10 +505,7 @@ export async function importCa(opts: ImportCaOptions): Promise<CreatedCa> {
     throw new LwprovError('E_CERT_UNREADABLE', `Cannot read certificate file ${opts.certPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`, { hint: 'Check the --cert path.', cause: error })
   }
   let chain: Buffer[] = isPem(data) ? pemBlocks(data.toString('latin1')).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der) : [data]
-  if (opts.chainPath !== undefined) {
-    const extra = pemBlocks(readFileSync(opts.chainPath, 'latin1')).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der)
-    chain = [...chain, ...extra.filter((d) => !chain.some((c) => c.equals(d)))]
-  }
+  if (opts.chainPath !== undefined) chain = [...chain, ...readChainFile(opts.chainPath).filter((d) => !chain.some((c) => c.equals(d)))]
   const certDer = chain[0]
   let facts: CertFacts
   try {

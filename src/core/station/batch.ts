@@ -4,8 +4,8 @@
  * header and the rows (with their claim-code hashes) are written in one manifest transaction.
  */
 import { checkCount, parseDate } from '../validate/bounds.js'
-import { csvSafe } from '../validate/escape.js'
-import { enforcePolicy } from '../manifest/policy.js'
+import { csvSafe, shown } from '../validate/escape.js'
+import { enforcePolicy, precheckTemplatePattern } from '../manifest/policy.js'
 import { randomBytes } from 'node:crypto'
 
 import { conflictError, LwprovError, usageError } from '../errors.js'
@@ -54,7 +54,7 @@ const BATCH_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
 /** Validates a work-order / batch name (it appears in file names, exports and label sheets). */
 export function validateBatchName(name: string): void {
   if (!BATCH_NAME.test(name)) {
-    throw usageError('E_BATCH_NAME_INVALID', `'${name}' is not a valid work-order name.`, 'Use 1..64 letters, digits, ".", "_", ":" or "-", e.g. WO-1234.')
+    throw usageError('E_BATCH_NAME_INVALID', `'${shown(name)}' is not a valid work-order name.`, 'Use 1..64 letters, digits, ".", "_", ":" or "-", e.g. WO-1234.')
   }
 }
 
@@ -84,6 +84,9 @@ export async function createWorkOrder(store: ManifestStore, req: WorkOrderReques
     throw usageError('E_TEMPLATE_NOT_UNIQUE', `'${req.template}' is a single name; --count ${req.count} needs a template.`, 'Add {seq:06} to --endpoint.')
   }
   if (await store.getBatch(req.name)) throw batchExists(req.name)
+  const policy = await store.getPolicy()
+  if (req.serverUri) enforcePolicy(policy, { via: 'batch create', serverUri: req.serverUri })
+  precheckTemplatePattern(policy, 'batch create', t, { count: req.count, start: req.start, now: req.now })
   const random = req.random ?? randomBytes
   const first = t.hasSeq ? await store.allocateSeq(t.source, req.count, req.start) : undefined
   const devices: ReservedDevice[] = []
@@ -113,7 +116,7 @@ export async function createWorkOrder(store: ManifestStore, req: WorkOrderReques
     })
   }
   // Work orders are the sanctioned way to name endpoints, but the names and server still obey the manifest's policy.
-  enforcePolicy(await store.getPolicy(), { via: 'batch create', endpoints: rows.map((r) => r.endpoint), ...(req.serverUri ? { serverUri: req.serverUri } : {}) })
+  enforcePolicy(policy, { via: 'batch create', endpoints: rows.map((r) => r.endpoint), ...(req.serverUri ? { serverUri: req.serverUri } : {}) })
   const header: Omit<BatchRecord, 'createdAt'> = {
     name: req.name,
     template: t.source,
@@ -165,9 +168,18 @@ export interface BatchStatus {
 export async function batchStatus(store: ManifestStore, name: string, now: Date): Promise<BatchStatus> {
   const b = await store.getBatch(name)
   if (!b) {
-    throw usageError('E_BATCH_NOT_FOUND', `No work order named ${name}.`, 'List work orders with `lwprov batch list`.')
+    throw usageError('E_BATCH_NOT_FOUND', `No work order named ${shown(name)}.`, 'List work orders with `lwprov batch list`.')
   }
   return summarize(store, b, now)
+}
+
+/**
+ * Refuses a --batch naming nothing: neither a work order nor any row's batch (`credentials generate` records a batch
+ * by its rows alone). Checked before a port is opened, or before a filter silently matches nothing.
+ */
+export async function requireBatch(store: Pick<ManifestStore, 'getBatch' | 'count'>, name: string): Promise<void> {
+  if ((await store.getBatch(name)) !== undefined || (await store.count({ batch: name })) > 0) return
+  throw usageError('E_BATCH_NOT_FOUND', `There is no batch named ${shown(name)}.`, 'List them with `lwprov batch list`, or check --batch.', { batch: name })
 }
 
 /** Status of every work order, oldest first. */

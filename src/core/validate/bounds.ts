@@ -4,6 +4,7 @@
  * The limits are documented in README ("Input limits").
  */
 import { usageError } from '../errors.js'
+import { shown } from './escape.js'
 
 /** Most endpoints one command issues or reserves (`--count`, lines of `--endpoints`). */
 export const MAX_COUNT = 100_000
@@ -54,15 +55,27 @@ export function parseDuration(text: string, flag: string): number {
   return ms
 }
 
-/** An ISO date or date-time between 2000-01-01 and 9999-12-31. */
+/**
+ * Whether the YYYY-MM-DD the text starts with is a day of the calendar: `Date` rolls 2026-02-30 over to March 2 (and
+ * accepts day 31 of any month in date-times), so the day is checked against the month's length.
+ */
+function calendarDay(t: string): boolean {
+  const y = Number(t.slice(0, 4))
+  const mo = Number(t.slice(5, 7))
+  const d = Number(t.slice(8, 10))
+  if (mo < 1 || mo > 12 || d < 1) return false
+  return d <= new Date(Date.UTC(y, mo, 0)).getUTCDate()
+}
+
+/** An ISO date or date-time between 2000-01-01 and 9999-12-31, on a real calendar day. */
 export function parseDate(text: string, flag: string): Date {
   const t = text.trim()
   const d = /^\d{4}-\d{2}-\d{2}$/.test(t) ? new Date(`${t}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}[T ]/.test(t) ? new Date(t) : new Date(Number.NaN)
-  if (Number.isNaN(d.getTime())) {
-    throw usageError('E_DATE_INVALID', `${flag} '${text}' is not a date.`, `Write ${flag} 2026-12-01 or ${flag} 2026-12-01T08:00:00Z.`)
+  if (Number.isNaN(d.getTime()) || !calendarDay(t)) {
+    throw usageError('E_DATE_INVALID', `${flag} '${shown(text)}' is not a date.`, `Write ${flag} 2026-12-01 or ${flag} 2026-12-01T08:00:00Z.`)
   }
   if (d.getTime() < MIN_DATE || d.getTime() > MAX_DATE) {
-    throw usageError('E_DATE_INVALID', `${flag} '${text}' is outside 2000-01-01..9999-12-31.`, `Write a date such as ${flag} 2026-12-01.`)
+    throw usageError('E_DATE_INVALID', `${flag} '${shown(text)}' is outside 2000-01-01..9999-12-31.`, `Write a date such as ${flag} 2026-12-01.`)
   }
   return d
 }

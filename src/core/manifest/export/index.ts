@@ -117,13 +117,28 @@ async function asExportError<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (e) {
+    throw exportWriteError(e)
+  }
+}
+
+/** The same, for the synchronous checks of --out made before any row is read. */
+export function asExportErrorSync<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (e) {
+    throw exportWriteError(e)
+  }
+}
+
+function exportWriteError(e: unknown): unknown {
+  {
     if (e instanceof LwprovError && EXPORT_WRITE_CODES.has(e.code)) {
       const path = String(e.details?.path ?? '')
       const errno = e.details?.errno as string | undefined
       const why = errno === 'ENOTDIR' || errno === 'EEXIST' ? 'a parent of it is a file, not a directory' : errno === 'EISDIR' ? 'it is a directory' : e.message
-      throw usageError('E_EXPORT_WRITE', `Cannot write ${path}: ${why}${errno ? ` (${errno})` : ''}.`, 'Check --out: its parent must be a directory you can write (for pem, --out names a directory).', { path, ...(errno ? { errno } : {}) })
+      return usageError('E_EXPORT_WRITE', `Cannot write ${path}: ${why}${errno ? ` (${errno})` : ''}.`, 'Check --out: its parent must be a directory you can write (for pem, --out names a directory).', { path, ...(errno ? { errno } : {}) })
     }
-    throw e
+    return e
   }
 }
 
