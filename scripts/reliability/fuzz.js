@@ -147,7 +147,7 @@ export async function run(ctx) {
   }
   if (d.hung) fig.finding(`hang: ${d.hung}`)
   if (d.crashed) fig.finding(`worker crashed: ${d.crashed}`)
-  fig.tried = `${d.results.length} decoders (${d.results.map((x) => x.name.split(' (')[0]).join(', ')}) × ${DECODER_INPUTS} random/mutated inputs`
+  fig.tried = `${d.results.length} decoders (CBOR ×2, SenML-CBOR, TLV ×3, lwprov frames + messages, FTCD frames ×2, FCC responses) × ${DECODER_INPUTS} random/mutated inputs`
   figs.push(fig)
   return figs
 }

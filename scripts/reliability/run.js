@@ -21,6 +21,8 @@ const ctx = {
   written: [dir],
   /** Files that are --include-secrets outputs (they may hold secrets). */
   secretOutputs: new Set(),
+  /** Files the suite itself made as test input (e.g. openssl keys for `ca import`): not lwprov's output, not scanned. */
+  inputs: [],
   /** Manifests the suite wrote → their master key (hex; default env's): their secrets are exported for the scan. */
   manifests: new Map(),
   env: {

@@ -94,7 +94,7 @@ export const deviceInfoFlags = {
   'model-number': Flags.string({ summary: 'Model number.', env: 'LWPROV_MODEL_NUMBER', helpGroup: 'DEVICE INFO' }),
   'device-type': Flags.string({ summary: 'Device type.', env: 'LWPROV_DEVICE_TYPE', helpGroup: 'DEVICE INFO' }),
   'hardware-version': Flags.string({ summary: 'Hardware version.', env: 'LWPROV_HARDWARE_VERSION', helpGroup: 'DEVICE INFO' }),
-  'memory-total-kb': Flags.integer({ summary: 'Total memory in KiB.', env: 'LWPROV_MEMORY_TOTAL_KB', helpGroup: 'DEVICE INFO' }),
+  'memory-total-kb': Flags.integer({ summary: 'Total memory in KiB.', min: 0, max: 4_294_967_295, env: 'LWPROV_MEMORY_TOTAL_KB', helpGroup: 'DEVICE INFO' }),
   'serial-number': Flags.string({ summary: 'Device serial number, or a template such as SN-{seq:06}.', helpGroup: 'DEVICE INFO' }),
   timezone: Flags.string({ summary: 'Device time zone, e.g. Europe/Helsinki.', helpGroup: 'DEVICE INFO' }),
   'utc-offset': Flags.string({ summary: 'UTC offset, e.g. +02:00.', helpGroup: 'DEVICE INFO' }),

@@ -17,6 +17,7 @@ import {
   loadTemplate,
   MODEL_FIELD_DOCS,
   openDeveloperCa,
+  checkOutPath,
   prepareOutputDir,
   runDevcert,
   writeOutputFiles,
@@ -70,6 +71,7 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
     const template = loadTemplate(flags.template)
     const profile = profileFromFlags({ ...flags, mode: flags.mode ?? 'bootstrap', security: flags.security ?? 'cert' })
     const caDir = flags.ca ?? defaultDeveloperCaDir()
+    checkOutPath(flags.out)
     const explicitKey = masterKeyFromFlags(flags, false)
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
     // A policy refusal must write nothing, not even the per-user key below (runDevcert checks again, with the row).

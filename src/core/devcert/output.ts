@@ -11,6 +11,21 @@ import { assertOutputTarget, openOutputFile, type OutputFile } from '../fs/safe-
 import type { RenderedFile } from './templates.js'
 
 /**
+ * --out names regular files: the template's other files go beside it, so --out /dev/null would put a secret header
+ * into /dev (and the credential would be recorded but lost). Checked before anything is created.
+ */
+export function checkOutPath(outPath: string): void {
+  let special = false
+  try {
+    const st = statSync(resolve(outPath))
+    special = !st.isFile() && !st.isDirectory()
+  } catch {
+    // missing: it will be created
+  }
+  if (special) throw usageError('E_OUTPUT_IS_SPECIAL', `${resolve(outPath)} is not a regular file.`, 'Pass --out a regular file path, e.g. ./src/lwm2m_credentials.c. Nothing was issued.', { path: resolve(outPath) })
+}
+
+/**
  * Makes sure the files can be written beside `outPath` before anything is recorded: creates the directory, creates
  * and removes a probe file in it, and refuses targets that are directories. Without this an unwritable --out would
  * consume the endpoint (and a developer-CA slot) and the rerun would fail as a duplicate.
@@ -21,6 +36,7 @@ export function prepareOutputDir(outPath: string, names: string[], force = false
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message
     throw usageError('E_DEVCERT_OUT_UNWRITABLE', `Cannot write ${what}: ${code}.`, 'Check the --out path and its permissions. Nothing was issued.', { path: what, code })
   }
+  checkOutPath(outPath)
   try {
     mkdirSync(dir, { recursive: true })
   } catch (e) {
