@@ -13,7 +13,7 @@ import { X509Certificate, randomBytes } from 'node:crypto'
 import { generateCredentialSets, toManifestRecord } from '../credentials/generate.js'
 import { ExitCode, type ExitCodeName, LwprovError, conflictError, deviceError, transportError, usageError } from '../errors.js'
 import { parseEndpointTemplate, validateEndpointName } from '../lwm2m/endpoint.js'
-import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/types.js'
+import type { ManifestRecord, ManifestStore, ProofName, StatusUpdate } from '../manifest/types.js'
 import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import { derToPem, signCsr, type LoadedCa } from '../pki/index.js'
 import { assertBatchActive } from '../manifest/batch-window.js'
@@ -26,6 +26,7 @@ import {
   type DeviceIdentity,
   type InjectionHooks,
   type InjectionPlan,
+  type InjectionResult,
   type InjectionStep,
   type ProvisioningProtocol,
   type Timeouts,
@@ -97,6 +98,8 @@ export interface InjectOutcome {
   /** SHA-256 of the device certificate (certificate mode). */
   fingerprint?: string
   readbackDigest: string
+  /** How the device proved what it stored (manifest column `proof`). */
+  proof: ProofName
   enrollmentId?: string
   /** Connections it took (1 = no retry). */
   attempts: number
@@ -113,6 +116,14 @@ function asLwprov(e: unknown, link: string, step: InjectionStep): LwprovError {
   if (e instanceof LwprovError) return e
   const err = e instanceof Error ? e : new Error(String(e))
   return new LwprovError('E_INJECT_FAILED', `${link}: ${step} failed: ${err.message}`, { exit: 'bug', cause: err })
+}
+
+/**
+ * The proof a verified result is recorded with: what the protocol reports, else what each protocol's verification
+ * is (lwprov without a report: the read-back digest; FCC: the device's success status).
+ */
+function proofOf(protocol: 'fcc' | 'lwprov', result: InjectionResult): ProofName {
+  return result.proof ?? (protocol === 'fcc' ? 'fcc-status' : 'digest')
 }
 
 /** The identity the manifest matches a device by. */
@@ -305,6 +316,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           status: 'verified',
           deviceId: deviceId ?? null,
           readbackDigest: result.readbackDigest,
+          proof: proofOf(opts.protocol.name, result),
           statusReason: null,
           // New credentials were made in this session: an enrollment id of an older certificate no longer applies.
           enrollmentId: result.enrollmentId ?? null,
@@ -319,6 +331,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           port: linkName,
           ...(fingerprint ? { fingerprint } : {}),
           readbackDigest: result.readbackDigest,
+          proof: proofOf(opts.protocol.name, result),
           ...(result.enrollmentId ? { enrollmentId: result.enrollmentId } : {}),
           attempts: attempt + 1,
           deviceKeygen,

@@ -39,5 +39,6 @@ export function buildFilter(f: { batch?: string | undefined; status?: string[] |
 /** A record for display / `--json`: everything except the sealed secret blob, plus whether there is one. */
 export function publicRecord(r: ManifestRecord): Omit<ManifestRecord, 'secret'> & { hasSecret: boolean } {
   const { secret, ...rest } = r
-  return { ...rest, hasSecret: Boolean(secret && secret.length > 0) }
+  // `proof` NULL (never verified here, imported, or a pre-v4 row not verified) reads as 'none'.
+  return { ...rest, proof: r.proof ?? 'none', hasSecret: Boolean(secret && secret.length > 0) }
 }

@@ -2,7 +2,6 @@ import { createHash, webcrypto } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import * as x509 from '@peculiar/x509'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { encodeCbor } from '../../../src/core/cbor.js'
 import { DEFAULT_TIMEOUTS } from '../../../src/core/inject/types.js'
 import { FrameScanner, FrameType, encodeFrame } from '../../../src/core/inject/lwprov/codec.js'
 import { LwprovProtocol, LwprovSimDevice, type LwprovSimOptions } from '../../../src/core/inject/lwprov/index.js'
@@ -15,14 +14,14 @@ import { lwprovFailure } from '../../helpers/errors.js'
 /** Short enough to keep lost-frame tests quick, long enough that a loaded CI machine causes no spurious resends. */
 const FAST: Timeouts = { identify: 1000, frame: 1000, commit: 3000, total: 20_000 }
 
-/** Test payload encoder: a CBOR array (what the device expects) big enough to need several DATA frames. */
+/**
+ * Test payload encoder: the real SenML-CBOR configuration (the v2 proof needs a device that can find its PSK or key
+ * in what it stored) with a 2500-byte server key, big enough to need several DATA frames.
+ */
 function fakeSenml(c: CredentialSet): Buffer {
-  return encodeCbor([
-    new Map<number, string | Uint8Array>([[0, '/0/1/0'], [3, c.serverUri]]),
-    new Map<number, string | Uint8Array>([[0, '/0/1/3'], [8, c.certificateDer ?? Buffer.from(c.pskIdentity ?? '')]]),
-    new Map<number, string | Uint8Array>([[0, '/0/1/5'], [8, c.psk ?? new Uint8Array(0)]]),
-    new Map<number, string | Uint8Array>([[0, '/0/1/4'], [8, Buffer.alloc(2500, 0x5a)]]),
-  ])
+  const cfg = buildLwm2mConfig(c)
+  cfg.security[0]!.serverPublicKey = Buffer.alloc(2500, 0x5a)
+  return encodeSenmlCbor(cfg)
 }
 
 function creds(over: Partial<CredentialSet> = {}): CredentialSet {
@@ -110,7 +109,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
   it('identifies the device', async () => {
     const w = wire({ imei: '490154203237518', mac: '02:00:00:00:00:01', maxFrame: 512 })
     const id = await proto().identify(w.link, FAST, {})
-    expect(id).toMatchObject({ serial: 'SIM-0001', imei: '490154203237518', mac: '02:00:00:00:00:01', protocolVersion: 1, maxFrame: 512 })
+    expect(id).toMatchObject({ serial: 'SIM-0001', imei: '490154203237518', mac: '02:00:00:00:00:01', protocolVersion: 2, maxFrame: 512 })
     expect(id.capabilities).toEqual(['senml-cbor', 'tlv', 'keygen'])
   })
 

@@ -29,7 +29,12 @@ describe('filter flags', () => {
 
   it('publicRecord drops the sealed blob', () => {
     const r = publicRecord({ endpoint: 'x', secret: Buffer.alloc(3) } as ManifestRecord)
-    expect(r).toEqual({ endpoint: 'x', hasSecret: true })
+    expect(r).toEqual({ endpoint: 'x', proof: 'none', hasSecret: true })
+  })
+
+  it('publicRecord shows the proof a row was verified with, and none when there is none', () => {
+    expect(publicRecord({ endpoint: 'x', proof: 'pop-hmac' } as ManifestRecord).proof).toBe('pop-hmac')
+    expect(publicRecord({ endpoint: 'x', proof: null } as ManifestRecord).proof).toBe('none')
   })
 })
 

@@ -32,6 +32,8 @@ export interface ExportRow {
   binding: string | null
   enrollmentId: string | null
   readbackDigest: string | null
+  /** How the verification was proven: pop-hmac | pop-signature | digest | fcc-status | none. */
+  proof: string
   statusReason: string | null
   developer: boolean
   template: string | null
@@ -63,6 +65,7 @@ export const ROW_FIELDS: ReadonlyArray<keyof ExportRow> = [
   'binding',
   'enrollmentId',
   'readbackDigest',
+  'proof',
   'statusReason',
   'developer',
   'template',
@@ -94,6 +97,7 @@ export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow 
     binding: r.binding ?? null,
     enrollmentId: r.enrollmentId ?? null,
     readbackDigest: r.readbackDigest ?? null,
+    proof: r.proof ?? 'none',
     statusReason: r.statusReason ?? null,
     developer: r.developer,
     template: r.template ?? null,
