@@ -4,7 +4,6 @@
  * checks, the work order, the ports, the confirmation, then the secrets (master key, CA). The command wires the
  * result into the core station service.
  */
-import fs from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 
@@ -19,7 +18,7 @@ import type { ManifestStore } from '../core/manifest/types.js'
 import type { CredentialProfile, DeviceInfo } from '../core/model.js'
 import type { LoadedCa } from '../core/pki/index.js'
 import { listBatchStatuses } from '../core/station/batch.js'
-import { isExplicit, mergeSettings, parseStationProfile, PROFILE_KEYS } from '../core/station/profile.js'
+import { isExplicit, loadStationProfile, mergeSettings } from '../core/station/profile.js'
 import { stationWorkOrder, type StationWorkOrder } from '../core/station/service.js'
 import {
   deviceInfoFromFlags,
@@ -80,7 +79,7 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   let profilePath = parsed.profile
   if (!profilePath && interactive && missingFlags(parsed).length > 0) profilePath = await prompts.askProfile()
   let s = parsed
-  if (profilePath) s = mergeSettings(parsed, parseStationProfile(readProfile(profilePath), profilePath, PROFILE_KEYS), explicit)
+  if (profilePath) s = mergeSettings(parsed, loadStationProfile(profilePath), explicit)
 
   if (!interactive) {
     const missing = missingFlags(s)
@@ -166,12 +165,4 @@ export async function autoPorts(vid?: string, pid?: string): Promise<PortInfo[]>
   const norm = (x?: string) => x?.toLowerCase().replace(/^0x/, '').padStart(4, '0')
   const all = await listPorts()
   return all.filter((p) => (vid ? p.vendorId === norm(vid) : p.vendorId !== undefined) && (pid ? p.productId === norm(pid) : true))
-}
-
-function readProfile(p: string): string {
-  try {
-    return fs.readFileSync(p, 'utf8')
-  } catch {
-    throw usageError('E_PROFILE_UNREADABLE', `Cannot read station profile ${p}.`, 'Check the --profile path.')
-  }
 }
