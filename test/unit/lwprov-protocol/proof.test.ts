@@ -118,3 +118,23 @@ describe('checkProof', () => {
     expect(checkProof({ security: 'cert', certificateDer: Buffer.from([0x30, 0x00]) }, challenge, { kind: 2, proof: Buffer.alloc(70) })).toMatch(/cannot be parsed/)
   })
 })
+
+describe('simulated device', () => {
+  it('answers a malformed CHALLENGE (or any malformed request) with ERROR BAD_MESSAGE instead of crashing', async () => {
+    const { LwprovSimDevice } = await import('../../../src/core/inject/lwprov/sim.js')
+    const { FrameScanner, FrameType, encodeFrame } = await import('../../../src/core/inject/lwprov/codec.js')
+    const out: Buffer[] = []
+    const sim = new LwprovSimDevice({ serial: 'SIM-BAD' })
+    sim.onSend((b) => out.push(b))
+    sim.receive(encodeFrame({ type: FrameType.HELLO, seq: 1, payload: encodeHostHello(4096) }))
+    sim.receive(encodeFrame({ type: FrameType.CHALLENGE, seq: 2, payload: Buffer.alloc(5) }))
+    sim.receive(encodeFrame({ type: FrameType.BEGIN, seq: 3, payload: Buffer.alloc(3) }))
+    const scanner = new FrameScanner()
+    const frames = out.flatMap((b) => scanner.push(b)).flatMap((e) => (e.kind === 'frame' ? [e.frame] : []))
+    const errors = frames.filter((f) => f.type === FrameType.ERROR)
+    expect(errors.map((f) => [f.seq, f.payload.readUInt16BE(0)])).toEqual([
+      [2, 2],
+      [3, 2],
+    ])
+  })
+})

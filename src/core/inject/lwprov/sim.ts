@@ -12,6 +12,7 @@ import {
   Capability,
   DeviceErrorCode,
   KeyType,
+  MessageError,
   NakReason,
   PayloadFormat,
   ProofKind,
@@ -110,11 +111,22 @@ export class LwprovSimDevice {
 
   receive(chunk: Buffer): void {
     for (const ev of this.scanner.push(chunk)) {
-      if (ev.kind === 'frame') this.handle(ev.frame)
+      if (ev.kind === 'frame') this.handleSafely(ev.frame)
       else if (ev.kind === 'corrupt') {
         // Only a frame whose header survived names a sequence number worth NAKing; a broken header may be noise.
         if (ev.reason === 'crc') this.send(FrameType.NAK, ev.seq ?? 0, Buffer.from([NakReason.crc]), false)
       }
+    }
+  }
+
+  /** A malformed request payload is answered BAD_MESSAGE, as firmware does; it never takes the simulator down. */
+  private handleSafely(f: Frame): void {
+    try {
+      this.handle(f)
+    } catch (e) {
+      if (!(e instanceof MessageError)) throw e
+      this.log(`lwprov: error ${DeviceErrorCode.BAD_MESSAGE}: ${e.message}`)
+      this.reply(f, FrameType.ERROR, encodeError(DeviceErrorCode.BAD_MESSAGE, e.message))
     }
   }
 
