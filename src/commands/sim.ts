@@ -5,7 +5,7 @@ import { Flags } from '@oclif/core'
 import { startSimulator, type SimProtocol } from '../adapters/sim-runner.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { usageError } from '../core/errors.js'
-import { FAULT_KINDS, parseFault } from '../core/inject/faults.js'
+import { FAULT_KINDS, checkLwprovOnly, parseFault } from '../core/inject/faults.js'
 
 export interface SimResult {
   protocol: SimProtocol
@@ -27,8 +27,7 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
     '<%= config.bin %> sim --protocol fcc --tcp 0 --json',
     '<%= config.bin %> sim --protocol lwprov --link /tmp/dev1 --fault drop --fault-at 120 --fault-once',
     '<%= config.bin %> sim --protocol lwprov --link /tmp/dev2 --renew --baud 115200',
-    '<%= config.bin %> sim --protocol lwprov --link /tmp/dev3 --protocol-version 1',
-    '<%= config.bin %> sim --protocol lwprov --link /tmp/dev4 --fault liar',
+    '<%= config.bin %> sim --protocol lwprov --link /tmp/dev3 --fault liar --protocol-version 1',
   ]
 
   static override flags = {
@@ -50,9 +49,7 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
   async run(): Promise<SimResult> {
     const { flags } = await this.parse(Sim)
     const fault = parseFault(flags.fault, flags['fault-at'], flags['fault-once'])
-    if (flags.protocol !== 'lwprov' && (fault?.kind === 'liar' || flags['protocol-version'] !== 2)) {
-      throw usageError('E_FAULT_INVALID', `${fault?.kind === 'liar' ? '--fault liar' : '--protocol-version'} applies to --protocol lwprov only.`, 'Drop it, or use --protocol lwprov.')
-    }
+    checkLwprovOnly(flags.protocol, fault, flags['protocol-version'])
     if (flags.link !== undefined && flags.link.trim() === '') throw usageError('E_LINK_INVALID', '--link is empty.', 'Pass a path such as /tmp/lwprov-dev0.')
     const quiet = this.jsonEnabled()
     const sim = await startSimulator({

@@ -4,20 +4,8 @@ import { shown } from '../../core/validate/escape.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
-import { publicRecord } from '../../core/manifest/query.js'
+import { describeProof, publicRecord } from '../../core/manifest/query.js'
 import { notFoundError } from '../../core/manifest/sqlite.js'
-
-/** What a row's proof means, for the technician (the manifest column holds the short name). */
-function proofText(p: string): string {
-  const what: Record<string, string> = {
-    'pop-hmac': 'proof of possession: HMAC-SHA256 with the stored PSK (lwprov v2)',
-    'pop-signature': 'proof of possession: signature with the stored private key (lwprov v2)',
-    digest: 'read-back digest only (weaker: lwprov v1 device or NoSec)',
-    'fcc-status': 'FCC device status',
-    none: 'none recorded (imported or verified before lwprov recorded proofs)',
-  }
-  return `${p} — ${what[p] ?? 'unknown'}`
-}
 
 export default class ManifestShow extends BaseCommand {
   static override summary = 'Show one endpoint: status, credentials (never the secrets), device, station, history fields.'
@@ -54,7 +42,7 @@ export default class ManifestShow extends BaseCommand {
       ['device', rec.deviceId],
       ['station', rec.station],
       ['read-back digest', rec.readbackDigest],
-      ['proof', rec.status === 'verified' ? proofText(rec.proof ?? 'none') : undefined],
+      ['proof', rec.status === 'verified' ? describeProof(rec.proof ?? 'none') : undefined],
       ['developer', rec.developer ? 'yes' : undefined],
       ['provenance', rec.provenance],
       ['template', rec.template === null || rec.template === undefined ? undefined : `${rec.template} #${rec.seq}`],

@@ -49,6 +49,14 @@ export interface SimDeviceOptions {
   log?: (line: string) => void
 }
 
+/** `--fault liar` and `--protocol-version` describe lwprov devices only. */
+export function checkLwprovOnly(protocol: string, fault: FaultSpec | undefined, protocolVersion: number | undefined): void {
+  if (protocol === 'lwprov') return
+  if (fault?.kind === 'liar' || (protocolVersion !== undefined && protocolVersion !== 2)) {
+    throw usageError('E_FAULT_INVALID', `${fault?.kind === 'liar' ? '--fault liar' : '--protocol-version'} applies to --protocol lwprov only.`, 'Drop it, or use --protocol lwprov.')
+  }
+}
+
 /** Checks a fault spec from the command line. */
 export function parseFault(kind: string | undefined, at: number | undefined, once: boolean): FaultSpec | undefined {
   if (kind === undefined) {

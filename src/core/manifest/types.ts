@@ -25,7 +25,7 @@ export const ENDPOINT_STATUSES: readonly EndpointStatus[] = [
  * - `digest`: the read-back digest only (lwprov v1 devices, NoSec): a device that stores nothing but echoes the
  *   digest it was sent cannot be told apart;
  * - `fcc-status`: the Izuma FCC device's success status;
- * - `none`: not proven here (imported, never verified). NULL in the database reads as `none`.
+ * - `none`: not proven here (imported rows, rows never verified). NULL in the database reads as `none`.
  */
 export type ProofName = 'pop-hmac' | 'pop-signature' | 'digest' | 'fcc-status' | 'none'
 export const PROOF_NAMES: readonly ProofName[] = ['pop-hmac', 'pop-signature', 'digest', 'fcc-status', 'none']
