@@ -49,7 +49,6 @@ typedef struct {
     struct timeval started;
     uint8_t mem_store[LWPROV_MAX_PAYLOAD];
     size_t mem_len;
-    int mem_has_key;
 } device;
 
 static int write_all(int fd, const uint8_t *buf, size_t len)
@@ -109,7 +108,6 @@ static int dev_store(void *ctx, const uint8_t *payload, size_t len, int use_gene
         }
         memcpy(d->mem_store, payload, len);
         d->mem_len = len;
-        d->mem_has_key = use_generated_key;
         return LWPROV_OK;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp", d->store_path);

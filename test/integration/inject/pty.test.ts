@@ -154,8 +154,8 @@ describe('Izuma FCC (fcc sim)', () => {
       identity: { serial: 'SN-TCP-1' },
       endpoint: 'fcctcp0001',
     })
-    expect(out).toMatchObject({ status: 'verified', protocol: 'fcc', deviceId: 'SN-TCP-1', port: `tcp://127.0.0.1:${s.port}` })
-    expect((await store.get('fcctcp0001'))!.status).toBe('verified')
+    expect(out).toMatchObject({ status: 'verified', protocol: 'fcc', deviceId: 'SN-TCP-1', port: `tcp://127.0.0.1:${s.port}`, proof: 'fcc-status' })
+    expect((await store.get('fcctcp0001'))!).toMatchObject({ status: 'verified', proof: 'fcc-status' })
   })
 
   it('bootstrap certificate over a PTY (log text on the line)', async () => {

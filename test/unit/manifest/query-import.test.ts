@@ -53,6 +53,7 @@ describe('import', () => {
     shortServerId: 7,
     developer: false,
     secret: sealSecrets(key, { psk }, 'imp-1'),
+    proof: 'pop-hmac',
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-02T00:00:00.000Z',
   }
@@ -79,6 +80,9 @@ describe('import', () => {
       const r = rows[0]!
       expect(r).toMatchObject({ endpoint: 'imp-1', batch: 'b', status: 'verified', provenance: 'imported', shortServerId: 7, readbackDigest: 'ab'.repeat(32), serverUri: 'coaps://s:5684', createdAt: '2026-01-01T00:00:00.000Z' })
       expect(openSecrets(key, r.secret!, 'imp-1').psk?.equals(psk)).toBe(true)
+      // The export says how the row was proven; an import does not take the file's word for it.
+      expect(await exported(fmt)).toContain('pop-hmac')
+      expect(r.proof ?? null).toBeNull()
     })
   }
 
