@@ -57,6 +57,8 @@ export interface SetupContext {
   envOf: (flag: string) => string | undefined
   interactive: boolean
   warn: (text: string) => void
+  /** A line for the technician on stderr. */
+  info: (text: string) => void
   onCleanup: (fn: () => Promise<void> | void) => void
 }
 
@@ -77,7 +79,13 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   const { interactive } = ctx
   const explicit = (k: string) => isExplicit(ctx.argv, process.env, k, ctx.envOf(k))
   let profilePath = parsed.profile
-  if (!profilePath && interactive && missingFlags(parsed).length > 0) profilePath = await prompts.askProfile()
+  // Every answer is kept, so the run can be printed as the one command that repeats it.
+  const asked: Array<[string, string | number]> = []
+  const answer = <V extends string | number | undefined>(flag: string, v: V): V => {
+    if (v !== undefined) asked.push([flag, v])
+    return v
+  }
+  if (!profilePath && interactive && missingFlags(parsed).length > 0) profilePath = answer('profile', await prompts.askProfile())
   let s = parsed
   if (profilePath) s = mergeSettings(parsed, loadStationProfile(profilePath), explicit)
 
@@ -94,26 +102,35 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   const store = await openStoreFromFlags(s, ctx.onCleanup)
   const now = new Date()
   if (interactive) {
-    if (!s.batch && !s.endpoint) s = { ...s, batch: await prompts.askWorkOrder(await listBatchStatuses(store, now)) }
-    if (!s.protocol) s = { ...s, protocol: await prompts.askProtocol() }
-    if (!s.mode) s = { ...s, mode: await prompts.askMode() }
-    if (!s.security) s = { ...s, security: await prompts.askSecurity() }
-    if (!s.server) s = { ...s, server: await prompts.askServer() }
-    if (!s.ports) s = { ...s, ports: (await prompts.askPorts(await listPorts())).join(',') }
+    if (!s.batch && !s.endpoint) s = { ...s, batch: answer('batch', await prompts.askWorkOrder(await listBatchStatuses(store, now))) }
+    if (!s.protocol) s = { ...s, protocol: answer('protocol', await prompts.askProtocol()) }
+    if (!s.mode) s = { ...s, mode: answer('mode', await prompts.askMode()) }
+    if (!s.security) s = { ...s, security: answer('security', await prompts.askSecurity()) }
+    if (!s.server) s = { ...s, server: answer('server', await prompts.askServer()) }
+    if (!s.ports) s = { ...s, ports: answer('ports', (await prompts.askPorts(await listPorts())).join(',')) }
+    // Certificates are signed by the factory CA: asked now, not discovered missing after every other answer.
+    if (s.security === 'cert' && !s.ca) s = { ...s, ca: answer('ca', await prompts.askCaDir()) }
   }
 
   const given = profileFromFlags(s, ctx.warn)
   const profile = s.protocol === 'fcc' ? withAccountId(given, false) : given
   check(profile)
   await precheckInjectPolicy(store, { via: 'station', endpoint: s.endpoint, batch: s.batch, profile })
+  const masterKey = masterKeyFromFlags(s, profile.security === 'psk')
   const workOrder = await stationWorkOrder(store, s.batch, s.endpoint, now)
   if (workOrder && workOrder.unfinished > 0) {
     ctx.warn(`${workOrder.unfinished} device(s) of ${workOrder.name} were mid-injection when a station stopped; they keep their names and are retried when they come back.`)
   }
   const remaining = workOrder?.remaining
-  if (interactive && s.count === undefined && !s.continuous) s = { ...s, count: await prompts.askCount(remaining) }
+  // A finished work order has nothing to ask about: the run ends at once, saying so (no port is opened).
+  const complete = remaining === 0
+  if (complete) ctx.warn(`Work order ${workOrder!.name} is complete: every name is verified or revoked; nothing to do. Create the next one with \`lwprov batch create\`.`)
+  if (interactive && !complete && s.count === undefined && !s.continuous) s = { ...s, count: answer('count', await prompts.askCount(remaining)) }
   const ports = await resolvePorts(String(s.ports), ctx.warn, s.vid, s.pid)
-  if (interactive && !s.yes) {
+  // The CA's passphrase is asked (or read) before the confirmation too: after "Start?" nothing more is asked.
+  const ca = complete ? undefined : await loadCaFromFlags(s)
+  if (asked.length > 0) ctx.info(`The same run as one command (the passphrase stays out of it):\n  ${equivalentCommand(ctx.argv, asked)}`)
+  if (interactive && !complete && !s.yes) {
     const what = s.count ? `${s.count} device(s)` : s.continuous ? 'devices continuously' : `one device per port`
     if (!(await prompts.confirmRun(`Provision ${what}${s.batch ? ` of ${s.batch}` : ''}${remaining === undefined ? '' : ` (${remaining} to do)`} on ${ports.length} port(s).`))) {
       throw usageError('E_CANCELLED', 'Cancelled at the confirmation prompt.', 'Run the command again when ready.')
@@ -121,8 +138,6 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   }
   if (s.count && remaining !== undefined && s.count > remaining) ctx.warn(`--count ${s.count} is more than the ${remaining} names left in ${s.batch}; the run stops when they are used.`)
 
-  const masterKey = masterKeyFromFlags(s, profile.security === 'psk')
-  const ca = await loadCaFromFlags(s)
   const deviceInfo = deviceInfoFromFlags(s)
   return {
     settings: s,
@@ -136,6 +151,17 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
     ...(masterKey ? { masterKey } : {}),
     ...(deviceInfo ? { deviceInfo } : {}),
   }
+}
+
+/** What was typed plus what the technician answered, as one pasteable command line. */
+export function equivalentCommand(argv: readonly string[], asked: Array<[string, string | number]>): string {
+  const words = ['lwprov', 'station', ...argv]
+  for (const [k, v] of asked) words.push(`--${k}`, String(v))
+  return words.map(shellQuote).join(' ')
+}
+
+export function shellQuote(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`
 }
 
 /** The flags a non-interactive run must have, named the way the user types them. */

@@ -53,7 +53,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     const { flags: parsed } = await this.parse(Station)
     const flagDefs = Station.flags as Record<string, { env?: string }>
     const setup = await setUpStation(
-      { argv: this.argv, envOf: (k) => flagDefs[k]?.env, interactive: isInteractive() && !this.jsonEnabled(), warn: (t) => this.warn(t), onCleanup: (fn) => this.onCleanup(fn) },
+      { argv: this.argv, envOf: (k) => flagDefs[k]?.env, interactive: isInteractive() && !this.jsonEnabled(), warn: (t) => this.warn(t), info: (t) => this.info(t), onCleanup: (fn) => this.onCleanup(fn) },
       parsed,
     )
     const s = setup.settings

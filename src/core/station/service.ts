@@ -47,6 +47,8 @@ export async function stationWorkOrder(store: ManifestStore, batch: string | und
   return { name: batch, remaining: st.remaining, unfinished: st.counts.generated + st.counts.injected }
 }
 
+const NOTHING_TO_DO: StationRunResult = { verified: 0, failed: 0, failures: [], endpoints: [], elapsedMs: 0, devicesPerMinute: 0, stopReason: 'exhausted' }
+
 /** What the station needs from the outside world: serial ports in production, fakes in tests. */
 export interface StationIo {
   openLink(port: string): Promise<ByteLink>
@@ -92,7 +94,8 @@ export async function runStationJob(job: StationJob): Promise<StationResult> {
   const batchHeader = workOrder ? await store.getBatch(workOrder.name) : undefined
   let run: StationRunResult
   try {
-    run = await runStation({
+    // A complete work order: no port is touched (a device would only be identified to be told there is no name left).
+    run = workOrder?.remaining === 0 ? NOTHING_TO_DO : await runStation({
       ports: job.ports,
       ...(job.count === undefined ? {} : { count: job.count }),
       continuous: job.continuous ?? false,
