@@ -319,7 +319,7 @@ function cases(p) {
     ['batch create: name with ESC', [...B, '--name', `WO${ESC}`, '--endpoint', 'b-{seq}', '--count', '2'], 'E_BATCH_NAME_INVALID'],
     ['batch create: existing name', [...B, '--name', 'WO-1', '--endpoint', 'b-{seq}', '--count', '2'], 'E_BATCH_EXISTS'],
     ['batch create: --labels without --claim-codes', [...B1, '--labels', p('labels.csv')], 'E_LABELS_WITHOUT_CODES'],
-    ['batch create: --labels under a file', [...B1, '--claim-codes', '--labels', p('regular-file/x.csv')], 'E_LABELS_UNWRITABLE'],
+    ['batch create: --labels under a file', [...B1, '--claim-codes', '--labels', p('regular-file/x.csv')], 'E_OUTPUT_WRITE'],
     ['batch create: --labels = manifest --force', [...B1, '--claim-codes', '--labels', m, '--force'], 'E_OUTPUT_PROTECTED'],
     ['batch create: no --endpoint', [...B, '--name', 'WO-2', '--count', '2'], 'E_FLAGS_MISSING'],
     ['batch create: unclosed template', [...B, '--name', 'WO-2', '--endpoint', 'b-{seq', '--count', '2'], 'E_TEMPLATE_INVALID'],

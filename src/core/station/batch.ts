@@ -227,19 +227,3 @@ export function labelsCsv(batch: string, devices: ReservedDevice[]): string {
   return `${lines.join('\n')}\n`
 }
 
-/** Safe-output codes that mean "this path cannot be written" (refusals such as E_OUTPUT_EXISTS keep their own code). */
-const LABELS_WRITE_CODES = new Set(['E_OUTPUT_WRITE', 'E_OUTPUT_IS_DIRECTORY', 'E_OUTPUT_NOT_A_DIRECTORY'])
-
-/** Opens the --labels file; a path that cannot be written is E_LABELS_UNWRITABLE (details.code = the errno). */
-export function labelsOutput<T>(open: () => T): T {
-  try {
-    return open()
-  } catch (e) {
-    if (e instanceof LwprovError && LABELS_WRITE_CODES.has(e.code)) {
-      const path = String(e.details?.path ?? '')
-      const errno = (e.details?.errno as string | undefined) ?? e.code
-      throw usageError('E_LABELS_UNWRITABLE', `Cannot write the --labels file ${path} (${errno}).`, 'Check --labels: its parent must be a directory you can write. Nothing was recorded.', { path, code: errno })
-    }
-    throw e
-  }
-}
