@@ -6,7 +6,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } fro
 import { join } from 'node:path'
 
 import { openManifest } from '../../dist/core/manifest/open.js'
-import { Figure, QUICK, plain, tempDir } from './lib.js'
+import { Figure, QUICK, atExit, plain, tempDir, track } from './lib.js'
 
 const PROCS = 8
 const PER_PROC = QUICK ? 300 : 5000
@@ -16,7 +16,7 @@ const PG_BIN = process.env.LWPROV_PG_BIN ?? '/usr/lib/postgresql/15/bin'
 
 function worker(location, mode, i) {
   return new Promise((res) => {
-    const c = spawn(process.execPath, [WORKER, location, mode, String(i), String(PER_PROC), String(CHUNK)], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const c = track(spawn(process.execPath, [WORKER, location, mode, String(i), String(PER_PROC), String(CHUNK)], { stdio: ['ignore', 'ignore', 'pipe'] }))
     let stderr = ''
     c.stderr.on('data', (d) => (stderr += d))
     c.on('close', (code) => res({ code, stderr }))
@@ -99,11 +99,15 @@ export async function run(ctx) {
   let cluster
   try {
     cluster = startPg()
+    atExit.add(cluster.stop)
     await hammer(cluster.url, pg)
   } catch (e) {
     pg.finding(`could not run: ${plain(e.message).slice(0, 200)}`)
   } finally {
-    cluster?.stop()
+    if (cluster) {
+      atExit.delete(cluster.stop)
+      cluster.stop()
+    }
   }
   rmSync(dir, { recursive: true, force: true })
   return [sq, pg]

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { BIN, Figure, QUICK, ROOT, SEED, argvSeen, outputs, plain, psArgs, rng, runCli, tempDir } from './lib.js'
+import { BIN, Figure, QUICK, ROOT, SEED, argvSeen, outputs, plain, psArgs, rng, runCli, tempDir, track } from './lib.js'
 
 const POINTS = QUICK ? 3 : 20
 const TEMP_RE = /^\..+\.lwprov-tmp-\d+-[0-9a-f]{8}$/
@@ -14,7 +14,7 @@ const PSK = ['--mode', 'direct', '--security', 'psk', '--server', 'coaps://127.0
 /** Starts a CLI process and SIGKILLs it after `ms` (or lets it finish first); resolves when it is gone. */
 function killAfter(args, env, ms) {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = track(spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
     argvSeen.add(psArgs(child.pid))
     let text = ''
     child.stdout.on('data', (d) => (text += d))
@@ -31,7 +31,7 @@ function killAfter(args, env, ms) {
 /** `lwprov sim …` until its ready line; returns {link, stop}. */
 function startSim(args, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'sim', ...args, '--json'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = track(spawn(process.execPath, [BIN, 'sim', ...args, '--json'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
     let out = ''
     let err = ''
     const stop = () =>

@@ -16,6 +16,31 @@ export const outputs = []
 /** Command lines of the processes the suite started, as `ps` shows them to other users. */
 export const argvSeen = new Set()
 
+/** Every process the suite started and has not seen exit. */
+export const children = new Set()
+
+/** Remembers a child until it exits. */
+export function track(child) {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+
+/** Cleanups for an interrupted run (e.g. stopping the PostgreSQL cluster). */
+export const atExit = new Set()
+
+/** SIGKILLs every child still running and runs the pending cleanups (an interrupted run). */
+export function killChildren() {
+  for (const c of children) c.kill('SIGKILL')
+  for (const f of atExit) {
+    try {
+      f()
+    } catch {
+      // best effort
+    }
+  }
+}
+
 /** A deterministic PRNG (mulberry32): a failing run can be repeated with RELIABILITY_SEED. */
 export function rng(seed) {
   let a = seed >>> 0
@@ -40,7 +65,7 @@ export function tempDir(prefix) {
 export function runCli(args, { env = {}, cwd = ROOT, input = '', timeoutMs = 180_000, label } = {}) {
   return new Promise((res) => {
     const t0 = Date.now()
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = track(spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] }))
     argvSeen.add(psArgs(child.pid))
     let stdout = ''
     let stderr = ''

@@ -6,15 +6,19 @@
 // only catch hangs.
 import 'reflect-metadata'
 
-import { rmSync } from 'node:fs'
+import { chmodSync, rmSync } from 'node:fs'
 
-import { Figure, QUICK, SEED, plain, tempDir, watchProcessArgs } from './lib.js'
+import { Figure, QUICK, SEED, killChildren, plain, tempDir, watchProcessArgs } from './lib.js'
 
 const CATEGORIES = ['badinput', 'faults', 'kill', 'concurrency', 'fuzz', 'secrets']
 const only = process.env.RELIABILITY_ONLY?.split(',').map((s) => s.trim())
 const selected = CATEGORIES.filter((c) => !only || only.includes(c) || (c === 'secrets' && only.includes('secrets')))
 
 const dir = tempDir('lwprov-reliability-')
+// every category's directories (and the temporaries of the processes it starts) live under this one, removed at the end
+process.env.LWPROV_RELIABILITY_DIR = dir
+// the PostgreSQL server runs as the postgres user when we are root: it must reach its directory inside
+chmodSync(dir, 0o755)
 const ctx = {
   dir,
   /** Directories the suite wrote to (all scanned for secrets at the end). */
@@ -32,9 +36,18 @@ const ctx = {
     XDG_CONFIG_HOME: `${dir}/home/.config`,
     XDG_STATE_HOME: `${dir}/home/.local/state`,
     XDG_DATA_HOME: `${dir}/home/.local/share`,
+    TMPDIR: dir,
   },
 }
 const stopWatch = watchProcessArgs()
+// Interrupted: no simulator or CLI process of the suite outlives it, and its directory goes too.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    killChildren()
+    if (process.env.RELIABILITY_KEEP !== '1') rmSync(dir, { recursive: true, force: true })
+    process.exit(130)
+  })
+}
 const t0 = Date.now()
 process.stdout.write(`lwprov reliability (${QUICK ? 'quick form' : 'full form'}, seed ${SEED}) — working in ${dir}\n`)
 
@@ -75,5 +88,6 @@ for (const f of bad) {
 }
 const total = figures.reduce((s, f) => s + f.n, 0)
 process.stdout.write(`\nreliability: ${total} runs in ${figures.length} figures, ${bad.length === 0 ? 'nothing went wrong' : `${bad.reduce((s, f) => s + f.failures.length, 0)} wrong`} (${Math.round((Date.now() - t0) / 1000)}s)\n`)
+killChildren()
 if (process.env.RELIABILITY_KEEP !== '1') rmSync(dir, { recursive: true, force: true })
 process.exit(bad.length === 0 ? 0 : 1)

@@ -7,14 +7,14 @@ import { spawn } from 'node:child_process'
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { Figure, ROOT, argvSeen, outputs, plain, psArgs, runCli, tempDir } from './lib.js'
+import { Figure, ROOT, argvSeen, track, outputs, plain, psArgs, runCli, tempDir } from './lib.js'
 
 const PLAIN_KEY = /-----BEGIN (?:EC |RSA )?PRIVATE KEY-----/
 
 function runDemo(dir) {
   return new Promise((res) => {
     const env = { ...process.env, NO_COLOR: '1', LWPROV_DEMO_OUT: join(dir, 'demo-out'), LWPROV_DEMO_MASTER_KEY: 'd4'.repeat(32), LWPROV_DEMO_CA_PASSPHRASE: 'demo-passphrase-for-the-scan', HOME: join(dir, 'home') }
-    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = track(spawn(process.execPath, [join(ROOT, 'scripts', 'demo.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }))
     argvSeen.add(psArgs(child.pid))
     let text = ''
     child.stdout.on('data', (d) => (text += d))
