@@ -5,7 +5,7 @@ import { masterKeyFromFlags, openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
 import { assertOutputDir, assertOutputTarget } from '../../core/fs/safe-write.js'
-import { asExportErrorSync, checkMasterKey, exportManifest, FORMAT_NAMES, fileTarget, getFormat, OutputClosedError, removeExportTemps, streamTarget } from '../../core/manifest/export/index.js'
+import { checkMasterKey, exportManifest, FORMAT_NAMES, fileTarget, getFormat, OutputClosedError, removeExportTemps, streamTarget } from '../../core/manifest/export/index.js'
 import { buildFilter } from '../../core/manifest/query.js'
 import { ENDPOINT_STATUSES } from '../../core/manifest/types.js'
 
@@ -109,7 +109,8 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
       }
     }
     // Refused before any row is read: an existing file (unless --force), the manifest, a CA file, a symlink's target.
-    asExportErrorSync(() => (format.layout === 'dir' ? assertOutputDir(flags.out!) : assertOutputTarget(flags.out!, { force: flags.force })))
+    if (format.layout === 'dir') assertOutputDir(flags.out)
+    else assertOutputTarget(flags.out, { force: flags.force })
     // Temporaries may hold plaintext secrets: the safe-output helper removes them on exit and on SIGINT/SIGTERM/SIGHUP,
     // and a run killed with SIGKILL leaves them recorded for the next run to remove.
     this.onCleanup(() => void removeExportTemps())

@@ -123,15 +123,6 @@ async function asExportError<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** The same, for the synchronous checks of --out made before any row is read. */
-export function asExportErrorSync<T>(fn: () => T): T {
-  try {
-    return fn()
-  } catch (e) {
-    throw exportWriteError(e)
-  }
-}
-
 function exportWriteError(e: unknown): unknown {
   {
     if (e instanceof LwprovError && EXPORT_WRITE_CODES.has(e.code)) {
