@@ -111,3 +111,10 @@ export const transportFlags = {
     helpGroup: 'TRANSPORT',
   }),
 }
+
+/** Label output (batch create --labels, labels, station --labels-per-device). */
+export const labelFlags = {
+  'label-format': Flags.string({ summary: 'Label format; default from the file name (.pdf, .zpl, .csv, a PNG directory ending in /).', options: ['pdf', 'png', 'zpl', 'csv'], env: 'LWPROV_LABEL_FORMAT', helpGroup: 'LABELS' }),
+  'label-layout': Flags.string({ summary: 'Label layout: a name in templates/labels (a4-3x8, a4-4x10, letter-3x8, letter-4x10, roll-50x25) or a layout JSON file.', env: 'LWPROV_LABEL_LAYOUT', helpGroup: 'LABELS' }),
+  'claim-url': Flags.string({ summary: 'QR content as a URL template, e.g. https://claim.example.com/?c={claim} (default: the LW1 payload).', env: 'LWPROV_CLAIM_URL', helpGroup: 'LABELS' }),
+}

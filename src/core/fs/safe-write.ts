@@ -231,13 +231,17 @@ function onSignal(sig: (typeof SIGNALS)[number]): void {
 function installHandlers(): void {
   if (handlersInstalled) return
   handlersInstalled = true
-  process.on('exit', () => removeLiveTemps())
+  process.on('exit', onExit)
   for (const s of SIGNALS) process.on(s, onSignal)
 }
+
+// one named listener, removed when idle: a run writing thousands of files one after another must not stack them
+const onExit = () => removeLiveTemps()
 
 function uninstallHandlersIfIdle(): void {
   if (!handlersInstalled || liveTemps.size > 0) return
   handlersInstalled = false
+  process.off('exit', onExit)
   for (const s of SIGNALS) process.off(s, onSignal)
 }
 
