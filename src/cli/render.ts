@@ -6,6 +6,7 @@
 import { Listr, ListrLogger, type ListrTaskWrapper, ProcessOutput } from 'listr2'
 
 import type { StationEvent } from '../core/station/runner.js'
+import type { StationResult } from '../core/station/service.js'
 import { shown } from '../core/validate/escape.js'
 
 export type RendererName = 'default' | 'simple' | 'silent'
@@ -26,6 +27,8 @@ interface PortView {
   step?: string
   bytes?: string
   last?: string
+  /** The latest output line (kept for a task that has not started yet). */
+  output?: string
   done: () => void
   ended: Promise<void>
   task?: ListrTaskWrapper<unknown, any, any>
@@ -60,6 +63,7 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
     return `${port}  ${tally}${now}`
   }
   const update = (port: string, v: PortView, output?: string) => {
+    if (output !== undefined) v.output = output
     if (!v.task) return
     v.task.title = title(port, v)
     // Log renderers print outputs as bare lines: name the port so each line stands on its own.
@@ -71,9 +75,13 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
     title: title(port, v),
     task: async (_: unknown, task: ListrTaskWrapper<unknown, any, any>) => {
       v.task = task
+      // Events that came before listr2 started this task (a device failing at once) were only counted: show them now.
+      update(port, v, v.output)
       await v.ended
       task.title = `${title(port, { ...v, step: undefined })}${v.last ? ` · last: ${v.last}` : ''}`
-      if (v.failed > 0 && v.verified === 0) throw new Error(`${port}: ${v.last ?? 'failed'}`)
+      // Thrown only for the red ✖: the reason is already in the title and the output line, so it is not repeated
+      // (the default renderer shows the message in place of the title, the simple one appends it).
+      if (v.failed > 0 && v.verified === 0) throw new Error(o.renderer === 'default' ? task.title : 'no device verified')
     },
     rendererOptions: { persistentOutput: true, outputBar: 1 },
   })
@@ -85,7 +93,7 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
       renderer: o.renderer,
       fallbackRendererCondition: false,
       silentRendererCondition: o.renderer === 'silent',
-      rendererOptions: { logger, collapseErrors: false },
+      rendererOptions: { logger, collapseErrors: true },
       fallbackRendererOptions: { logger },
       registerSignalListeners: false,
     } as any,
@@ -136,7 +144,7 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
           v.last = `${e.code}: ${shown(e.reason)}`
           v.step = 'failed'
           if (o.bell && process.stderr.isTTY) process.stderr.write('\u0007')
-          update(e.port, v, paint(color, 31, `✖ ${shown(e.deviceId)}${e.endpoint ? ` ${shown(e.endpoint)}` : ''} ${e.code}: ${shown(e.reason)}`.trim()))
+          update(e.port, v, paint(color, 31, ['✖', e.deviceId && shown(e.deviceId), e.endpoint && shown(e.endpoint), `${e.code}: ${shown(e.reason)}`].filter(Boolean).join(' ')))
           break
         case 'idle':
           v.done()
@@ -150,4 +158,14 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
       await running
     },
   }
+}
+
+/** The station's closing summary for stdout (escaped: endpoints and reasons can quote a device). */
+export function stationSummary(r: StationResult, color: (c: 'red' | 'green', text: string) => string): string {
+  const lines = [
+    `${color('green', `${r.verified} verified`)}, ${r.failed > 0 ? color('red', `${r.failed} failed`) : '0 failed'} on ${r.ports.length} port(s) in ${r.elapsedSeconds} s (${r.devicesPerMinute} devices/min).`,
+  ]
+  for (const f of r.failures) lines.push(`  ${color('red', '✖')} ${shown(f.port)}${f.endpoint ? ` ${shown(f.endpoint)}` : ''}: ${shown(f.reason)}`)
+  if (r.batch) lines.push(`Work order ${r.batch.name}: ${r.batch.verified} verified, ${r.batch.remaining} remaining.`)
+  return lines.join('\n')
 }
