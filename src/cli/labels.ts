@@ -6,7 +6,8 @@ import { existsSync, statSync } from 'node:fs'
 
 import { connectPrinter } from '../adapters/label-printer.js'
 import { checkUrlTemplate } from '../core/labels/payload.js'
-import { type LabelOutput, labelFormatFor, openLabelOutput } from '../core/labels/output.js'
+import { type LabelFormat, type LabelOutput, labelFormatFor, openLabelOutput } from '../core/labels/output.js'
+import { type PerDeviceLabels, perDeviceLabels } from '../core/labels/per-device.js'
 
 export interface LabelFlagValues {
   'label-format'?: string | undefined
@@ -28,5 +29,16 @@ export function openLabelsFromFlags(target: string, flags: LabelFlagValues, o: {
     flag: o.flag,
     ...(o.title ? { title: o.title } : {}),
     connect: (url) => connectPrinter(url),
+  })
+}
+
+/** The station's per-device labels (`--labels-per-device DIR|tcp://…`). */
+export function stationLabels(target: string, flags: LabelFlagValues, warn: (text: string) => void): PerDeviceLabels {
+  return perDeviceLabels(target, {
+    format: flags['label-format'] as LabelFormat | undefined,
+    layout: flags['label-layout'],
+    urlTemplate: flags['claim-url'] ? checkUrlTemplate(flags['claim-url']) : undefined,
+    connect: (url) => connectPrinter(url),
+    warn,
   })
 }

@@ -3,7 +3,8 @@ import { Flags } from '@oclif/core'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { isInteractive } from '../cli/context.js'
-import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, labelFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { stationLabels } from '../cli/labels.js'
 import { abortOnSignals } from '../cli/interrupt.js'
 import { chooseRenderer, renderStation, stationSummary } from '../cli/render.js'
 import { autoPorts, setUpStation } from '../cli/station-setup.js'
@@ -43,6 +44,8 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     station: Flags.string({ summary: 'Station name recorded with every row (default: host name).', env: 'LWPROV_STATION' }),
     timeout: Flags.integer({ summary: 'Per-step device timeout in ms (commit and read-back get 3x).', min: 100, helpGroup: 'TRANSPORT' }),
     yes: Flags.boolean({ summary: 'Do not ask for confirmation on a terminal.', char: 'y' }),
+    'labels-per-device': Flags.string({ summary: 'Print a label as each device verifies: a directory (one PNG per device) or tcp://HOST:9100 (ZPL).', env: 'LWPROV_LABELS_PER_DEVICE', helpGroup: 'LABELS' }),
+    ...labelFlags,
     ...credentialProfileFlags,
     ...caFlags,
     ...manifestFlags,
@@ -59,6 +62,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     const s = setup.settings
     const signal = abortOnSignals('lwprov station', (fn) => this.onCleanup(fn))
     const view = renderStation(setup.ports, { renderer: chooseRenderer(this.jsonEnabled()), bell: s.bell })
+    const labels = parsed['labels-per-device'] ? stationLabels(parsed['labels-per-device'], parsed, (t) => this.warn(t)) : undefined
     let result: StationResult
     try {
       result = await runStationJob({
@@ -69,7 +73,10 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         ...(s.timeout === undefined ? {} : { timeout: s.timeout }),
         continuous: s.continuous,
         signal,
-        onEvent: (e) => view.onEvent(e),
+        onEvent: (e) => {
+          view.onEvent(e)
+          if (e.type === 'verified') labels?.onVerified({ endpoint: e.endpoint, serial: e.deviceId, batch: s.batch })
+        },
         io: {
           openLink: (p) => openSerialLink(p, { baud: s.baud }),
           portIdentity: async (p) => portIdentity(p),
@@ -78,6 +85,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         },
       })
     } finally {
+      await labels?.flush()
       await view.finish()
     }
     this.out(stationSummary(result, (c, t) => this.color(c, t)))
