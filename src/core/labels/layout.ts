@@ -158,7 +158,7 @@ export function parseLayout(json: unknown, where: string): LabelLayout {
   }
 }
 
-/** The text lines of one label: fields whose placeholders are all empty are left out. */
+/** The text lines of one label: a field naming a value the label does not have (a reprint's claim code) is left out. */
 export function labelLines(layout: LabelLayout, d: LabelData): Array<{ text: string; fontSize: number; bold: boolean }> {
   const values: Record<string, string> = {
     endpoint: d.endpoint,
@@ -170,7 +170,7 @@ export function labelLines(layout: LabelLayout, d: LabelData): Array<{ text: str
   const out: Array<{ text: string; fontSize: number; bold: boolean }> = []
   for (const f of layout.fields) {
     const names = [...f.text.matchAll(FIELD_RE)].map((m) => m[1]!)
-    if (names.length > 0 && names.every((n) => values[n] === '')) continue
+    if (names.some((n) => values[n] === '')) continue
     // printable ASCII only: the PDF standard fonts, the PNG bitmap font and ZPL's font 0 all have it
     const text = f.text.replace(FIELD_RE, (_, n: string) => values[n]!).replace(/[^\x20-\x7e]/g, '?')
     out.push({ text, fontSize: f.fontSize ?? layout.fontSize, bold: f.bold ?? false })
@@ -197,7 +197,7 @@ export function textBox(layout: LabelLayout): { x: number; y: number; width: num
 
 /**
  * Lays the text lines out in the text box: a line wider than the box wraps by character (endpoint names have no
- * spaces), and what does not fit the box's height is dropped, the last kept line ending in `~`. `measure` gives the
+ * spaces), what does not fit the box's height is dropped (the last kept line ending in `~`), and the block is centred vertically. `measure` gives the
  * width in mm of a string at a point size, for the renderer's font.
  */
 export function placeLines(layout: LabelLayout, d: LabelData, measure: (text: string, pt: number, bold: boolean) => number): PlacedLine[] {
@@ -221,5 +221,8 @@ export function placeLines(layout: LabelLayout, d: LabelData, measure: (text: st
       y += lh
     }
   }
+  // the block is centred vertically beside the (centred) QR code
+  const shift = Math.max(0, (box.y + box.height - y) / 2)
+  for (const l of out) l.y += shift
   return out
 }

@@ -43,7 +43,7 @@ describe('label layouts', () => {
     expect(code(() => loadLayout(f))).toBe('E_LABEL_LAYOUT_INVALID')
   })
 
-  it('leaves out fields whose values are all empty and wraps long names by character inside the text box', () => {
+  it('leaves out fields naming a missing value and wraps long names by character inside the text box', () => {
     const l = loadLayout('roll-50x25')
     const d = { endpoint: 'urn:dev:os:320973-0973WO000001', batch: 'WO-1', seq: 1 }
     expect(labelLines(l, d).map((x) => x.text)).toEqual(['urn:dev:os:320973-0973WO000001', 'WO-1 #1'])
