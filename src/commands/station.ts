@@ -60,9 +60,10 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
       parsed,
     )
     const s = setup.settings
+    // checked before the first device: a bad label directory or layout fails the run at once
+    const labels = s['labels-per-device'] ? stationLabels(String(s['labels-per-device']), s, (t) => this.warn(t)) : undefined
     const signal = abortOnSignals('lwprov station', (fn) => this.onCleanup(fn))
     const view = renderStation(setup.ports, { renderer: chooseRenderer(this.jsonEnabled()), bell: s.bell })
-    const labels = parsed['labels-per-device'] ? stationLabels(parsed['labels-per-device'], parsed, (t) => this.warn(t)) : undefined
     let result: StationResult
     try {
       result = await runStationJob({
