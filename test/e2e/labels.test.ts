@@ -182,6 +182,11 @@ describe('labels (e2e)', () => {
     expect(d.code, d.stderr).toBe(0)
     expect(statSync(existing).mode & 0o777).toBe(0o600)
     expect(readFileSync(existing).subarray(0, 5).toString()).toBe('%PDF-')
+    // never the manifest, not even with --force
+    const before = readFileSync(db)
+    const m = await createBatch(db, 'WOMAN', 2, ['--labels', db, '--label-format', 'pdf', '--force'])
+    expect(m.json.error.code).toBe('E_OUTPUT_PROTECTED')
+    expect(readFileSync(db).equals(before)).toBe(true)
   })
 
   it('station --labels-per-device DIR writes a PNG for each device as it verifies (endpoint + serial in the QR)', async () => {
