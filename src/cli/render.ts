@@ -22,6 +22,7 @@ const paint = (on: boolean, code: number, s: string) => (on ? `\u001B[${code}m${
 interface PortView {
   verified: number
   failed: number
+  interrupted: number
   device?: string
   endpoint?: string
   step?: string
@@ -51,14 +52,14 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
   const make = (port: string): PortView => {
     let done!: () => void
     const ended = new Promise<void>((r) => (done = r))
-    const v: PortView = { verified: 0, failed: 0, done, ended }
+    const v: PortView = { verified: 0, failed: 0, interrupted: 0, done, ended }
     views.set(port, v)
     return v
   }
   for (const p of ports) make(p)
 
   const title = (port: string, v: PortView) => {
-    const tally = `${paint(color, 32, `${v.verified} ✔`)} ${v.failed > 0 ? paint(color, 31, `${v.failed} ✖`) : `${v.failed} ✖`}`
+    const tally = `${paint(color, 32, `${v.verified} ✔`)} ${v.failed > 0 ? paint(color, 31, `${v.failed} ✖`) : `${v.failed} ✖`}${v.interrupted > 0 ? ` ${paint(color, 33, `${v.interrupted} ⏸`)}` : ''}`
     const now = v.step ? ` · ${v.device ?? 'device'}${v.endpoint ? ` → ${v.endpoint}` : ''} · ${v.step}${v.bytes ? ` ${v.bytes}` : ''}` : ''
     return `${port}  ${tally}${now}`
   }
@@ -106,6 +107,8 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
       if (!v) v = make(e.port) // ports found later by --ports auto: counted, shown in the summary
       switch (e.type) {
         case 'waiting':
+          // A log has no live title: say on a line of its own that the port is waiting (after an unplug, say).
+          if (e.reason === 'no-port' && o.renderer !== 'default' && v.step !== 'waiting for the port') update(e.port, v, 'waiting for a device to appear on the port')
           v.step = e.reason === 'no-port' ? 'waiting for the port' : 'waiting for the next device'
           v.device = undefined
           v.endpoint = undefined
@@ -140,6 +143,14 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
           update(e.port, v, paint(color, 32, `✔ ${shown(e.endpoint)}${e.deviceId ? ` (${shown(e.deviceId)})` : ''} in ${(e.ms / 1000).toFixed(1)} s`))
           break
         case 'failed':
+          if (e.code === 'E_INTERRUPTED') {
+            // Ctrl-C is not the device's fault: counted apart, shown once, no bell.
+            v.interrupted++
+            v.last = 'interrupted'
+            v.step = 'interrupted'
+            update(e.port, v, paint(color, 33, ['⏸', e.deviceId && shown(e.deviceId), e.endpoint && shown(e.endpoint), shown(e.reason)].filter(Boolean).join(' ')))
+            break
+          }
           v.failed++
           v.last = `${e.code}: ${shown(e.reason)}`
           v.step = 'failed'
@@ -160,12 +171,26 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
   }
 }
 
-/** The station's closing summary for stdout (escaped: endpoints and reasons can quote a device). */
-export function stationSummary(r: StationResult, color: (c: 'red' | 'green', text: string) => string): string {
-  const lines = [
-    `${color('green', `${r.verified} verified`)}, ${r.failed > 0 ? color('red', `${r.failed} failed`) : '0 failed'} on ${r.ports.length} port(s) in ${r.elapsedSeconds} s (${r.devicesPerMinute} devices/min).`,
+/**
+ * The station's closing summary for stdout (escaped: endpoints and reasons can quote a device). Each failure once,
+ * interrupted devices apart from failures, and after Ctrl-C the command that resumes the run.
+ */
+export function stationSummary(r: StationResult, color: (c: 'red' | 'green' | 'yellow', text: string) => string, resume?: string): string {
+  const interrupted = r.stopReason === 'interrupted'
+  const counts = [
+    color('green', `${r.verified} verified`),
+    r.failed > 0 ? color('red', `${r.failed} failed`) : '0 failed',
+    ...(r.interrupted > 0 || interrupted ? [color('yellow', `${r.interrupted} interrupted`)] : []),
   ]
-  for (const f of r.failures) lines.push(`  ${color('red', '✖')} ${shown(f.port)}${f.endpoint ? ` ${shown(f.endpoint)}` : ''}: ${shown(f.reason)}`)
+  const lines = [`${interrupted ? 'Interrupted: ' : ''}${counts.join(', ')} on ${r.ports.length} port(s) in ${r.elapsedSeconds} s (${r.devicesPerMinute} devices/min).`]
+  // Session errors already name their port: it is shown once, in front.
+  const reason = (port: string, text: string) => (text.startsWith(`${port}: `) ? text.slice(port.length + 2) : text)
+  for (const f of r.failures) lines.push(`  ${color('red', '✖')} ${shown(f.port)}${f.endpoint ? ` ${shown(f.endpoint)}` : ''}: ${shown(reason(f.port, f.reason))}`)
+  if (r.interrupted > 0) {
+    const who = r.interruptedDevices.map((d) => shown(d.endpoint ?? d.deviceId ?? d.port)).join(', ')
+    lines.push(`  ${r.interrupted} device(s) cut off mid-provisioning (${who}): recorded as interrupted, they keep their names and are provisioned again when they come back.`)
+  }
   if (r.batch) lines.push(`Work order ${r.batch.name}: ${r.batch.verified} verified, ${r.batch.remaining} remaining.`)
+  if (interrupted && resume) lines.push(`Resume with: ${resume}`)
   return lines.join('\n')
 }

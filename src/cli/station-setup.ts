@@ -64,6 +64,8 @@ export interface SetupContext {
 
 export interface StationSetup<T extends StationFlagValues> {
   settings: T
+  /** The command line that repeats this run (typed flags plus the answers). */
+  commandWords: string[]
   store: ManifestStore
   profile: CredentialProfile
   protocol: ProvisioningProtocol
@@ -129,7 +131,8 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   const ports = await resolvePorts(String(s.ports), ctx.warn, s.vid, s.pid)
   // The CA's passphrase is asked (or read) before the confirmation too: after "Start?" nothing more is asked.
   const ca = complete ? undefined : await loadCaFromFlags(s)
-  if (asked.length > 0) ctx.info(`The same run as one command (the passphrase stays out of it):\n  ${equivalentCommand(ctx.argv, asked)}`)
+  const words = commandWords(ctx.argv, asked)
+  if (asked.length > 0) ctx.info(`The same run as one command (the passphrase stays out of it):\n  ${shellLine(words)}`)
   if (interactive && !complete && !s.yes) {
     const what = s.count ? `${s.count} device(s)` : s.continuous ? 'devices continuously' : `one device per port`
     if (!(await prompts.confirmRun(`Provision ${what}${s.batch ? ` of ${s.batch}` : ''}${remaining === undefined ? '' : ` (${remaining} to do)`} on ${ports.length} port(s).`))) {
@@ -141,6 +144,7 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   const deviceInfo = deviceInfoFromFlags(s)
   return {
     settings: s,
+    commandWords: words,
     store,
     profile,
     protocol: protocolByName(s.protocol),
@@ -153,11 +157,33 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   }
 }
 
-/** What was typed plus what the technician answered, as one pasteable command line. */
-export function equivalentCommand(argv: readonly string[], asked: Array<[string, string | number]>): string {
+/** What was typed plus what the technician answered, as the words of one command line. */
+export function commandWords(argv: readonly string[], asked: Array<[string, string | number]>): string[] {
   const words = ['lwprov', 'station', ...argv]
   for (const [k, v] of asked) words.push(`--${k}`, String(v))
+  return words
+}
+
+/** Words as one pasteable shell line. */
+export function shellLine(words: readonly string[]): string {
   return words.map(shellQuote).join(' ')
+}
+
+/**
+ * The command that resumes an interrupted run: the same one (a work order hands out the names it has left; cut-off
+ * devices keep theirs), with `--count` lowered by the devices this run verified.
+ */
+export function resumeCommand(words: readonly string[], verified: number): string {
+  const out = [...words]
+  for (let i = 0; i < out.length; i++) {
+    const eq = /^--count=(\d+)$/.exec(out[i]!)
+    const n = eq ? Number(eq[1]) : out[i] === '--count' ? Number(out[i + 1]) : undefined
+    if (n === undefined || !Number.isFinite(n)) continue
+    const left = Math.max(1, n - verified)
+    if (eq) out[i] = `--count=${left}`
+    else out[i + 1] = String(left)
+  }
+  return shellLine(out)
 }
 
 export function shellQuote(w: string): string {

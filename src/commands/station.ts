@@ -7,7 +7,7 @@ import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, labelF
 import { stationLabels } from '../cli/labels.js'
 import { abortOnSignals } from '../cli/interrupt.js'
 import { chooseRenderer, renderStation, stationSummary } from '../cli/render.js'
-import { autoPorts, setUpStation } from '../cli/station-setup.js'
+import { autoPorts, resumeCommand, setUpStation } from '../cli/station-setup.js'
 import { portIdentity, probe } from '../cli/station-ports.js'
 import { runStationJob, stationOutcomeError, type StationResult } from '../core/station/service.js'
 
@@ -89,7 +89,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
       await labels?.flush()
       await view.finish()
     }
-    this.out(stationSummary(result, (c, t) => this.color(c, t)))
+    this.out(stationSummary(result, (c, t) => this.color(c, t), resumeCommand(setup.commandWords, result.verified)))
     if (result.stopReason === 'interrupted') process.exitCode = 130
     const failure = stationOutcomeError(result, s['fail-on-error'])
     if (failure) throw failure

@@ -3,12 +3,13 @@
  * its passphrase included) and the run printed as one command; Ctrl-C at a prompt is an interrupt (130); a device
  * that fails at once shows on its row while the station runs; a finished work order asks nothing.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
-import { ROOT, runCli, tempDir } from '../helpers/cli.js'
+import type { ManifestStore } from '../../src/core/manifest/types.js'
+import { BIN, ROOT, runCli, tempDir } from '../helpers/cli.js'
 import { cleanupSims, startSim } from '../helpers/pty.js'
 
 const dir = tempDir('lwprov-e2e-station-tty-')
@@ -19,7 +20,7 @@ const sock = `lwprov-tty-${process.pid}`
 let session = 0
 let live: string | undefined
 
-const tmux = (...a: string[]) => execFileSync('tmux', ['-L', sock, ...a], { encoding: 'utf8' })
+const tmux = (...a: string[]) => execFileSync('tmux', ['-L', sock, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 const screen = () => tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', live!)
 const keys = (...k: string[]) => tmux('send-keys', '-t', live!, ...k)
 
@@ -124,4 +125,82 @@ describe('station on a terminal', () => {
     const done = await waitScreen(/EXIT=\d+/)
     expect(done).toContain('EXIT=130')
   }, 60_000)
+})
+
+describe('station summary after Ctrl-C', () => {
+  it('says interrupted, counts the cut-off device apart from failures, names it once and prints the command that resumes', async () => {
+    const db = join(dir, 'int.db')
+    const ok = await startSim({ protocol: 'lwprov', serial: 'INT-OK-1', link: join(dir, 'int-ok') })
+    // Goes silent 60 bytes into the write: it is mid-provisioning when Ctrl-C comes.
+    const stuck = await startSim({ protocol: 'lwprov', serial: 'INT-STUCK-1', link: join(dir, 'int-stuck'), fault: { kind: 'delay', at: 60 } })
+    const args = ['station', '--ports', `${ok.link},${stuck.link}`, '--protocol', 'lwprov', '--endpoint', 'urn:dev:ops:32473-Int-{serial}', '--count', '5', '--timeout', '20000',
+      '--mode', 'direct', '--security', 'psk', '--server', 'coaps://lwm2m.example.com:5684', '--manifest', db]
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' } })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    let exitCode: number | null | undefined
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r((exitCode = c))))
+    const { openManifest } = (await import('../../src/core/manifest/open.js')) as { openManifest: (l: string) => Promise<ManifestStore> }
+    // Interrupt once one device is verified and the other holds a row (its credentials are being written).
+    for (const until = Date.now() + 40_000; ; ) {
+      if (exitCode !== undefined) throw new Error(`station exited (${exitCode}) early:\n${err}`)
+      if (Date.now() > until) throw new Error(`never reached the interrupt point:\n${err}`)
+      if (/✔/.test(err)) {
+        const store = await openManifest(db)
+        const row = await store.get('urn:dev:ops:32473-Int-INT-STUCK-1')
+        await store.close()
+        if (row) break
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    child.kill('SIGINT')
+    expect(await exited, err).toBe(130)
+    expect(out).toMatch(/^Interrupted: 1 verified, 0 failed, 1 interrupted on 2 port\(s\)/m)
+    expect(out.split('urn:dev:ops:32473-Int-INT-STUCK-1')).toHaveLength(2)
+    expect(out).not.toMatch(/✖/)
+    const resume = /^Resume with: (.*)$/m.exec(out)?.[1]
+    expect(resume, out).toBeDefined()
+    expect(resume).toContain(`lwprov station --ports ${ok.link},${stuck.link}`)
+    expect(resume).toContain('--count 4')
+    expect(resume).toContain("--endpoint 'urn:dev:ops:32473-Int-{serial}'")
+  }, 90_000)
+})
+
+describe('station when a device is unplugged mid-write', () => {
+  it('says the device was lost during write, then that the port is waiting', async () => {
+    const db = join(dir, 'unplug.db')
+    const link = join(dir, 'unplug-dev')
+    const dev = await startSim({ protocol: 'lwprov', serial: 'UNPLUG-1', link, fault: { kind: 'delay', at: 60 } })
+    const args = ['station', '--ports', link, '--protocol', 'lwprov', '--endpoint', 'urn:dev:ops:32473-Unplug-{serial}', '--continuous', '--timeout', '20000',
+      '--mode', 'direct', '--security', 'psk', '--server', 'coaps://lwm2m.example.com:5684', '--manifest', db]
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' } })
+    let err = ''
+    child.stderr.on('data', (d) => (err += d))
+    child.stdout.resume()
+    let exitCode: number | null | undefined
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r((exitCode = c))))
+    const { openManifest } = (await import('../../src/core/manifest/open.js')) as { openManifest: (l: string) => Promise<ManifestStore> }
+    const waitFor = async (what: () => Promise<boolean> | boolean, label: string) => {
+      for (const until = Date.now() + 40_000; !(await what()); ) {
+        if (exitCode !== undefined) throw new Error(`station exited (${exitCode}) before ${label}:\n${err}`)
+        if (Date.now() > until) throw new Error(`never saw ${label}:\n${err}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    // The device has a row: its credentials are being written (it went silent 60 bytes in). Now pull the plug.
+    await waitFor(async () => {
+      const store = await openManifest(db)
+      const row = await store.get('urn:dev:ops:32473-Unplug-UNPLUG-1')
+      await store.close()
+      return row !== undefined
+    }, 'the write')
+    await dev.stop()
+    await waitFor(() => /waiting for a device to appear/.test(err.slice(err.search(/lost during write/))) && /lost during write/.test(err), 'the loss and the wait')
+    expect(err).toMatch(/UNPLUG-1 urn:dev:ops:32473-Unplug-UNPLUG-1 E_DEVICE_DISCONNECTED: Device UNPLUG-1 was lost during write/)
+    expect(err).not.toMatch(/E_PORT_NOT_FOUND/)
+    child.kill('SIGINT')
+    expect(await exited, err).toBe(130)
+  }, 90_000)
 })

@@ -228,6 +228,10 @@ function onSignal(sig: (typeof SIGNALS)[number]): void {
   if (process.listenerCount(sig) <= 1) process.exit(SIGNAL_EXIT[sig])
 }
 
+function onExit(): void {
+  removeLiveTemps()
+}
+
 function installHandlers(): void {
   if (handlersInstalled) return
   handlersInstalled = true
@@ -235,9 +239,7 @@ function installHandlers(): void {
   for (const s of SIGNALS) process.on(s, onSignal)
 }
 
-// one named listener, removed when idle: a run writing thousands of files one after another must not stack them
-const onExit = () => removeLiveTemps()
-
+// all of them, the exit listener too: a long run writing many files must not pile up listeners
 function uninstallHandlersIfIdle(): void {
   if (!handlersInstalled || liveTemps.size > 0) return
   handlersInstalled = false

@@ -11,7 +11,7 @@
  */
 import type { generateCredentialSets } from '../credentials/generate.js'
 import { ExitCode, type ExitCodeName, LwprovError, conflictError, deviceError, transportError } from '../errors.js'
-import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/types.js'
+import type { ManifestRecord, ManifestStore, ProofName, StatusUpdate } from '../manifest/types.js'
 import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import type { LoadedCa } from '../pki/index.js'
 import { enforcePolicy, precheckInjectPolicy } from '../manifest/policy.js'
@@ -98,6 +98,8 @@ export interface InjectOutcome {
   /** SHA-256 of the device certificate (certificate mode). */
   fingerprint?: string
   readbackDigest: string
+  /** How the device proved what it stored (manifest column `proof`). */
+  proof: ProofName
   enrollmentId?: string
   /** Connections it took (1 = no retry). */
   attempts: number
@@ -112,6 +114,14 @@ function asLwprov(e: unknown, link: string, step: InjectionStep): LwprovError {
   if (e instanceof LwprovError) return e
   const err = e instanceof Error ? e : new Error(String(e))
   return new LwprovError('E_INJECT_FAILED', `${link}: ${step} failed: ${err.message}`, { exit: 'bug', cause: err })
+}
+
+/**
+ * The proof a verified result is recorded with: what the protocol reports, else what each protocol's verification
+ * is (lwprov without a report: the read-back digest; FCC: the device's success status).
+ */
+function proofOf(protocol: 'fcc' | 'lwprov', result: InjectionResult): ProofName {
+  return result.proof ?? (protocol === 'fcc' ? 'fcc-status' : 'digest')
 }
 
 /** The identity the manifest matches a device by. */
@@ -199,6 +209,8 @@ class InjectSession {
   /** One connection per attempt; transport failures are retried on a fresh one, refusals never. */
   private async attempts(): Promise<InjectOutcome> {
     const retries = this.opts.retries ?? 2
+    /** The transport failure that cut a device off mid-session, if a later reconnect finds its port gone. */
+    let lost: { err: LwprovError; step: InjectionStep } | undefined
     for (let attempt = 0; ; attempt++) {
       let conn: Connection | undefined
       try {
@@ -217,13 +229,28 @@ class InjectSession {
           !(attempt === 0 && this.step === 'connect' && FATAL_FIRST_CONNECT.has(err.code)) &&
           attempt < retries &&
           !this.ctl.signal.aborted
-        if (!retryable) throw err
+        if (!retryable) throw lost && this.step === 'connect' && err.code === 'E_PORT_NOT_FOUND' ? this.lostError(lost) : err
+        if (this.step !== 'connect') lost = { err, step: this.step }
         this.opts.hooks?.onRetry?.(attempt + 1, err)
         await new Promise((r) => setTimeout(r, this.opts.retryDelayMs ?? 300))
       } finally {
         await conn?.dispose()
       }
     }
+  }
+
+  /**
+   * The device was cut off during a step and its port has not come back (unplugged): that is what happened to this
+   * device, reported at the step it was lost in, not as a port that cannot be found.
+   */
+  private lostError(lost: { err: LwprovError; step: InjectionStep }): LwprovError {
+    this.step = lost.step
+    const who = this.deviceId ? `Device ${this.deviceId}` : 'The device'
+    return transportError(
+      'E_DEVICE_DISCONNECTED',
+      `${who} was lost during ${lost.step} on ${this.linkName} (${lost.err.message.replace(/\.$/, '')}); its port is gone.`,
+      'Plug it back in: it keeps its endpoint and is provisioned again.',
+    )
   }
 
   /** Step: open the link and watch for it closing under us. */
@@ -357,6 +384,7 @@ class InjectSession {
       status: 'verified',
       deviceId: this.deviceId ?? null,
       readbackDigest: result.readbackDigest,
+      proof: proofOf(this.opts.protocol.name, result),
       statusReason: null,
       // New credentials were made in this session: an enrollment id of an older certificate no longer applies.
       enrollmentId: result.enrollmentId ?? null,
@@ -371,6 +399,7 @@ class InjectSession {
       port: this.linkName,
       ...(fingerprint ? { fingerprint } : {}),
       readbackDigest: result.readbackDigest,
+      proof: proofOf(this.opts.protocol.name, result),
       ...(result.enrollmentId ? { enrollmentId: result.enrollmentId } : {}),
       attempts,
       deviceKeygen: this.deviceKeygen,
