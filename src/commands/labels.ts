@@ -32,7 +32,7 @@ The format comes from --out's name (.pdf, .zpl, .csv, DIR/ for PNGs) or --label-
   static override flags = {
     batch: Flags.string({ summary: 'Work order / batch whose rows get labels.', required: true }),
     out: Flags.string({ summary: 'Output file (.pdf, .zpl, .csv) or PNG directory (DIR/); created new.', exactlyOne: ['out', 'printer'] }),
-    printer: Flags.string({ summary: 'Send ZPL to a networked printer, tcp://HOST:9100.', env: 'LWPROV_PRINTER', exactlyOne: ['out', 'printer'] }),
+    printer: Flags.string({ summary: 'Send ZPL to a networked printer, tcp://HOST:9100.', exactlyOne: ['out', 'printer'] }),
     status: Flags.string({ summary: 'Only rows with these statuses (comma-separated), e.g. verified.' }),
     ...labelFlags,
     force: Flags.boolean({ summary: 'Replace an existing --out file (never the manifest).' }),

@@ -33,7 +33,7 @@ export default class BatchCreate extends BaseCommand {
     'expires-on': Flags.string({ summary: 'Day (or ISO time) from which injection is refused.' }),
     'claim-codes': Flags.boolean({ summary: 'Give each device a claim code; shown once, stored only as a hash.' }),
     labels: Flags.string({ summary: 'Write the labels (QR + claim code) to this new file, mode 0600: .pdf, .zpl, .csv, or a PNG directory (DIR/).', exclusive: ['printer'] }),
-    printer: Flags.string({ summary: 'Send the labels as ZPL to a networked printer, tcp://HOST:9100.', env: 'LWPROV_PRINTER' }),
+    printer: Flags.string({ summary: 'Send the labels as ZPL to a networked printer, tcp://HOST:9100.', exclusive: ['labels'] }),
     ...labelFlags,
     force: Flags.boolean({ summary: 'Replace an existing --labels file (never the manifest or a CA file).' }),
     mode: credentialProfileFlags.mode,
