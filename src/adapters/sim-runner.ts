@@ -13,7 +13,7 @@ import { writeOutputFileSync } from '../core/fs/safe-write.js'
 import { FaultPlan, FaultSession, type FaultSpec, type SimDevice, type SimDeviceOptions } from '../core/inject/faults.js'
 import { openPty, type PtyDevice, type PtyEngine } from './pty.js'
 
-export type SimProtocol = 'fcc' | 'lwprov'
+export type SimProtocol = 'fcc' | 'lwprov' | 'zephyr-shell' | 'nrf-at' | 'mcumgr'
 
 export interface SimulatorOptions {
   protocol: SimProtocol
@@ -38,6 +38,8 @@ export interface SimulatorOptions {
   log?: (line: string) => void
   /** Device log lines. */
   deviceLog?: (line: string) => void
+  /** Extra options for the protocol's simulated device (e.g. zephyr-shell `contextDelayMs`, mcumgr `idleMs`). */
+  deviceOptions?: Record<string, unknown>
   /** Device factory override (tests); default: the protocol's simulated device. */
   createDevice?: (o: SimDeviceOptions) => SimDevice
 }
@@ -65,7 +67,11 @@ export function nextSerial(serial: string): string {
   return `${m[1]}${n}`
 }
 
-async function deviceFactory(protocol: SimProtocol, transport: 'serial' | 'tcp'): Promise<(o: SimDeviceOptions) => SimDevice> {
+async function deviceFactory(protocol: SimProtocol, transport: 'serial' | 'tcp', extra: Record<string, unknown> = {}): Promise<(o: SimDeviceOptions) => SimDevice> {
+  if (protocol === 'zephyr-shell' || protocol === 'nrf-at' || protocol === 'mcumgr') {
+    const { fieldDeviceFactory } = await import('../core/inject/field-sims.js')
+    return fieldDeviceFactory(protocol, extra)
+  }
   if (protocol === 'lwprov') {
     const { LwprovSimDevice } = await import('../core/inject/lwprov/index.js')
     return (o) => new LwprovSimDevice(o)
@@ -287,7 +293,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
 
 /** Starts a simulator; resolves once the PTY link exists / the TCP port listens. */
 export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
-  const make = opts.createDevice ?? (await deviceFactory(opts.protocol, opts.link !== undefined ? 'serial' : 'tcp'))
+  const make = opts.createDevice ?? (await deviceFactory(opts.protocol, opts.link !== undefined ? 'serial' : 'tcp', opts.deviceOptions))
   const sim = new SimulatorImpl(opts.protocol, opts, make)
   if (opts.link !== undefined) await sim.startPty(opts.link)
   else await sim.startTcp(opts.tcpPort ?? 0)

@@ -27,6 +27,7 @@ import {
   type InjectionHooks,
   type InjectionPlan,
   type InjectionStep,
+  type ProtocolName,
   type ProvisioningProtocol,
   type Timeouts,
 } from './types.js'
@@ -91,7 +92,7 @@ export interface InjectOutcome {
   endpoint: string
   status: 'verified'
   deviceId?: string
-  protocol: 'fcc' | 'lwprov'
+  protocol: ProtocolName
   /** The link the device was on (port path or tcp:// address). */
   port: string
   /** SHA-256 of the device certificate (certificate mode). */
@@ -154,6 +155,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
   let deviceId: string | undefined
   let firstDeviceId: string | undefined
   let deviceKeygen = false
+  let identitySeen: DeviceIdentity | undefined
   /**
    * New credentials for a row the device already holds (`verified`/`injected`): written only together with the
    * verified status, so a failed re-injection never leaves the manifest describing credentials the device never got.
@@ -239,6 +241,7 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
         }
         deviceId = seen
         firstDeviceId = deviceId
+        identitySeen = identity
         opts.hooks?.onIdentity?.(identity, deviceId)
 
         if (endpoint === undefined) {
@@ -315,7 +318,8 @@ export async function injectOne(opts: InjectOptions): Promise<InjectOutcome> {
           endpoint,
           status: 'verified',
           ...(deviceId === undefined ? {} : { deviceId }),
-          protocol: opts.protocol.name,
+          // `--protocol auto` reports the protocol that answered
+          protocol: protocolOf(opts.protocol.name, identitySeen),
           port: linkName,
           ...(fingerprint ? { fingerprint } : {}),
           readbackDigest: result.readbackDigest,
@@ -431,7 +435,11 @@ async function makeCredentials(opts: InjectOptions, endpoint: string, deviceKeyg
   const generate = opts.generate ?? generateCredentialSets
   const [cs] = await generate([endpoint], p, { ...(opts.ca ? { ca: opts.ca } : {}), now })
   if (!cs) throw new LwprovError('E_INTERNAL', 'credential generation returned nothing', { exit: 'bug' })
-  return cs
+  return opts.protocol.prepareCredentials?.(cs, randomBytes) ?? cs
+}
+
+function protocolOf(name: ProtocolName | 'auto', identity: DeviceIdentity | undefined): ProtocolName {
+  return name === 'auto' ? (identity?.protocol ?? 'lwprov') : name
 }
 
 /** Certificate fields for the manifest from a device certificate issued during the session. */
