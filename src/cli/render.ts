@@ -6,6 +6,7 @@
 import { Listr, ListrLogger, type ListrTaskWrapper, ProcessOutput } from 'listr2'
 
 import type { StationEvent } from '../core/station/runner.js'
+import type { StationResult } from '../core/station/service.js'
 import { shown } from '../core/validate/escape.js'
 
 export type RendererName = 'default' | 'simple' | 'silent'
@@ -150,4 +151,14 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
       await running
     },
   }
+}
+
+/** The station's closing summary for stdout (escaped: endpoints and reasons can quote a device). */
+export function stationSummary(r: StationResult, color: (c: 'red' | 'green', text: string) => string): string {
+  const lines = [
+    `${color('green', `${r.verified} verified`)}, ${r.failed > 0 ? color('red', `${r.failed} failed`) : '0 failed'} on ${r.ports.length} port(s) in ${r.elapsedSeconds} s (${r.devicesPerMinute} devices/min).`,
+  ]
+  for (const f of r.failures) lines.push(`  ${color('red', '✖')} ${shown(f.port)}${f.endpoint ? ` ${shown(f.endpoint)}` : ''}: ${shown(f.reason)}`)
+  if (r.batch) lines.push(`Work order ${r.batch.name}: ${r.batch.verified} verified, ${r.batch.remaining} remaining.`)
+  return lines.join('\n')
 }

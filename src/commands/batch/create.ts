@@ -9,7 +9,7 @@ import { usageError } from '../../core/errors.js'
 import { openOutputFile } from '../../core/fs/safe-write.js'
 import type { AccountMode, SecurityKind } from '../../core/model.js'
 import { createWorkOrder, labelsCsv, parseWindowDate } from '../../core/station/batch.js'
-import { isExplicit, mergeSettings, parseStationProfile } from '../../core/station/profile.js'
+import { isExplicit, mergeSettings, parseStationProfile, PROFILE_KEYS } from '../../core/station/profile.js'
 
 export default class BatchCreate extends BaseCommand {
   static override summary = 'Create a work order: reserve endpoint names up front, optionally with claim codes.'
@@ -112,14 +112,6 @@ export default class BatchCreate extends BaseCommand {
     }
   }
 }
-
-/** Every key a station profile may hold (shared with `lwprov station`). */
-export const PROFILE_KEYS = [
-  'protocol', 'ports', 'vid', 'pid', 'baud', 'batch', 'endpoint', 'count', 'continuous', 'bell', 'station',
-  'mode', 'security', 'server', 'server-ca', 'certificate-usage', 'days', 'account-id', 'short-server-id', 'lifetime', 'binding', 'psk-bytes', 'psk-identity',
-  'ca', 'passphrase-file', 'manifest', 'key-file',
-  'manufacturer', 'model-number', 'device-type', 'hardware-version', 'memory-total-kb', 'serial-number', 'timezone', 'utc-offset',
-] as const
 
 function readText(path: string): string {
   try {

@@ -8,6 +8,14 @@ import { parse } from 'yaml'
 
 import { usageError } from '../errors.js'
 
+/** Every key a station profile may hold (`lwprov station`; `batch create` reads a subset). */
+export const PROFILE_KEYS = [
+  'protocol', 'ports', 'vid', 'pid', 'baud', 'batch', 'endpoint', 'count', 'continuous', 'bell', 'station',
+  'mode', 'security', 'server', 'server-ca', 'certificate-usage', 'days', 'account-id', 'short-server-id', 'lifetime', 'binding', 'psk-bytes', 'psk-identity',
+  'ca', 'passphrase-file', 'manifest', 'key-file',
+  'manufacturer', 'model-number', 'device-type', 'hardware-version', 'memory-total-kb', 'serial-number', 'timezone', 'utc-offset',
+] as const
+
 /** A flat map of flag name → value as read from a profile. */
 export type ProfileSettings = Record<string, string | number | boolean | string[]>
 

@@ -1,0 +1,177 @@
+/**
+ * Everything `lwprov station` settles before the first port is touched: flags merged with a station profile, the
+ * questions a technician is asked on a terminal (or the flags named without one), the credential profile and policy
+ * checks, the work order, the ports, the confirmation, then the secrets (master key, CA). The command wires the
+ * result into the core station service.
+ */
+import fs from 'node:fs'
+import { hostname } from 'node:os'
+import path from 'node:path'
+
+import { listPorts, type PortInfo } from '../adapters/ports.js'
+import { usageError } from '../core/errors.js'
+import { withAccountId } from '../core/inject/fcc/bundle.js'
+import { protocolByName } from '../core/inject/index.js'
+import { validateInjectRequest } from '../core/inject/request.js'
+import type { ProvisioningProtocol } from '../core/inject/types.js'
+import { precheckInjectPolicy } from '../core/manifest/policy.js'
+import type { ManifestStore } from '../core/manifest/types.js'
+import type { CredentialProfile, DeviceInfo } from '../core/model.js'
+import type { LoadedCa } from '../core/pki/index.js'
+import { listBatchStatuses } from '../core/station/batch.js'
+import { isExplicit, mergeSettings, parseStationProfile, PROFILE_KEYS } from '../core/station/profile.js'
+import { stationWorkOrder, type StationWorkOrder } from '../core/station/service.js'
+import {
+  deviceInfoFromFlags,
+  identityFlagValues,
+  loadCaFromFlags,
+  masterKeyFromFlags,
+  openStoreFromFlags,
+  profileFromFlags,
+  type CaFlagValues,
+  type ManifestFlagValues,
+  type ProfileFlagValues,
+} from './context.js'
+import * as prompts from './prompts.js'
+
+/** The station's flag values this module reads (the parsed flags of `lwprov station`). */
+export interface StationFlagValues extends ProfileFlagValues, CaFlagValues, ManifestFlagValues {
+  [flag: string]: unknown
+  ports?: string | undefined
+  vid?: string | undefined
+  pid?: string | undefined
+  protocol?: string | undefined
+  baud: number
+  batch?: string | undefined
+  endpoint?: string | undefined
+  count?: number | undefined
+  continuous: boolean
+  profile?: string | undefined
+  station?: string | undefined
+  yes: boolean
+}
+
+export interface SetupContext {
+  /** The command line as typed (decides which settings were given explicitly). */
+  argv: readonly string[]
+  /** Flag name → its environment variable. */
+  envOf: (flag: string) => string | undefined
+  interactive: boolean
+  warn: (text: string) => void
+  onCleanup: (fn: () => Promise<void> | void) => void
+}
+
+export interface StationSetup<T extends StationFlagValues> {
+  settings: T
+  store: ManifestStore
+  profile: CredentialProfile
+  protocol: ProvisioningProtocol
+  ports: string[]
+  workOrder?: StationWorkOrder
+  station: string
+  ca?: LoadedCa
+  masterKey?: Buffer
+  deviceInfo?: DeviceInfo
+}
+
+export async function setUpStation<T extends StationFlagValues>(ctx: SetupContext, parsed: T): Promise<StationSetup<T>> {
+  const { interactive } = ctx
+  const explicit = (k: string) => isExplicit(ctx.argv, process.env, k, ctx.envOf(k))
+  let profilePath = parsed.profile
+  if (!profilePath && interactive && missingFlags(parsed).length > 0) profilePath = await prompts.askProfile()
+  let s = parsed
+  if (profilePath) s = mergeSettings(parsed, parseStationProfile(readProfile(profilePath), profilePath, PROFILE_KEYS), explicit)
+
+  if (!interactive) {
+    const missing = missingFlags(s)
+    if (missing.length > 0) {
+      throw usageError('E_FLAGS_MISSING', `Missing ${missing.join(', ')} (no terminal to ask on).`, `Pass ${missing.join(' ')} or put them in a station profile (--profile line3.yaml).`, { missing })
+    }
+  }
+  // Without a terminal every setting is known now: check them all before the manifest or any port is opened.
+  const check = (p: CredentialProfile) =>
+    validateInjectRequest({ profile: p, hasCa: Boolean(s.ca), baud: s.baud, endpoint: s.endpoint, station: s.station, identityFlags: identityFlagValues(s) })
+  if (!interactive) check(profileFromFlags(s, () => {}))
+  const store = await openStoreFromFlags(s, ctx.onCleanup)
+  const now = new Date()
+  if (interactive) {
+    if (!s.batch && !s.endpoint) s = { ...s, batch: await prompts.askWorkOrder(await listBatchStatuses(store, now)) }
+    if (!s.protocol) s = { ...s, protocol: await prompts.askProtocol() }
+    if (!s.mode) s = { ...s, mode: await prompts.askMode() }
+    if (!s.security) s = { ...s, security: await prompts.askSecurity() }
+    if (!s.server) s = { ...s, server: await prompts.askServer() }
+    if (!s.ports) s = { ...s, ports: (await prompts.askPorts(await listPorts())).join(',') }
+  }
+
+  const given = profileFromFlags(s, ctx.warn)
+  const profile = s.protocol === 'fcc' ? withAccountId(given, false) : given
+  check(profile)
+  await precheckInjectPolicy(store, { via: 'station', endpoint: s.endpoint, batch: s.batch, profile })
+  const workOrder = await stationWorkOrder(store, s.batch, s.endpoint, now)
+  if (workOrder && workOrder.unfinished > 0) {
+    ctx.warn(`${workOrder.unfinished} device(s) of ${workOrder.name} were mid-injection when a station stopped; they keep their names and are retried when they come back.`)
+  }
+  const remaining = workOrder?.remaining
+  if (interactive && s.count === undefined && !s.continuous) s = { ...s, count: await prompts.askCount(remaining) }
+  const ports = await resolvePorts(String(s.ports), ctx.warn, s.vid, s.pid)
+  if (interactive && !s.yes) {
+    const what = s.count ? `${s.count} device(s)` : s.continuous ? 'devices continuously' : `one device per port`
+    if (!(await prompts.confirmRun(`Provision ${what}${s.batch ? ` of ${s.batch}` : ''}${remaining === undefined ? '' : ` (${remaining} to do)`} on ${ports.length} port(s).`))) {
+      throw usageError('E_CANCELLED', 'Cancelled at the confirmation prompt.', 'Run the command again when ready.')
+    }
+  }
+  if (s.count && remaining !== undefined && s.count > remaining) ctx.warn(`--count ${s.count} is more than the ${remaining} names left in ${s.batch}; the run stops when they are used.`)
+
+  const masterKey = masterKeyFromFlags(s, profile.security === 'psk')
+  const ca = await loadCaFromFlags(s)
+  const deviceInfo = deviceInfoFromFlags(s)
+  return {
+    settings: s,
+    store,
+    profile,
+    protocol: protocolByName(s.protocol),
+    ports,
+    ...(workOrder ? { workOrder } : {}),
+    station: s.station ?? hostname(),
+    ...(ca ? { ca } : {}),
+    ...(masterKey ? { masterKey } : {}),
+    ...(deviceInfo ? { deviceInfo } : {}),
+  }
+}
+
+/** The flags a non-interactive run must have, named the way the user types them. */
+export function missingFlags(s: StationFlagValues): string[] {
+  const missing: string[] = []
+  if (!s.ports) missing.push('--ports')
+  if (!s.protocol) missing.push('--protocol')
+  if (!s.batch && !s.endpoint) missing.push('--batch')
+  for (const k of ['mode', 'security', 'server'] as const) if (!s[k]) missing.push(`--${k}`)
+  return missing
+}
+
+async function resolvePorts(spec: string, warn: (t: string) => void, vid?: string, pid?: string): Promise<string[]> {
+  if (spec === 'auto') {
+    const found = await autoPorts(vid, pid)
+    if (found.length === 0) warn(`No serial ports${vid ? ` with USB id ${vid}:${pid ?? '*'}` : ''} yet; waiting for devices to appear (needs --continuous or --count).`)
+    return found.map((p) => p.path)
+  }
+  if (vid || pid) warn('--vid/--pid only apply to --ports auto; ignored.')
+  const list = [...new Set(prompts.splitList(spec).map((p) => path.resolve(p)))]
+  if (list.length === 0) throw usageError('E_PORTS_EMPTY', '--ports names no port.', 'Pass --ports /dev/ttyACM0,/dev/ttyACM1 or --ports auto.')
+  return list
+}
+
+/** Serial ports matching --vid/--pid (any USB port without them). */
+export async function autoPorts(vid?: string, pid?: string): Promise<PortInfo[]> {
+  const norm = (x?: string) => x?.toLowerCase().replace(/^0x/, '').padStart(4, '0')
+  const all = await listPorts()
+  return all.filter((p) => (vid ? p.vendorId === norm(vid) : p.vendorId !== undefined) && (pid ? p.productId === norm(pid) : true))
+}
+
+function readProfile(p: string): string {
+  try {
+    return fs.readFileSync(p, 'utf8')
+  } catch {
+    throw usageError('E_PROFILE_UNREADABLE', `Cannot read station profile ${p}.`, 'Check the --profile path.')
+  }
+}
