@@ -6,7 +6,7 @@ import { openSerialLink } from '../adapters/serial-link.js'
 import { openTcpLink } from '../adapters/tcp-link.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { deviceInfoFromFlags, identityFlagValues, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
-import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, fieldDeviceFlags, manifestFlags, protocolOptionsFromFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
 import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
 import { withAccountId } from '../core/inject/fcc/bundle.js'
@@ -35,6 +35,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     ...caFlags,
     ...manifestFlags,
     ...deviceInfoFlags,
+    ...fieldDeviceFlags,
     'device-keygen': Flags.boolean({ summary: 'Let the device generate its key pair and sign its CSR with --ca (the private key never leaves it).', helpGroup: 'CREDENTIALS' }),
     'first-to-claim': Flags.boolean({ summary: 'Izuma first-to-claim: no aid= in the bootstrap URI, the enrollment id is recorded.', helpGroup: 'CREDENTIALS' }),
     station: Flags.string({ summary: 'Station name recorded with the manifest row (default: host name).', env: 'LWPROV_STATION' }),
@@ -78,7 +79,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
     const ca = await loadCaFromFlags(flags)
     const deviceInfo = await deviceInfoSource(store, deviceInfoFromFlags(flags))()
-    const protocol = protocolByName(flags.protocol)
+    const protocol = protocolByName(flags.protocol, protocolOptionsFromFlags(flags))
     const connect = (): Promise<ByteLink> =>
       flags.tcp !== undefined ? openTcpLink(flags.tcp) : openSerialLink(path.resolve(flags.port!), { baud: flags.baud })
 
