@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 
-import { deviceError } from '../../errors.js'
+import { deviceError, usageError } from '../../errors.js'
 import { children, readTlv, seq } from '../../pki/der.js'
 
 /** `%CMNG` credential types (nrfcredstore CredType). */
@@ -82,7 +82,7 @@ export function cmngDigest(text: string): string {
 }
 
 export function cmngWrite(tag: number, type: number, content: string): string {
-  if (content.includes('"')) throw deviceError('E_AT_VALUE_INVALID', `A %CMNG value cannot hold a double quote (type ${type}).`, 'Check the PSK identity and certificates.')
+  if (content.includes('"')) throw usageError('E_AT_VALUE_INVALID', `A %CMNG value cannot hold a double quote (type ${type}).`, 'Check the PSK identity and certificates.')
   return `AT%CMNG=0,${tag},${type},"${content}"`
 }
 

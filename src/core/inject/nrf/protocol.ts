@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto'
 
-import { LwprovError, deviceError, transportError } from '../../errors.js'
+import { LwprovError, deviceError, transportError, usageError } from '../../errors.js'
 import { derToPem } from '../../pki/util.js'
 import { shown } from '../../validate/escape.js'
 import { LineConsole } from '../console/line-console.js'
@@ -89,7 +89,7 @@ export class AtPort {
       this.sh ??= new ZephyrShell(this.link, this.timeouts, this.hooks)
       const out = await this.sh.run(shellWrap(cmd), ms)
       const r = parseAtReply(out)
-      if (!r) throw transportError('E_DEVICE_GARBAGE', `${this.link.description}: the at shell command gave no result code: ${shown(out.trim().slice(0, 120))}`, 'Check that the firmware has the AT shell (CONFIG_AT_SHELL).')
+      if (!r) throw deviceError('E_DEVICE_GARBAGE', `${this.link.description}: the at shell command gave no result code: ${shown(out.trim().slice(0, 120))}`, 'Check that the firmware has the AT shell (CONFIG_AT_SHELL).')
       return r
     }
     this.con.clear()
@@ -128,9 +128,9 @@ export class NrfAtProtocol implements ProvisioningProtocol {
   precheck(plan: InjectionPlan): void {
     const c = plan.credentials
     if (c.security !== 'psk' && c.security !== 'cert') {
-      throw deviceError('E_SECURITY_INVALID', `The modem stores PSK or certificate credentials, not ${c.security}.`, 'Use --security psk or cert with --protocol nrf-at.')
+      throw usageError('E_SECURITY_UNSUPPORTED', `The modem stores PSK or certificate credentials, not ${c.security}.`, 'Use --security psk or cert with --protocol nrf-at.')
     }
-    if (c.pskIdentity?.includes('"') || c.endpoint.includes('"')) throw deviceError('E_AT_VALUE_INVALID', 'The PSK identity cannot hold a double quote in an AT command.', 'Pick another endpoint name or --psk-identity random.')
+    if (c.pskIdentity?.includes('"') || c.endpoint.includes('"')) throw usageError('E_AT_VALUE_INVALID', 'The PSK identity cannot hold a double quote in an AT command.', 'Pick another endpoint name or --psk-identity random.')
   }
 
   tagFor(mode: 'bootstrap' | 'direct'): number {
@@ -185,7 +185,7 @@ export class NrfAtProtocol implements ProvisioningProtocol {
       } else {
         let cert = c.certificateDer
         if (!c.privateKeyDer) {
-          if (!plan.signCsr) throw deviceError('E_LWM2M_CONFIG_INVALID', 'No private key and no CSR signer for certificate mode.', 'Pass --ca DIR (and --device-keygen for on-device keys).')
+          if (!plan.signCsr) throw usageError('E_LWM2M_CONFIG_INVALID', 'No private key and no CSR signer for certificate mode.', 'Pass --ca DIR (and --device-keygen for on-device keys).')
           hooks.onStep?.('keygen', `AT%KEYGEN sec_tag ${tag}`)
           const kg = await at.cmd(`AT%KEYGEN=${tag},2,0,"CN=${plan.endpoint}"`, Math.max(timeouts.commit, 20_000))
           if (!kg.ok) throw cmeError('AT%KEYGEN', kg, where)
@@ -198,7 +198,7 @@ export class NrfAtProtocol implements ProvisioningProtocol {
         } else {
           await put(CredType.CLIENT_KEY, crlf(derToPem(c.privateKeyDer, 'PRIVATE KEY')))
         }
-        if (!cert) throw deviceError('E_LWM2M_CONFIG_INVALID', 'No device certificate to write.', 'Pass --ca DIR.')
+        if (!cert) throw usageError('E_LWM2M_CONFIG_INVALID', 'No device certificate to write.', 'Pass --ca DIR.')
         await put(CredType.CLIENT_CERT, crlf(derToPem(cert, 'CERTIFICATE')))
         if (c.serverCaDer) await put(CredType.ROOT_CA_CERT, crlf(derToPem(c.serverCaDer, 'CERTIFICATE')))
       }

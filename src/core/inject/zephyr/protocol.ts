@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 
-import { LwprovError, deviceError, transportError } from '../../errors.js'
+import { LwprovError, deviceError, transportError, usageError } from '../../errors.js'
 import type { CredentialSet } from '../../model.js'
 import { shown } from '../../validate/escape.js'
 import { LineConsole, sleep } from '../console/line-console.js'
@@ -130,7 +130,7 @@ export class ZephyrShellProtocol implements ProvisioningProtocol {
   precheck(plan: InjectionPlan): void {
     const c = plan.credentials
     if (c.security === 'cert' && plan.signCsr) {
-      throw deviceError('E_SHELL_NO_KEYGEN', 'The Zephyr lwm2m shell cannot generate a key on the device.', 'Drop --device-keygen: lwprov generates the key and writes it to /0/0/5.')
+      throw usageError('E_SHELL_NO_KEYGEN', 'The Zephyr lwm2m shell cannot generate a key on the device.', 'Drop --device-keygen: lwprov generates the key and writes it to /0/0/5.')
     }
     if (c.security === 'cert' && !c.certificateDer) return
     if (c.security === 'psk' && !c.psk) return
@@ -246,7 +246,7 @@ async function readBack(
   if (typeof w.value === 'number') {
     const out = await cmd(`lwm2m read ${w.path} -${w.type}`, w.path)
     const n = /^\s*(-?\d+)\s*$/m.exec(out)
-    if (!n) throw transportError('E_DEVICE_GARBAGE', `${where}: the read-back of ${w.path} is not a number: ${shown(out.trim().slice(0, 80))}`, 'Check the port and --protocol.')
+    if (!n) throw deviceError('E_DEVICE_GARBAGE', `${where}: the read-back of ${w.path} is not a number: ${shown(out.trim().slice(0, 80))}`, 'Check the port and --protocol.')
     if (Number(n[1]) !== w.value) throw mismatch(`${w.secret ? 'value differs' : `${Number(n[1])}, wrote ${w.value}`}`)
     return String(w.value)
   }
@@ -254,7 +254,7 @@ async function readBack(
     const out = await cmd(`lwm2m read ${w.path} -crc32`, w.path, (f) => f.kind === 'type')
     if (shellFailure(out)?.kind === 'type') return 'no-crc32'
     const n = /^\s*(?:0x([0-9a-fA-F]{1,8})|(\d{1,10}))\s*$/m.exec(out)
-    if (!n) throw transportError('E_DEVICE_GARBAGE', `${where}: the CRC-32 of ${w.path} is not a number: ${shown(out.trim().slice(0, 80))}`, 'Check the port and --protocol.')
+    if (!n) throw deviceError('E_DEVICE_GARBAGE', `${where}: the CRC-32 of ${w.path} is not a number: ${shown(out.trim().slice(0, 80))}`, 'Check the port and --protocol.')
     const got = n[1] !== undefined ? parseInt(n[1], 16) : Number(n[2])
     const want = crc32Of(w.value)
     if (got !== want) throw mismatch(`CRC-32 ${got.toString(16)}, expected ${want.toString(16)}`)
@@ -263,7 +263,7 @@ async function readBack(
   if (w.opaque) {
     const out = await cmd(`lwm2m read ${w.path} -x`, w.path)
     const got = w.value.length === 0 && out.trim() === '' ? Buffer.alloc(0) : parseHexDump(out)
-    if (!got) throw transportError('E_DEVICE_GARBAGE', `${where}: the hex dump of ${w.path} is malformed.`, 'Check the port and --protocol.')
+    if (!got) throw deviceError('E_DEVICE_GARBAGE', `${where}: the hex dump of ${w.path} is malformed.`, 'Check the port and --protocol.')
     if (!got.equals(w.value)) throw mismatch(`${got.length} bytes read, ${w.value.length} written${w.secret ? '' : ', contents differ'}`)
     return createHash('sha256').update(got).digest('hex')
   }

@@ -216,7 +216,7 @@ export function shellWrites(c: CredentialSet): ShellWrite[] {
     case 'nosec':
       break
     default:
-      throw usageError('E_SECURITY_INVALID', `Security mode ${c.security} is not supported over the Zephyr shell.`, 'Use --security psk or cert.')
+      throw usageError('E_SECURITY_UNSUPPORTED', `Security mode ${c.security} is not supported over the Zephyr shell.`, 'Use --security psk or cert.')
   }
   if (!bootstrap) {
     w.push({ path: `${s}/10`, type: 'u16', value: c.shortServerId })
