@@ -106,3 +106,96 @@ describe.each(PROTOCOLS)('%s over a PTY', (protocol) => {
     expect(again.readbackDigest).not.toBe(first.readbackDigest)
   })
 })
+
+describe('zephyr-shell specifics', () => {
+  it('waits out "no lwm2m context yet" while the application boots', async () => {
+    const { opts } = await device('zephyr-shell', 'ZS-CTX', { deviceOptions: { contextDelayMs: 1500 } })
+    expect((await injectOne(opts('zs-ctx'))).status).toBe('verified')
+  })
+
+  it('a small RX ring buffer drops characters: the echo check retypes the line in smaller chunks', async () => {
+    const { ca } = await testCa()
+    const { opts } = await device('zephyr-shell', 'ZS-RING', { deviceOptions: { rxRing: 40 } })
+    const out = await injectOne(opts('zs-ring', { profile: profile({ mode: 'direct', security: 'cert', serverCaDer: ca.certDer }), ca }))
+    expect(out.status).toBe('verified')
+  })
+
+  it('firmware without -crc32 is verified by hex dumps; a too small command buffer is reported', async () => {
+    const { ca } = await testCa()
+    const { opts } = await device('zephyr-shell', 'ZS-NOCRC', { deviceOptions: { crc32: false } })
+    expect((await injectOne(opts('zs-nocrc', { profile: profile({ mode: 'bootstrap', security: 'cert' }), ca }))).status).toBe('verified')
+    const small = await device('zephyr-shell', 'ZS-SMALL', { deviceOptions: { cmdBuffer: 256 } })
+    await expect(injectOne(small.opts('zs-small', { profile: profile({ mode: 'direct', security: 'cert' }), ca }))).rejects.toMatchObject({ code: 'E_SHELL_ECHO', message: expect.stringContaining('step: write') })
+  })
+
+  it('--start registers after the verified write, waiting out an asynchronous stop (err -115)', async () => {
+    const logs: string[] = []
+    const s = await startSim({ protocol: 'zephyr-shell', serial: 'ZS-START', deviceOptions: { stopMs: 1200, autostart: true }, deviceLog: (l) => logs.push(l) })
+    const o: InjectOptions = { connect: () => openSerialLink(s.link!), protocol: protocolByName('zephyr-shell', { start: true }), store, profile: profile({ mode: 'direct', security: 'psk', pskBytes: 16 }), masterKey: MASTER_KEY, endpoint: 'zs-start', timeouts: T, retries: 0 }
+    expect((await injectOne(o)).status).toBe('verified')
+    // the firmware starts its client at boot: lwprov stops it, writes, and its start first meets -115
+    expect((await injectOne({ ...o, reprovision: { reason: 'test' } })).status).toBe('verified')
+    expect(logs.filter((l) => l.startsWith('lwm2m start zs-start -b 0'))).toHaveLength(2)
+    expect(logs.some((l) => l.includes('client stopping (-115)'))).toBe(true)
+  })
+
+  it('PSKs are generated without zero bytes; a recorded PSK with one is refused with a clear error', async () => {
+    const stored: string[] = []
+    const { opts } = await device('zephyr-shell', 'ZS-ZERO', { store: (b) => stored.push(b.toString()) })
+    const zeros: InjectOptions['generate'] = async (eps, p) => eps.map((endpoint) => ({ endpoint, mode: p.mode, security: 'psk', serverUri: p.serverUri, pskIdentity: endpoint, psk: Buffer.alloc(16), shortServerId: 1, lifetime: 86400, binding: 'U', notificationStoring: false }))
+    expect((await injectOne(opts('zs-zero', { generate: zeros }))).status).toBe('verified')
+    const psk = /0\/0\/5=([0-9a-f]+)/.exec(stored.at(-1)!)![1]!
+    expect(psk).toHaveLength(32)
+    expect(Buffer.from(psk, 'hex').includes(0)).toBe(false)
+    const p = protocolByName('zephyr-shell')
+    expect(() => p.precheck!({ endpoint: 'x', now: new Date(), credentials: { endpoint: 'x', mode: 'direct', security: 'psk', serverUri: 'coaps://h:5684', psk: Buffer.from([1, 0, 2]), shortServerId: 1, lifetime: 60, binding: 'U', notificationStoring: false } })).toThrowError(
+      expect.objectContaining({ code: 'E_SHELL_ZERO_BYTE', message: expect.stringContaining('0x00') }),
+    )
+  })
+})
+
+describe('nrf-at specifics', () => {
+  it('through the NCS shell (at \'<cmd>\'), PSK and certificate, detected', async () => {
+    const { ca } = await testCa()
+    const { opts } = await device('nrf-at', 'NA-SHELL', { deviceOptions: { shell: true } })
+    const out = await injectOne(opts('na-shell', { profile: profile({ mode: 'direct', security: 'cert', serverCaDer: ca.certDer }), ca }))
+    expect(out.status).toBe('verified')
+    const psk = await device('nrf-at', 'NA-SHELL-PSK', { deviceOptions: { shell: true } })
+    expect((await injectOne(psk.opts('na-shell-psk'))).status).toBe('verified')
+  })
+
+  it('AT%KEYGEN: the device key stays on the modem, its CSR is signed and the certificate written back and recorded', async () => {
+    const { ca } = await testCa()
+    for (const shell of [false, true]) {
+      const ep = `na-keygen-${shell ? 'shell' : 'raw'}`
+      const { opts } = await device('nrf-at', ep.toUpperCase(), { deviceOptions: { shell } })
+      const out = await injectOne(opts(ep, { profile: profile({ mode: 'bootstrap', security: 'cert' }), ca, deviceKeygen: true }))
+      expect(out).toMatchObject({ status: 'verified', deviceKeygen: true })
+      const row = (await store.get(ep))!
+      expect(row.certificatePem).toContain('BEGIN CERTIFICATE')
+      expect(row.fingerprint).toMatch(/^[0-9a-f]{64}$/)
+    }
+  })
+
+  it('modem firmware older than 1.3.2 is refused (no SHA-256 verification)', async () => {
+    const { opts } = await device('nrf-at', 'NA-OLD', { deviceOptions: { firmware: 'mfw_nrf9160_1.2.3' } })
+    await expect(injectOne(opts('na-old'))).rejects.toMatchObject({ code: 'E_MODEM_FIRMWARE_OLD', exitCode: 4 })
+  })
+})
+
+describe('mcumgr specifics', () => {
+  it('a littlefs target (--smp-path /lfs/…) is verified by the fs hash, or by downloading it back', async () => {
+    for (const hash of [true, false]) {
+      const ep = `mg-lfs-${hash ? 'hash' : 'download'}`
+      const s = await startSim({ protocol: 'mcumgr', serial: ep.toUpperCase(), deviceOptions: { anjay: false, hash } })
+      const out = await injectOne({ connect: () => openSerialLink(s.link!), protocol: protocolByName('mcumgr', { smpPath: '/lfs/provision.cbor' }), store, profile: profile({ mode: 'direct', security: 'psk', pskBytes: 16 }), masterKey: MASTER_KEY, endpoint: ep, timeouts: T, retries: 0 })
+      expect(out.status).toBe('verified')
+    }
+  })
+
+  it('an upload target on no mounted file system fails with the SMP error', async () => {
+    const s = await startSim({ protocol: 'mcumgr', serial: 'MG-NOFS', deviceOptions: { anjay: false } })
+    const o: InjectOptions = { connect: () => openSerialLink(s.link!), protocol: protocolByName('mcumgr', { smpPath: '/nofs/provision.cbor' }), store, profile: profile({ mode: 'direct', security: 'psk', pskBytes: 16 }), masterKey: MASTER_KEY, endpoint: 'mg-nofs', timeouts: T, retries: 0 }
+    await expect(injectOne(o)).rejects.toMatchObject({ code: 'E_SMP_RC' })
+  })
+})

@@ -37,6 +37,8 @@ export interface ZephyrSimOptions extends ShellSimOptions {
   crc32?: boolean
   /** How long `lwm2m stop` takes to deregister, ms; default 1000. */
   stopMs?: number
+  /** The application starts its LwM2M client at boot (as Zephyr's sample does); default false. */
+  autostart?: boolean
 }
 
 export class ZephyrShellSim extends ShellSim {
@@ -48,6 +50,7 @@ export class ZephyrShellSim extends ShellSim {
     super(z)
     this.nv = z.nv ?? newZephyrNv()
     this.nv.values.set('3/0/2', Buffer.from(z.serial))
+    if (z.autostart) this.client = 'running'
   }
 
   protected override bootBanner(): string {
@@ -55,7 +58,7 @@ export class ZephyrShellSim extends ShellSim {
   }
 
   protected override onReset(): void {
-    this.client = 'idle'
+    this.client = this.z.autostart ? 'running' : 'idle'
     clearTimeout(this.stopTimer)
   }
 
@@ -91,9 +94,12 @@ export class ZephyrShellSim extends ShellSim {
         return this.remove(rest)
       case 'start':
         if (rest.length < 1) return this.print(['start: wrong parameter count'], true)
-        if (this.client !== 'idle') return this.fail('start', -115)
+        if (this.client !== 'idle') {
+          this.opts.log?.(`lwm2m start refused: client ${this.client} (-115)`)
+          return this.fail('start', -115)
+        }
         this.client = 'running'
-        this.opts.log?.(`lwm2m start ${rest.join(' ')}`)
+        this.opts.log?.(`lwm2m start ${unquoteShellArg(rest[0]!).toString('latin1')} ${rest.slice(1).join(' ')}`)
         return
       case 'stop':
         if (this.client === 'idle') return this.fail('stop', -1)
