@@ -1,5 +1,5 @@
 // field-device benchmark: per-device injection wall time for zephyr-shell, nrf-at and mcumgr through the real
-// serialport binding into `lwprov sim` over a PTY paced to 115200 baud (host→device), certificate bootstrap account
+// serialport binding into `lwprov sim` over a PTY paced to 115200 baud in both directions, certificate bootstrap account
 // with a server CA. Two ratios, both reported: wall time / wire time of the bytes the protocol really sent (its own
 // traffic: commands, escapes, echo-paced typing, base64 framing), and wall time / wire time of the credential payload
 // (the SenML-CBOR of the same account, the baseline of inject.bench.js). Anjay's factory provisioning waits 15 s
@@ -46,7 +46,7 @@ async function run(name, { n = DEVICES, deviceOptions = {}, protocolOptions = {}
   const payloads = []
   for (let i = 0; i < n + 1; i++) {
     // a new board per device (started outside the measurement)
-    const sim = await startSimulator({ protocol: name, link: path.join(dir, `${tag}-${i}`), baud: BAUD, serial: `B-${tag}-${i}`, deviceOptions })
+    const sim = await startSimulator({ protocol: name, link: path.join(dir, `${tag}-${i}`), baud: BAUD, paceReplies: true, serial: `B-${tag}-${i}`, deviceOptions })
     try {
       const count = { tx: 0, rx: 0 }
       let creds

@@ -32,6 +32,8 @@ export interface SimulatorOptions {
   renew?: boolean
   /** Deliver host bytes no faster than baud/10 bytes/s (models a UART); default: unpaced. */
   baud?: number
+  /** With `baud`: pace the device's replies too (chatty consoles: hex dumps, echo); default: replies unpaced. */
+  paceReplies?: boolean
   /** PTY engine override (tests). */
   engine?: PtyEngine
   /** Simulator status lines (session start/end, faults). */
@@ -178,6 +180,8 @@ class SimulatorImpl extends EventEmitter implements Simulator {
   ): { receive: (b: Buffer) => void; end: () => void } {
     const serial = this.serial
     let stored = false
+    const replies = this.opts.baud && this.opts.paceReplies ? new Pacer(this.opts.baud / 10, send) : undefined
+    if (replies) send = (b) => replies.push(b)
     const device = this.make({
       serial,
       ...this.plan.deviceFlags(),
@@ -202,6 +206,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
         if (ended) return
         ended = true
         pacer?.clear()
+        replies?.clear()
         fs_.end()
         this.log(`${serial}: session end${stored ? ' (provisioned)' : ''}`)
         this.emit('session-end', { serial, stored, struck: fs_.struck })

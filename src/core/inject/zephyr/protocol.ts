@@ -72,19 +72,25 @@ export class ZephyrShell {
     for (let attempt = 0; ; attempt++) {
       this.con.clear()
       try {
-        for (let sent = 0; sent < cmd.length; ) {
-          const end = Math.min(cmd.length, sent + this.chunk)
-          await this.con.write(cmd.slice(sent, end))
-          const want = cmd.slice(0, end)
-          await this.con.until((t) => {
+        // Half a chunk goes out while the previous half is still echoing: at most `chunk` characters are ever
+        // un-echoed (what a small RX ring holds), and the line stays busy in both directions.
+        const half = Math.max(4, Math.floor(this.chunk / 2))
+        const echoed = (upto: number) =>
+          this.con.until((t) => {
             const echo = t.replace(/[\r\n]/g, '')
+            const want = cmd.slice(0, upto)
             if (echo.includes(want)) return true
             // the echo is not what was typed so far: a character was dropped or mangled
-            if (echo.length > 0 && !want.startsWith(echo)) throw new EchoMismatch()
+            if (echo.length > 0 && !cmd.startsWith(echo)) throw new EchoMismatch()
             return undefined
           }, Math.min(this.timeouts.frame, 1500), `the echo of "${shown(cmd.slice(0, 40))}…"`)
+        for (let sent = 0; sent < cmd.length; ) {
+          const end = Math.min(cmd.length, sent + half)
+          await this.con.write(cmd.slice(sent, end))
           sent = end
+          if (sent - half > 0) await echoed(sent - half)
         }
+        await echoed(cmd.length)
       } catch (e) {
         if (!(e instanceof EchoMismatch) && !(e instanceof LwprovError && e.code === 'E_DEVICE_TIMEOUT')) throw e
         if (attempt + 1 >= retries) {
