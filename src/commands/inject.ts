@@ -112,7 +112,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       hooks: {
         signal: abort.signal,
         onStep: (step, detail) => this.info(this.color('dim', `${where}: ${step}${detail ? ` (${detail})` : ''}`)),
-        onIdentity: (id, deviceId) => this.info(`${where}: device ${shown(deviceId ?? '(no serial)')}${id.model ? ` ${shown(id.model)}` : ''}${id.firmware ? ` fw ${shown(id.firmware)}` : ''}`),
+        onIdentity: (id, deviceId) => this.info(`${where}: ${id.protocol ? `${id.protocol} ` : ''}device ${shown(deviceId ?? '(no serial)')}${id.model ? ` ${shown(id.model)}` : ''}${id.firmware ? ` fw ${shown(id.firmware)}` : ''}`),
         onEndpoint: (ep) => this.info(`${where}: endpoint ${shown(ep)}`),
         onRetry: (n, err) => this.warn(`${where}: ${err.message} — retrying (${n}/${flags.retries})`),
       },

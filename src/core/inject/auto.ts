@@ -7,6 +7,8 @@
  */
 import { LwprovError, deviceError } from '../errors.js'
 import { sleep } from './console/line-console.js'
+import { LwprovProtocol } from './lwprov/protocol.js'
+import { McumgrProtocol } from './mcumgr/protocol.js'
 import type { ByteLink, DeviceIdentity, InjectionHooks, InjectionPlan, InjectionResult, ProtocolName, ProvisioningProtocol, Timeouts } from './types.js'
 
 /** Probe order (FCC is the fallback, not a probe). */
@@ -39,20 +41,22 @@ export async function probeLink(
   let smp: { p: ProvisioningProtocol; id: DeviceIdentity } | undefined
   for (const name of PROBE_ORDER) {
     if (name === 'zephyr-shell' && smp?.id.capabilities.includes('anjay-factory')) break
-    const p = make(name)
+    // framed probes ask once (no resends): silence is the answer; the protocol that answered provisions with its own
+    // settings (what identify learned is kept per link, so the fresh instance continues the same device session)
+    const p = name === 'lwprov' ? new LwprovProtocol({ retries: 0 }) : name === 'mcumgr' ? new McumgrProtocol({ retries: 0 }) : make(name)
     await sleep(30)
     await link.flushInput?.()
     try {
       hooks.onStep?.('identify', `probing ${name}`)
-      const id = await p.identify(link, name === 'lwprov' || name === 'mcumgr' ? t : { ...t, identify: Math.min(timeouts.identify, 3000) }, hooks, fallback)
+      const id = await p.identify(link, name === 'lwprov' || name === 'mcumgr' ? t : { ...t, identify: Math.min(timeouts.identify, 1500) }, hooks, fallback)
       if (name === 'mcumgr' && !id.capabilities.includes('anjay-factory')) {
         // a Zephyr app may have MCUmgr for updates and still take its account through the lwm2m shell: look on
-        smp = { p, id }
+        smp = { p: make(name), id }
         tried.push({ protocol: name, answer: 'SMP (no factory-provisioning file system)' })
         continue
       }
       tried.push({ protocol: name, answer: 'answered' })
-      onFound?.(p)
+      onFound?.(name === 'lwprov' || name === 'mcumgr' ? make(name) : p)
       return { protocol: name, identity: { ...id, protocol: name }, tried }
     } catch (e) {
       if (!silent(e)) throw e

@@ -199,3 +199,38 @@ describe('mcumgr specifics', () => {
     await expect(injectOne(o)).rejects.toMatchObject({ code: 'E_SMP_RC' })
   })
 })
+
+describe('--protocol auto and TCP', () => {
+  it('auto picks the protocol that answers on each simulator, and the outcome names it', async () => {
+    for (const p of [...PROTOCOLS, 'lwprov' as const]) {
+      const s = await startSim({ protocol: p as SimProtocol, serial: `AU-${p}`.toUpperCase(), deviceOptions: { idleMs: 200 } })
+      const out = await injectOne({ connect: () => openSerialLink(s.link!), protocol: protocolByName('auto'), store, profile: profile({ mode: 'direct', security: 'psk', pskBytes: 16 }), masterKey: MASTER_KEY, endpoint: `au-${p}`, timeouts: T, retries: 0 })
+      expect(out).toMatchObject({ status: 'verified', protocol: p })
+    }
+  })
+
+  it('a silent device: nothing answered is E_PROTOCOL_UNDETECTED, naming every probe; FCC only with a given identity', async () => {
+    const s = await startSim({ protocol: 'lwprov', serial: 'AU-SILENT', fault: { kind: 'delay', at: 0, delayMs: 120_000 } })
+    const link = await openSerialLink(s.link!)
+    try {
+      const { probeLink } = await import('../../../src/core/inject/auto.js')
+      const t = { ...T, identify: 500, frame: 500 }
+      const err = await probeLink(link, (n) => protocolByName(n), t, {}).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'E_PROTOCOL_UNDETECTED', exitCode: 4 })
+      expect((err as Error).message).toMatch(/lwprov.*mcumgr.*nrf-at.*zephyr-shell/)
+      const fcc = await probeLink(link, (n) => protocolByName(n), t, {}, { serial: 'SN-1' })
+      expect(fcc.protocol).toBe('fcc')
+    } finally {
+      await link.close()
+    }
+  })
+
+  it('each field protocol over TCP (lwprov sim --tcp)', async () => {
+    const { openTcpLink } = await import('../../../src/adapters/tcp-link.js')
+    for (const p of PROTOCOLS) {
+      const s = await startSim({ protocol: p as SimProtocol, serial: `TCP-${p}`.toUpperCase(), tcp: true, deviceOptions: { idleMs: 200 } })
+      const out = await injectOne({ connect: () => openTcpLink(`127.0.0.1:${s.port}`), protocol: protocolByName(p), store, profile: profile({ mode: 'bootstrap', security: 'psk', pskBytes: 16 }), masterKey: MASTER_KEY, endpoint: `tcp-${p}`, timeouts: T, retries: 0 })
+      expect(out).toMatchObject({ status: 'verified', protocol: p })
+    }
+  })
+})

@@ -159,7 +159,7 @@ export class McumgrProtocol implements ProvisioningProtocol {
   async identify(link: ByteLink, timeouts: Timeouts, hooks: InjectionHooks, fallback?: Partial<DeviceIdentity>): Promise<DeviceIdentity> {
     const smp = new SmpClient(link, timeouts, hooks, this.opts.retries)
     try {
-      const r = await smp.request(Op.WRITE, Group.OS, Cmd.ECHO, body({ d: 'lwprov' }), timeouts.identify, 1)
+      const r = await smp.request(Op.WRITE, Group.OS, Cmd.ECHO, body({ d: 'lwprov' }), timeouts.identify, Math.min(1, this.opts.retries ?? 1))
       if (r.get('r') !== 'lwprov') throw deviceError('E_SMP_FRAME', `${link.description}: the SMP echo came back wrong.`, 'Check the firmware\'s MCUmgr OS group.')
       const mtu = await this.mtu(smp, timeouts)
       const ep = await smp.download(ANJAY_ENDPOINT).catch((e: unknown) => {
