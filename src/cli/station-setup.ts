@@ -4,7 +4,6 @@
  * checks, the work order, the ports, the confirmation, then the secrets (master key, CA). The command wires the
  * result into the core station service.
  */
-import fs from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 
@@ -19,7 +18,7 @@ import type { ManifestStore } from '../core/manifest/types.js'
 import type { CredentialProfile, DeviceInfo } from '../core/model.js'
 import type { LoadedCa } from '../core/pki/index.js'
 import { listBatchStatuses } from '../core/station/batch.js'
-import { isExplicit, mergeSettings, parseStationProfile, PROFILE_KEYS } from '../core/station/profile.js'
+import { isExplicit, loadStationProfile, mergeSettings } from '../core/station/profile.js'
 import { stationWorkOrder, type StationWorkOrder } from '../core/station/service.js'
 import {
   deviceInfoFromFlags,
@@ -59,11 +58,15 @@ export interface SetupContext {
   envOf: (flag: string) => string | undefined
   interactive: boolean
   warn: (text: string) => void
+  /** A line for the technician on stderr. */
+  info: (text: string) => void
   onCleanup: (fn: () => Promise<void> | void) => void
 }
 
 export interface StationSetup<T extends StationFlagValues> {
   settings: T
+  /** The command line that repeats this run (typed flags plus the answers). */
+  commandWords: string[]
   store: ManifestStore
   profile: CredentialProfile
   protocol: ProvisioningProtocol
@@ -79,9 +82,15 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   const { interactive } = ctx
   const explicit = (k: string) => isExplicit(ctx.argv, process.env, k, ctx.envOf(k))
   let profilePath = parsed.profile
-  if (!profilePath && interactive && missingFlags(parsed).length > 0) profilePath = await prompts.askProfile()
+  // Every answer is kept, so the run can be printed as the one command that repeats it.
+  const asked: Array<[string, string | number]> = []
+  const answer = <V extends string | number | undefined>(flag: string, v: V): V => {
+    if (v !== undefined) asked.push([flag, v])
+    return v
+  }
+  if (!profilePath && interactive && missingFlags(parsed).length > 0) profilePath = answer('profile', await prompts.askProfile())
   let s = parsed
-  if (profilePath) s = mergeSettings(parsed, parseStationProfile(readProfile(profilePath), profilePath, PROFILE_KEYS), explicit)
+  if (profilePath) s = mergeSettings(parsed, loadStationProfile(profilePath), explicit)
 
   if (!interactive) {
     const missing = missingFlags(s)
@@ -96,26 +105,36 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   const store = await openStoreFromFlags(s, ctx.onCleanup)
   const now = new Date()
   if (interactive) {
-    if (!s.batch && !s.endpoint) s = { ...s, batch: await prompts.askWorkOrder(await listBatchStatuses(store, now)) }
-    if (!s.protocol) s = { ...s, protocol: await prompts.askProtocol() }
-    if (!s.mode) s = { ...s, mode: await prompts.askMode() }
-    if (!s.security) s = { ...s, security: await prompts.askSecurity() }
-    if (!s.server) s = { ...s, server: await prompts.askServer() }
-    if (!s.ports) s = { ...s, ports: (await prompts.askPorts(await listPorts())).join(',') }
+    if (!s.batch && !s.endpoint) s = { ...s, batch: answer('batch', await prompts.askWorkOrder(await listBatchStatuses(store, now))) }
+    if (!s.protocol) s = { ...s, protocol: answer('protocol', await prompts.askProtocol()) }
+    if (!s.mode) s = { ...s, mode: answer('mode', await prompts.askMode()) }
+    if (!s.security) s = { ...s, security: answer('security', await prompts.askSecurity()) }
+    if (!s.server) s = { ...s, server: answer('server', await prompts.askServer()) }
+    if (!s.ports) s = { ...s, ports: answer('ports', (await prompts.askPorts(await listPorts())).join(',')) }
+    // Certificates are signed by the factory CA: asked now, not discovered missing after every other answer.
+    if (s.security === 'cert' && !s.ca) s = { ...s, ca: answer('ca', await prompts.askCaDir()) }
   }
 
   const given = profileFromFlags(s, ctx.warn)
   const profile = s.protocol === 'fcc' ? withAccountId(given, false) : given
   check(profile)
   await precheckInjectPolicy(store, { via: 'station', endpoint: s.endpoint, batch: s.batch, profile })
+  const masterKey = masterKeyFromFlags(s, profile.security === 'psk')
   const workOrder = await stationWorkOrder(store, s.batch, s.endpoint, now)
   if (workOrder && workOrder.unfinished > 0) {
     ctx.warn(`${workOrder.unfinished} device(s) of ${workOrder.name} were mid-injection when a station stopped; they keep their names and are retried when they come back.`)
   }
   const remaining = workOrder?.remaining
-  if (interactive && s.count === undefined && !s.continuous) s = { ...s, count: await prompts.askCount(remaining) }
+  // A finished work order has nothing to ask about: the run ends at once, saying so (no port is opened).
+  const complete = remaining === 0
+  if (complete) ctx.warn(`Work order ${workOrder!.name} is complete: every name is verified or revoked; nothing to do. Create the next one with \`lwprov batch create\`.`)
+  if (interactive && !complete && s.count === undefined && !s.continuous) s = { ...s, count: answer('count', await prompts.askCount(remaining)) }
   const ports = await resolvePorts(String(s.ports), ctx.warn, s.vid, s.pid)
-  if (interactive && !s.yes) {
+  // The CA's passphrase is asked (or read) before the confirmation too: after "Start?" nothing more is asked.
+  const ca = complete ? undefined : await loadCaFromFlags(s)
+  const words = commandWords(ctx.argv, asked)
+  if (asked.length > 0) ctx.info(`The same run as one command (the passphrase stays out of it):\n  ${shellLine(words)}`)
+  if (interactive && !complete && !s.yes) {
     const what = s.count ? `${s.count} device(s)` : s.continuous ? 'devices continuously' : `one device per port`
     if (!(await prompts.confirmRun(`Provision ${what}${s.batch ? ` of ${s.batch}` : ''}${remaining === undefined ? '' : ` (${remaining} to do)`} on ${ports.length} port(s).`))) {
       throw usageError('E_CANCELLED', 'Cancelled at the confirmation prompt.', 'Run the command again when ready.')
@@ -123,11 +142,10 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   }
   if (s.count && remaining !== undefined && s.count > remaining) ctx.warn(`--count ${s.count} is more than the ${remaining} names left in ${s.batch}; the run stops when they are used.`)
 
-  const masterKey = masterKeyFromFlags(s, profile.security === 'psk')
-  const ca = await loadCaFromFlags(s)
   const deviceInfo = deviceInfoFromFlags(s)
   return {
     settings: s,
+    commandWords: words,
     store,
     profile,
     protocol: protocolByName(s.protocol, protocolOptionsFromFlags(s as Parameters<typeof protocolOptionsFromFlags>[0])),
@@ -138,6 +156,39 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
     ...(masterKey ? { masterKey } : {}),
     ...(deviceInfo ? { deviceInfo } : {}),
   }
+}
+
+/** What was typed plus what the technician answered, as the words of one command line. */
+export function commandWords(argv: readonly string[], asked: Array<[string, string | number]>): string[] {
+  const words = ['lwprov', 'station', ...argv]
+  for (const [k, v] of asked) words.push(`--${k}`, String(v))
+  return words
+}
+
+/** Words as one pasteable shell line. */
+export function shellLine(words: readonly string[]): string {
+  return words.map(shellQuote).join(' ')
+}
+
+/**
+ * The command that resumes an interrupted run: the same one (a work order hands out the names it has left; cut-off
+ * devices keep theirs), with `--count` lowered by the devices this run verified.
+ */
+export function resumeCommand(words: readonly string[], verified: number): string {
+  const out = [...words]
+  for (let i = 0; i < out.length; i++) {
+    const eq = /^--count=(\d+)$/.exec(out[i]!)
+    const n = eq ? Number(eq[1]) : out[i] === '--count' ? Number(out[i + 1]) : undefined
+    if (n === undefined || !Number.isFinite(n)) continue
+    const left = Math.max(1, n - verified)
+    if (eq) out[i] = `--count=${left}`
+    else out[i + 1] = String(left)
+  }
+  return shellLine(out)
+}
+
+export function shellQuote(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`
 }
 
 /** The flags a non-interactive run must have, named the way the user types them. */
@@ -167,12 +218,4 @@ export async function autoPorts(vid?: string, pid?: string): Promise<PortInfo[]>
   const norm = (x?: string) => x?.toLowerCase().replace(/^0x/, '').padStart(4, '0')
   const all = await listPorts()
   return all.filter((p) => (vid ? p.vendorId === norm(vid) : p.vendorId !== undefined) && (pid ? p.productId === norm(pid) : true))
-}
-
-function readProfile(p: string): string {
-  try {
-    return fs.readFileSync(p, 'utf8')
-  } catch {
-    throw usageError('E_PROFILE_UNREADABLE', `Cannot read station profile ${p}.`, 'Check the --profile path.')
-  }
 }

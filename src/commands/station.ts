@@ -6,7 +6,7 @@ import { isInteractive } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, fieldDeviceFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { abortOnSignals } from '../cli/interrupt.js'
 import { chooseRenderer, renderStation, stationSummary } from '../cli/render.js'
-import { autoPorts, setUpStation } from '../cli/station-setup.js'
+import { autoPorts, resumeCommand, setUpStation } from '../cli/station-setup.js'
 import { portIdentity, probe } from '../cli/station-ports.js'
 import { runStationJob, stationOutcomeError, type StationResult } from '../core/station/service.js'
 
@@ -54,7 +54,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     const { flags: parsed } = await this.parse(Station)
     const flagDefs = Station.flags as Record<string, { env?: string }>
     const setup = await setUpStation(
-      { argv: this.argv, envOf: (k) => flagDefs[k]?.env, interactive: isInteractive() && !this.jsonEnabled(), warn: (t) => this.warn(t), onCleanup: (fn) => this.onCleanup(fn) },
+      { argv: this.argv, envOf: (k) => flagDefs[k]?.env, interactive: isInteractive() && !this.jsonEnabled(), warn: (t) => this.warn(t), info: (t) => this.info(t), onCleanup: (fn) => this.onCleanup(fn) },
       parsed,
     )
     const s = setup.settings
@@ -81,7 +81,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     } finally {
       await view.finish()
     }
-    this.out(stationSummary(result, (c, t) => this.color(c, t)))
+    this.out(stationSummary(result, (c, t) => this.color(c, t), resumeCommand(setup.commandWords, result.verified)))
     if (result.stopReason === 'interrupted') process.exitCode = 130
     const failure = stationOutcomeError(result, s['fail-on-error'])
     if (failure) throw failure

@@ -201,6 +201,8 @@ class InjectSession {
   /** One connection per attempt; transport failures are retried on a fresh one, refusals never. */
   private async attempts(): Promise<InjectOutcome> {
     const retries = this.opts.retries ?? 2
+    /** The transport failure that cut a device off mid-session, if a later reconnect finds its port gone. */
+    let lost: { err: LwprovError; step: InjectionStep } | undefined
     for (let attempt = 0; ; attempt++) {
       let conn: Connection | undefined
       try {
@@ -219,13 +221,28 @@ class InjectSession {
           !(attempt === 0 && this.step === 'connect' && FATAL_FIRST_CONNECT.has(err.code)) &&
           attempt < retries &&
           !this.ctl.signal.aborted
-        if (!retryable) throw err
+        if (!retryable) throw lost && this.step === 'connect' && err.code === 'E_PORT_NOT_FOUND' ? this.lostError(lost) : err
+        if (this.step !== 'connect') lost = { err, step: this.step }
         this.opts.hooks?.onRetry?.(attempt + 1, err)
         await new Promise((r) => setTimeout(r, this.opts.retryDelayMs ?? 300))
       } finally {
         await conn?.dispose()
       }
     }
+  }
+
+  /**
+   * The device was cut off during a step and its port has not come back (unplugged): that is what happened to this
+   * device, reported at the step it was lost in, not as a port that cannot be found.
+   */
+  private lostError(lost: { err: LwprovError; step: InjectionStep }): LwprovError {
+    this.step = lost.step
+    const who = this.deviceId ? `Device ${this.deviceId}` : 'The device'
+    return transportError(
+      'E_DEVICE_DISCONNECTED',
+      `${who} was lost during ${lost.step} on ${this.linkName} (${lost.err.message.replace(/\.$/, '')}); its port is gone.`,
+      'Plug it back in: it keeps its endpoint and is provisioned again.',
+    )
   }
 
   /** Step: open the link and watch for it closing under us. */

@@ -4,6 +4,8 @@
  * (`device:`, `credentials:`, `transport:` …) are flattened. Precedence is flag > environment > profile > default,
  * applied by {@link mergeSettings}.
  */
+import { readFileSync } from 'node:fs'
+
 import { parse } from 'yaml'
 
 import { usageError } from '../errors.js'
@@ -81,4 +83,15 @@ export function mergeSettings<T extends Record<string, unknown>>(flags: T, profi
 export function isExplicit(argv: readonly string[], env: NodeJS.ProcessEnv, name: string, envName?: string): boolean {
   if (argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `--no-${name}`)) return true
   return envName !== undefined && env[envName] !== undefined && env[envName] !== ''
+}
+
+/** Reads and parses a station profile file (`--profile`), accepting every station key. */
+export function loadStationProfile(path: string): ProfileSettings {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    throw usageError('E_PROFILE_UNREADABLE', `Cannot read station profile ${path}.`, 'Check the --profile path.')
+  }
+  return parseStationProfile(text, path, PROFILE_KEYS)
 }

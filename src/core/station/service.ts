@@ -15,8 +15,12 @@ import { runStation, type StationEvent, type StationFailure, type StationRunResu
 
 export interface StationResult {
   verified: number
+  /** Devices that failed (an interrupted device is not a failure: it is counted in `interrupted`). */
   failed: number
   failures: Array<Pick<StationFailure, 'port' | 'endpoint' | 'reason'> & { code: string; deviceId?: string }>
+  /** Devices cut off by Ctrl-C mid-provisioning: they keep their names and are retried when they come back. */
+  interrupted: number
+  interruptedDevices: Array<{ port: string; endpoint?: string; deviceId?: string }>
   devicesPerMinute: number
   endpoints: string[]
   elapsedSeconds: number
@@ -46,6 +50,8 @@ export async function stationWorkOrder(store: ManifestStore, batch: string | und
   assertBatchActive(st, now)
   return { name: batch, remaining: st.remaining, unfinished: st.counts.generated + st.counts.injected }
 }
+
+const NOTHING_TO_DO: StationRunResult = { verified: 0, failed: 0, failures: [], endpoints: [], elapsedMs: 0, devicesPerMinute: 0, stopReason: 'exhausted' }
 
 /** What the station needs from the outside world: serial ports in production, fakes in tests. */
 export interface StationIo {
@@ -92,7 +98,8 @@ export async function runStationJob(job: StationJob): Promise<StationResult> {
   const batchHeader = workOrder ? await store.getBatch(workOrder.name) : undefined
   let run: StationRunResult
   try {
-    run = await runStation({
+    // A complete work order: no port is touched (a device would only be identified to be told there is no name left).
+    run = workOrder?.remaining === 0 ? NOTHING_TO_DO : await runStation({
       ports: job.ports,
       ...(job.count === undefined ? {} : { count: job.count }),
       continuous: job.continuous ?? false,
@@ -134,11 +141,21 @@ export async function runStationJob(job: StationJob): Promise<StationResult> {
 
   const verifiedAfter = workOrder ? await store.count({ batch: workOrder.name, status: 'verified' }) : 0
   const batchNow = workOrder ? await batchStatus(store, workOrder.name, new Date()) : undefined
+  const failures = run.failures.filter((f) => f.code !== 'E_INTERRUPTED')
+  // One entry per port: a port that also outlived the interrupt's grace period is reported once.
+  const cut = new Map<string, StationResult['interruptedDevices'][number]>()
+  for (const f of run.failures) {
+    if (f.code !== 'E_INTERRUPTED') continue
+    const prev = cut.get(f.port)
+    cut.set(f.port, { port: f.port, ...((f.endpoint ?? prev?.endpoint) ? { endpoint: f.endpoint ?? prev!.endpoint! } : {}), ...((f.deviceId ?? prev?.deviceId) ? { deviceId: f.deviceId ?? prev!.deviceId! } : {}) })
+  }
   return {
     // The manifest is the truth: a re-verified device does not count twice, a killed run's devices are not lost.
     verified: workOrder ? verifiedAfter - verifiedBefore : run.verified,
-    failed: run.failed,
-    failures: run.failures.map((f) => ({ port: f.port, ...(f.endpoint ? { endpoint: f.endpoint } : {}), ...(f.deviceId ? { deviceId: f.deviceId } : {}), code: f.code, reason: f.reason })),
+    failed: failures.length,
+    failures: failures.map((f) => ({ port: f.port, ...(f.endpoint ? { endpoint: f.endpoint } : {}), ...(f.deviceId ? { deviceId: f.deviceId } : {}), code: f.code, reason: f.reason })),
+    interrupted: cut.size,
+    interruptedDevices: [...cut.values()],
     devicesPerMinute: run.devicesPerMinute,
     endpoints: run.endpoints,
     elapsedSeconds: Math.round(run.elapsedMs / 100) / 10,

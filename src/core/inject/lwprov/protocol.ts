@@ -57,6 +57,9 @@ const MAX_LOG = 64 * 1024
  */
 const linkState = new WeakMap<ByteLink, { identity: DeviceIdentity; fresh?: DeviceHello }>()
 
+/** Bytes per write when progress is reported while a frame goes out (a few updates for a typical payload). */
+const WRITE_PIECE = 64
+
 /** The lwprov protocol (`--protocol lwprov`). */
 export class LwprovProtocol implements ProvisioningProtocol {
   readonly name = 'lwprov' as const
@@ -141,7 +144,10 @@ export class LwprovProtocol implements ProvisioningProtocol {
       hooks.onProgress?.(0, payload.length)
       for (let off = 0; off < payload.length; off += chunk) {
         const part = payload.subarray(off, off + chunk)
-        const ack = await s.expectAck(FrameType.DATA, encodeData(off, part), timeouts.frame)
+        // Progress follows the bytes as the link takes them, not one jump per (possibly whole-payload) frame.
+        const ack = await s.expectAck(FrameType.DATA, encodeData(off, part), timeouts.frame, (sent, of) =>
+          hooks.onProgress?.(off + Math.min(part.length, Math.floor((part.length * sent) / of)), payload.length),
+        )
         if (ack.length !== 4 || ack.readUInt32BE(0) !== off + part.length) {
           throw s.garbage(`the DATA acknowledgement reports ${ack.length === 4 ? ack.readUInt32BE(0) : '?'} bytes staged, expected ${off + part.length}`)
         }
@@ -334,8 +340,8 @@ class Session {
   }
 
   /** Sends a request that must be answered by ACK of the same type; returns the ACK's type-specific data. */
-  async expectAck(type: number, payload: Buffer, timeoutMs: number): Promise<Buffer> {
-    const f = await this.request(type, payload, timeoutMs, FrameType.ACK)
+  async expectAck(type: number, payload: Buffer, timeoutMs: number, onWritten?: (sent: number, of: number) => void): Promise<Buffer> {
+    const f = await this.request(type, payload, timeoutMs, FrameType.ACK, onWritten)
     let ack: { ackedType: number; data: Buffer }
     try {
       ack = decodeAck(f.payload)
@@ -347,7 +353,7 @@ class Session {
   }
 
   /** Sends one request and waits for its answer, resending the same frame (same seq) on NAK, corruption or timeout. */
-  async request(type: number, payload: Buffer, timeoutMs: number, answer: number): Promise<Frame> {
+  async request(type: number, payload: Buffer, timeoutMs: number, answer: number, onWritten?: (sent: number, of: number) => void): Promise<Frame> {
     const seq = this.seq
     this.seq = (this.seq + 1) & 0xff
     const bytes = encodeFrame({ type, seq, payload })
@@ -361,7 +367,14 @@ class Session {
       const waiting = this.wait(seq, Math.min(timeoutMs, remaining))
       waiting.catch(() => undefined)
       try {
-        await this.write(bytes)
+        if (onWritten) {
+          // Written in pieces, each drained, so the caller can show the bytes as they go out.
+          for (let at = 0; at < bytes.length; at += WRITE_PIECE) {
+            const piece = bytes.subarray(at, at + WRITE_PIECE)
+            await this.write(piece)
+            onWritten(at + piece.length, bytes.length)
+          }
+        } else await this.write(bytes)
       } catch (e) {
         this.waiter?.nudge()
         throw e
