@@ -42,6 +42,8 @@ export interface SimulatorOptions {
   deviceLog?: (line: string) => void
   /** Extra options for the protocol's simulated device (e.g. zephyr-shell `contextDelayMs`, mcumgr `idleMs`). */
   deviceOptions?: Record<string, unknown>
+  /** lwprov: highest protocol version the simulated device speaks (1 = an old receiver without the v2 proof). */
+  protocolVersion?: number
   /** Device factory override (tests); default: the protocol's simulated device. */
   createDevice?: (o: SimDeviceOptions) => SimDevice
 }
@@ -185,6 +187,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     const device = this.make({
       serial,
       ...this.plan.deviceFlags(),
+      ...(this.opts.protocolVersion === undefined ? {} : { protocolVersion: this.opts.protocolVersion }),
       store: (bytes) => {
         stored = true
         if (this.opts.storeFile) this.writeStore(this.opts.storeFile, bytes, serial)
