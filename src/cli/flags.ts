@@ -117,13 +117,15 @@ export const fieldDeviceFlags = {
   start: Flags.boolean({ summary: 'zephyr-shell: start LwM2M registration (lwm2m start) after a verified write.', env: 'LWPROV_START', helpGroup: 'FIELD DEVICES' }),
   'sec-tag': Flags.integer({ summary: 'nrf-at: modem sec_tag (default: the NCS LwM2M client\'s 35724862 bootstrap / 35724861 server tag).', min: 0, max: 4294967291, env: 'LWPROV_SEC_TAG', helpGroup: 'FIELD DEVICES' }),
   'smp-path': Flags.string({ summary: 'mcumgr: upload target on the device (default /factory/provision.cbor; e.g. /lfs/provision.cbor).', env: 'LWPROV_SMP_PATH', helpGroup: 'FIELD DEVICES' }),
+  'smp-mtu': Flags.integer({ summary: 'mcumgr: SMP MTU when the device does not report its buffer size (default 256).', min: 128, max: 8192, env: 'LWPROV_SMP_MTU', helpGroup: 'FIELD DEVICES' }),
 }
 
 /** The protocol options from the parsed field-device flags. */
-export function protocolOptionsFromFlags(f: { start?: boolean | undefined; 'sec-tag'?: number | undefined; 'smp-path'?: string | undefined }) {
+export function protocolOptionsFromFlags(f: { start?: boolean | undefined; 'sec-tag'?: number | undefined; 'smp-path'?: string | undefined; 'smp-mtu'?: number | undefined }) {
   return {
     ...(f.start ? { start: true } : {}),
     ...(f['sec-tag'] === undefined ? {} : { secTag: f['sec-tag'] }),
     ...(f['smp-path'] === undefined ? {} : { smpPath: f['smp-path'] }),
+    ...(f['smp-mtu'] === undefined ? {} : { smpMtu: f['smp-mtu'] }),
   }
 }

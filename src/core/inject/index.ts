@@ -27,6 +27,8 @@ export interface ProtocolOptions {
   secTag?: number
   /** mcumgr: the upload target (default /factory/provision.cbor). */
   smpPath?: string
+  /** mcumgr: SMP MTU when the device does not report one. */
+  smpMtu?: number
 }
 
 /** Every `--protocol` value (auto probes the others). */
@@ -38,7 +40,7 @@ export function protocolByName(name: string | undefined, opts: ProtocolOptions =
   if (name === 'lwprov') return new LwprovProtocol()
   if (name === 'zephyr-shell') return new ZephyrShellProtocol({ ...(opts.start ? { start: true } : {}) })
   if (name === 'nrf-at') return new NrfAtProtocol({ ...(opts.secTag === undefined ? {} : { secTag: opts.secTag }) })
-  if (name === 'mcumgr') return new McumgrProtocol({ ...(opts.smpPath === undefined ? {} : { path: opts.smpPath }) })
+  if (name === 'mcumgr') return new McumgrProtocol({ ...(opts.smpPath === undefined ? {} : { path: opts.smpPath }), ...(opts.smpMtu === undefined ? {} : { mtu: opts.smpMtu }) })
   if (name === 'auto') return new AutoProtocol((n) => protocolByName(n, opts))
   throw usageError('E_PROTOCOL_INVALID', `Unknown device protocol '${name ?? ''}'.`, `Pass --protocol ${PROTOCOL_NAMES.join(', ')}.`)
 }

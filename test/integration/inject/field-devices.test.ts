@@ -95,6 +95,31 @@ describe.each(PROTOCOLS)('%s over a PTY', (protocol) => {
     expect(out.status).toBe('verified')
   })
 
+  it('a device that goes silent mid-write ends failed (timeout); the retry completes', async () => {
+    const at = { 'zephyr-shell': 300, 'nrf-at': 120, mcumgr: 250 }[protocol]
+    const { opts } = await device(protocol, `FD-${tag}-DELAY`.toUpperCase(), { fault: { kind: 'delay', at, once: true, delayMs: 60_000 } })
+    const ep = `fd-${tag}-delay`
+    await expect(injectOne(opts(ep, { timeouts: { ...T, frame: 1000, commit: 2000 } }))).rejects.toMatchObject({ code: 'E_DEVICE_TIMEOUT', exitCode: 5 })
+    expect((await store.get(ep))!.status).toBe('failed')
+    expect((await injectOne(opts(ep))).status).toBe('verified')
+  })
+
+  it('a reboot mid-write never verifies what the device does not hold: it recovers, or fails and the retry completes', async () => {
+    const at = { 'zephyr-shell': 300, 'nrf-at': 120, mcumgr: 250 }[protocol]
+    const { opts } = await device(protocol, `FD-${tag}-RESET`.toUpperCase(), { fault: { kind: 'reset', at, once: true } })
+    const ep = `fd-${tag}-reset`
+    const first = await injectOne(opts(ep)).then(
+      (o) => o.status,
+      (e: { exitCode: number }) => e.exitCode,
+    )
+    if (first !== 'verified') {
+      expect([4, 5]).toContain(first)
+      expect((await store.get(ep))!.status).toBe('failed')
+      expect((await injectOne(opts(ep))).status).toBe('verified')
+    }
+    expect((await store.get(ep))!.status).toBe('verified')
+  })
+
   it('re-provisioning a verified device deletes the old credentials first', async () => {
     const seen: string[] = []
     const { opts } = await device(protocol, `FD-${tag}-REPROV`.toUpperCase(), { store: (b) => seen.push(b.toString('latin1')) })

@@ -146,6 +146,33 @@ describe('zephyr-shell simulator pinned to the documented behaviour', () => {
   })
 })
 
+describe('the TLS credentials shell of the zephyr-shell simulator (device-shells.md §2)', () => {
+  it('answers as documented: Stored / Added, the list digest = base64(SHA-256(stored bytes)), errors', async () => {
+    const sim = new ZephyrShellSim({ serial: 'CRED-1', nv: newZephyrNv(), banner: false })
+    const sh = shell(sim)
+    await sh.type('shell colors off')
+    const added = await sh.type('cred add 5 PSK default bin AAECAwQFBgcICQoLDA0ODw==')
+    expect(added).toContain('Stored 24 bytes.')
+    expect(added).toContain('Added TLS credential of type PRE_SHARED_KEY, sectag 5, and length 16 bytes.')
+    const psk = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex')
+    const list = await sh.type('cred list')
+    expect(list).toContain(`5,PSK,${createHash('sha256').update(psk).digest('base64')},0`)
+    expect(list).toContain('1 credentials found.')
+    expect(await sh.type('cred add 5 PSK default bin AAECAwQFBgcICQoLDA0ODw==')).toContain('TLS credential with sectag 5 and type PRE_SHARED_KEY already exists.')
+    expect(await sh.type('cred add 5 FOO default bin AAAA')).toContain('FOO is not a valid credential type.')
+    expect(await sh.type('cred add 6 PSK default bin @@@')).toContain('Could not decode input from base64, error: -22')
+    // PEM goes in 48-character base64 chunks through the buffer, as bint (NUL-terminated): digest over PEM + NUL
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+    const b64 = Buffer.from(pem).toString('base64')
+    await sh.type('cred buf clear')
+    for (let i = 0; i < b64.length; i += 48) expect(await sh.type(`cred buf ${b64.slice(i, i + 48)}`)).toContain('Stored')
+    expect(await sh.type('cred add 7 CA default bint')).toContain('Added TLS credential of type CA_CERT, sectag 7')
+    expect(await sh.type('cred list 7 CA')).toContain(`7,CA,${createHash('sha256').update(Buffer.concat([Buffer.from(pem), Buffer.from([0])])).digest('base64')},0`)
+    expect(await sh.type('cred del 5 PSK')).toContain('Deleted TLS credential with sectag 5 and type PRE_SHARED_KEY.')
+    expect(await sh.type('cred del 5 PSK')).toContain('There is no TLS credential with sectag 5 and type PRE_SHARED_KEY.')
+  })
+})
+
 describe('nrf-at codec (device-shells.md §3)', () => {
   it('final result codes and CME errors', () => {
     expect(parseAtReply('\r\n+CME ERROR: 519\r\n')).toEqual({ ok: false, cme: 519, lines: [] })

@@ -93,6 +93,8 @@ export class ZephyrShell {
         await echoed(cmd.length)
       } catch (e) {
         if (!(e instanceof EchoMismatch) && !(e instanceof LwprovError && e.code === 'E_DEVICE_TIMEOUT')) throw e
+        // a device that says nothing at all is not dropping characters: that is a transport failure
+        if (!(e instanceof EchoMismatch) && this.con.text() === '') throw e
         if (attempt + 1 >= retries) {
           throw deviceError(
             'E_SHELL_ECHO',

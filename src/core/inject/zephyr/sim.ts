@@ -5,6 +5,8 @@
  * application has started, an asynchronous `stop`, and the `hwinfo devid` identity. Resources survive sessions
  * (flash) through `nv`.
  */
+import { createHash } from 'node:crypto'
+
 import { crc32Of, hexDump, splitArgs, unquoteShellArg } from './shell.js'
 import { ShellSim, type ShellSimOptions } from '../console/shell-sim.js'
 
@@ -23,10 +25,21 @@ const OPAQUE_MAX = 2048
 export interface ZephyrNv {
   instances: Set<string>
   values: Map<string, Buffer>
+  /** TLS credentials shell store: `${tag},${type}` → bytes as stored. */
+  creds: Map<string, Buffer>
 }
 
 export function newZephyrNv(): ZephyrNv {
-  return { instances: new Set(['0/0', '3/0']), values: new Map() }
+  return { instances: new Set(['0/0', '3/0']), values: new Map(), creds: new Map() }
+}
+
+/** `cred` type names (device-shells.md §2): accepted aliases → canonical name, and the short form `cred list` prints. */
+const CRED_TYPES: Record<string, [string, string]> = {
+  CA_CERT: ['CA_CERT', 'CA'], CA: ['CA_CERT', 'CA'],
+  SERVER_CERT: ['SERVER_CERT', 'SELF'], CLIENT_CERT: ['SERVER_CERT', 'SELF'], SELF_CERT: ['SERVER_CERT', 'SELF'], SELF: ['SERVER_CERT', 'SELF'], CLIENT: ['SERVER_CERT', 'SELF'], SERV: ['SERVER_CERT', 'SELF'],
+  PRIVATE_KEY: ['PRIVATE_KEY', 'PK'], PK: ['PRIVATE_KEY', 'PK'],
+  PRE_SHARED_KEY: ['PRE_SHARED_KEY', 'PSK'], PSK: ['PRE_SHARED_KEY', 'PSK'],
+  PRE_SHARED_KEY_ID: ['PRE_SHARED_KEY_ID', 'PSK_ID'], PSK_ID: ['PRE_SHARED_KEY_ID', 'PSK_ID'],
 }
 
 export interface ZephyrSimOptions extends ShellSimOptions {
@@ -76,6 +89,7 @@ export class ZephyrShellSim extends ShellSim {
       this.print(['Zephyr version 3.4.0'])
       return
     }
+    if (args[0] === 'cred') return this.cred(args.slice(1))
     if (args[0] !== 'lwm2m') return this.notFound(line)
     if (Date.now() - this.booted < (this.z.contextDelayMs ?? 0)) {
       this.print(['no lwm2m context yet'], true)
@@ -213,6 +227,56 @@ export class ZephyrShellSim extends ShellSim {
     this.nv.instances.delete(id)
     for (const k of [...this.nv.values.keys()]) if (k.startsWith(`${id}/`)) this.nv.values.delete(k)
     this.opts.store?.(this.dump())
+  }
+
+  private credBuf = ''
+
+  /** The TLS credentials shell (CONFIG_TLS_CREDENTIALS_SHELL): other TLS users' sec_tags; lwprov does not use it. */
+  private cred(a: string[]): void {
+    const sub = a[0]
+    if (sub === 'buf') {
+      if (a[1] === 'clear') {
+        this.credBuf = ''
+        return this.print(['Credential buffer cleared.'])
+      }
+      this.credBuf += a[1] ?? ''
+      return this.print([`Stored ${(a[1] ?? '').length} bytes.`])
+    }
+    const type = a[2] === undefined ? undefined : CRED_TYPES[a[2].toUpperCase()]
+    if ((sub === 'add' || sub === 'del') && a[2] !== undefined && !type) return this.print([`${a[2]} is not a valid credential type.`], true)
+    if (sub === 'add') {
+      if (a.length < 5 || !type) return this.print(['add: wrong parameter count'], true)
+      const fmt = a[4]!.toLowerCase()
+      const inline = a[5]
+      if (inline !== undefined) this.print([`Stored ${inline.length} bytes.`])
+      const text = inline ?? this.credBuf
+      const k = `${a[1]},${type[1]}`
+      if (this.nv.creds.has(k)) return this.print([`TLS credential with sectag ${a[1]} and type ${type[0]} already exists.`], true)
+      let bytes: Buffer
+      if (fmt === 'bin' || fmt === 'bint') {
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return this.print(['Could not decode input from base64, error: -22'], true)
+        bytes = Buffer.from(text, 'base64')
+      } else bytes = Buffer.from(text, 'latin1')
+      if (fmt.endsWith('t')) bytes = Buffer.concat([bytes, Buffer.from([0])])
+      this.nv.creds.set(k, bytes)
+      this.credBuf = ''
+      return this.print([`Added TLS credential of type ${type[0]}, sectag ${a[1]}, and length ${bytes.length} bytes.`])
+    }
+    if (sub === 'del') {
+      if (a.length < 3 || !type) return this.print(['del: wrong parameter count'], true)
+      const k = `${a[1]},${type[1]}`
+      if (!this.nv.creds.delete(k)) return this.print([`There is no TLS credential with sectag ${a[1]} and type ${type[0]}.`], true)
+      return this.print([`Deleted TLS credential with sectag ${a[1]} and type ${type[0]}.`])
+    }
+    if (sub === 'list') {
+      const want = a[2] === undefined ? undefined : CRED_TYPES[a[2].toUpperCase()]?.[1]
+      const lines = [...this.nv.creds.entries()]
+        .map(([k, v]) => [...k.split(','), v] as [string, string, Buffer])
+        .filter(([tag, t]) => (a[1] === undefined || tag === a[1]) && (want === undefined || t === want))
+        .map(([tag, t, v]) => `${tag},${t},${createHash('sha256').update(v).digest('base64')},0`)
+      return this.print([...lines, `${lines.length} credentials found.`])
+    }
+    this.print([`${sub ?? 'cred'}: command not found`], true)
   }
 
   /** What the device holds (the `--store` file): path = hex value, one a line. */
