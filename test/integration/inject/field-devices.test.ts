@@ -202,6 +202,13 @@ describe('nrf-at specifics', () => {
     }
   })
 
+  it('the IMEI from AT+CGSN fills {imei} and is the manifest device id', async () => {
+    const { opts } = await device('nrf-at', 'NA-IMEI')
+    const out = await injectOne(opts('nrf-{imei}'))
+    expect(out.endpoint).toMatch(/^nrf-\d{15}$/)
+    expect(out.deviceId).toBe(out.endpoint.slice(4))
+  })
+
   it('modem firmware older than 1.3.2 is refused (no SHA-256 verification)', async () => {
     const { opts } = await device('nrf-at', 'NA-OLD', { deviceOptions: { firmware: 'mfw_nrf9160_1.2.3' } })
     await expect(injectOne(opts('na-old'))).rejects.toMatchObject({ code: 'E_MODEM_FIRMWARE_OLD', exitCode: 4 })
@@ -209,6 +216,12 @@ describe('nrf-at specifics', () => {
 })
 
 describe('mcumgr specifics', () => {
+  it('Anjay names itself in /factory/endpoint.txt: {serial} registers the row under the firmware\'s name', async () => {
+    const { opts } = await device('mcumgr', 'MG-NAME')
+    const out = await injectOne(opts('{serial}'))
+    expect(out.endpoint).toBe('anjay-zephyr-demo-MG-NAME')
+  })
+
   it('a littlefs target (--smp-path /lfs/…) is verified by the fs hash, or by downloading it back', async () => {
     for (const hash of [true, false]) {
       const ep = `mg-lfs-${hash ? 'hash' : 'download'}`
