@@ -93,8 +93,9 @@ export class AutoProtocol implements ProvisioningProtocol {
     return r.identity
   }
 
-  async precheck(_plan: InjectionPlan): Promise<void> {
-    // the protocol is known only once a device answers; its own checks run in provision()
+  /** The answering protocol's offline checks (the session passes what identify found in the plan). */
+  async precheck(plan: InjectionPlan): Promise<void> {
+    if (plan.protocol) await this.make(plan.protocol).precheck?.(plan)
   }
 
   /** PSKs are drawn without 0x00 bytes: the device may turn out to be a Zephyr shell, which cannot type them. */

@@ -438,6 +438,7 @@ class InjectSession {
       ...(this.opts.deviceInfo ? { deviceInfo: this.opts.deviceInfo } : {}),
       ...(this.opts.firstToClaim ? { firstToClaim: true } : {}),
       ...(this.deviceKeygen ? { signCsr: csrSigner(this.opts, endpoint) } : {}),
+      ...(this.identity?.protocol ? { protocol: this.identity.protocol } : {}),
     }
   }
 

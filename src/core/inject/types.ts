@@ -75,6 +75,8 @@ export interface InjectionPlan {
   signCsr?: (csrDer: Uint8Array) => Promise<{ certificateDer: Uint8Array; chainDer: Uint8Array[] }>
   /** Current time for mbed.CurrentTime / device clocks. */
   now: Date
+  /** The protocol the device answered (`--protocol auto`), so its offline checks run before anything is signed. */
+  protocol?: ProtocolName
 }
 
 export interface InjectionResult {

@@ -247,6 +247,14 @@ describe('--protocol auto and TCP', () => {
     }
   })
 
+  it("auto runs the answering protocol's offline checks before anything is signed or recorded", async () => {
+    const { ca } = await testCa()
+    const s = await startSim({ protocol: 'zephyr-shell', serial: 'AU-KEYGEN' })
+    const o: InjectOptions = { connect: () => openSerialLink(s.link!), protocol: protocolByName('auto'), store, profile: profile({ mode: 'direct', security: 'cert' }), ca, deviceKeygen: true, endpoint: 'au-keygen', timeouts: T, retries: 0 }
+    await expect(injectOne(o)).rejects.toMatchObject({ code: 'E_SHELL_NO_KEYGEN', exitCode: 2 })
+    expect(await store.get('au-keygen')).toBeUndefined()
+  })
+
   it('a silent device: nothing answered is E_PROTOCOL_UNDETECTED, naming every probe; FCC only with a given identity', async () => {
     const s = await startSim({ protocol: 'lwprov', serial: 'AU-SILENT', fault: { kind: 'delay', at: 0, delayMs: 120_000 } })
     const link = await openSerialLink(s.link!)
