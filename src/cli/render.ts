@@ -17,12 +17,16 @@ export function chooseRenderer(json: boolean, stderrIsTty = Boolean(process.stde
   return stderrIsTty ? 'default' : 'simple'
 }
 
+const NO_ANSWER = 'no device answered; waiting for one'
+
 const paint = (on: boolean, code: number, s: string) => (on ? `\u001B[${code}m${s}\u001B[0m` : s)
 
 interface PortView {
   verified: number
   failed: number
   interrupted: number
+  /** The port said "no device answered" and nothing has answered since. */
+  silent?: boolean
   device?: string
   endpoint?: string
   step?: string
@@ -109,13 +113,16 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
         case 'waiting':
           // A log has no live title: say on a line of its own that the port is waiting (after an unplug, say).
           if (e.reason === 'no-port' && o.renderer !== 'default' && v.step !== 'waiting for the port') update(e.port, v, 'waiting for a device to appear on the port')
-          v.step = e.reason === 'no-port' ? 'waiting for the port' : 'waiting for the next device'
+          if (e.reason === 'no-answer' && o.renderer !== 'default' && !v.silent) update(e.port, v, NO_ANSWER)
+          v.silent = e.reason === 'no-answer'
+          v.step = e.reason === 'no-port' ? 'waiting for the port' : e.reason === 'no-answer' ? NO_ANSWER : 'waiting for the next device'
           v.device = undefined
           v.endpoint = undefined
           v.bytes = undefined
           update(e.port, v)
           break
         case 'device':
+          v.silent = false
           v.device = e.deviceId === undefined ? 'device' : shown(e.deviceId)
           update(e.port, v)
           break

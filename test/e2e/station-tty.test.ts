@@ -204,3 +204,40 @@ describe('station when a device is unplugged mid-write', () => {
     expect(await exited, err).toBe(130)
   }, 90_000)
 })
+
+describe('a port where nothing answers', () => {
+  // The device is attached but stays silent from the first byte (the fault waits 30 s): to the host, nothing is there.
+  const silentSim = (name: string) => startSim({ protocol: 'lwprov', serial: `SILENT-${name}`, link: join(dir, name), fault: { kind: 'delay', at: 0 } })
+
+  it('inject fails in one round of HELLOs with "no device answered", without reconnecting', async () => {
+    const dev = await silentSim('silent-inject')
+    const r = await runCli(['inject', '--port', dev.link!, '--protocol', 'lwprov', '--endpoint', 'urn:dev:ops:32473-Silent-1', '--mode', 'direct', '--security', 'psk',
+      '--server', 'coaps://lwm2m.example.com:5684', '--manifest', join(dir, 'silent.db'), '--json'], { env, timeoutMs: 60_000 })
+    expect(r.code, r.stderr).toBe(5)
+    expect(r.json.error.code).toBe('E_NO_DEVICE')
+    expect(r.json.error.message).toMatch(/^No device answered on .*silent-inject \(nothing came back to 5 HELLOs in 5\.0 s\)/)
+    expect(r.stderr).not.toMatch(/retrying/)
+  }, 90_000)
+
+  it('station keeps waiting for a device there, visibly, and counts no failure', async () => {
+    const dev = await silentSim('silent-station')
+    const args = ['station', '--ports', dev.link!, '--protocol', 'lwprov', '--endpoint', 'urn:dev:ops:32473-Silent-{serial}', '--continuous',
+      '--mode', 'direct', '--security', 'psk', '--server', 'coaps://lwm2m.example.com:5684', '--manifest', join(dir, 'silent-st.db')]
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' } })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    let exitCode: number | null | undefined
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r((exitCode = c))))
+    for (const until = Date.now() + 40_000; !/no device answered; waiting for one/.test(err); ) {
+      if (exitCode !== undefined) throw new Error(`station exited (${exitCode}):\n${err}`)
+      if (Date.now() > until) throw new Error(`never said it was waiting:\n${err}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    child.kill('SIGINT')
+    expect(await exited, err).toBe(130)
+    expect(out).toMatch(/^Interrupted: 0 verified, 0 failed, 0 interrupted on 1 port\(s\)/m)
+    expect(err).not.toMatch(/E_NO_DEVICE|: ✖|1 ✖/)
+  }, 90_000)
+})
