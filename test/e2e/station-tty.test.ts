@@ -147,7 +147,7 @@ describe('station summary after Ctrl-C', () => {
     for (const until = Date.now() + 40_000; ; ) {
       if (exitCode !== undefined) throw new Error(`station exited (${exitCode}) early:\n${err}`)
       if (Date.now() > until) throw new Error(`never reached the interrupt point:\n${err}`)
-      if (/✔/.test(err)) {
+      if (err.includes('✔ urn:dev:ops:32473-Int-INT-OK-1')) {
         const store = await openManifest(db)
         const row = await store.get('urn:dev:ops:32473-Int-INT-STUCK-1')
         await store.close()
@@ -240,4 +240,28 @@ describe('a port where nothing answers', () => {
     expect(out).toMatch(/^Interrupted: 0 verified, 0 failed, 0 interrupted on 1 port\(s\)/m)
     expect(err).not.toMatch(/E_NO_DEVICE|: ✖|1 ✖/)
   }, 90_000)
+})
+
+describe('inject uses the station view', () => {
+  it('on a terminal: one live row for the port, then the verified line', async () => {
+    const dev = await startSim({ protocol: 'lwprov', serial: 'INJ-TTY-1', link: join(dir, 'inj-tty'), baud: 9600 })
+    start(`inject --port ${dev.link} --protocol lwprov --endpoint 'urn:dev:ops:32473-Inj-{serial}' --mode direct --security psk --server coaps://lwm2m.example.com:5684 --manifest ${join(dir, 'inj.db')}`)
+    // Paced at 9600 baud, the write is seen on the row with its bytes as they go.
+    const mid = await waitScreen(/INJ-TTY-1 → urn:dev:ops:32473-Inj-INJ-TTY-1 · write \d+\/\d+ B|EXIT=/)
+    expect(mid).not.toMatch(/EXIT=/)
+    const done = await waitScreen(/EXIT=\d+/)
+    expect(done).toContain('EXIT=0')
+    expect(done).toMatch(/✔ .*inj-tty · urn:dev:ops:32473-Inj-INJ-TTY-1/)
+    expect(done).toMatch(/verified urn:dev:ops:32473-Inj-INJ-TTY-1 on .*inj-tty \(device INJ-TTY-1\)/)
+  }, 60_000)
+
+  it('in a log: one line per step, naming the port', async () => {
+    const dev = await startSim({ protocol: 'lwprov', serial: 'INJ-LOG-1', link: join(dir, 'inj-log') })
+    const r = await runCli(['inject', '--port', dev.link!, '--protocol', 'lwprov', '--endpoint', 'urn:dev:ops:32473-Inj-{serial}', '--mode', 'direct', '--security', 'psk',
+      '--server', 'coaps://lwm2m.example.com:5684', '--manifest', join(dir, 'inj.db')], { env })
+    expect(r.code, r.stderr).toBe(0)
+    for (const line of ['identify', 'device INJ-LOG-1', 'endpoint urn:dev:ops:32473-Inj-INJ-LOG-1', 'write', 'commit', '✔ urn:dev:ops:32473-Inj-INJ-LOG-1 (INJ-LOG-1)']) {
+      expect(r.stderr).toContain(`${dev.link}: ${line}`)
+    }
+  }, 60_000)
 })

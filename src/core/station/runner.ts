@@ -32,7 +32,7 @@ export interface StationInjectHooks {
 
 export type StationEvent =
   | { type: 'waiting'; port: string; reason: 'no-port' | 'next-device' | 'no-answer' }
-  | { type: 'device'; port: string; deviceId?: string }
+  | { type: 'device'; port: string; deviceId?: string; detail?: string }
   | { type: 'endpoint'; port: string; endpoint: string }
   | { type: 'step'; port: string; step: InjectionStep; detail?: string }
   | { type: 'progress'; port: string; written: number; total: number }
