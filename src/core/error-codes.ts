@@ -193,6 +193,7 @@ export const ERROR_CODES = {
   E_DEVICE_DISCONNECTED: 'transport',
   E_DEVICE_RESET: 'transport',
   E_DEVICE_TIMEOUT: 'transport',
+  E_NO_DEVICE: 'transport',
   E_FCC_NO_RESPONSE: 'transport',
   E_FCC_RESPONSE_CORRUPT: 'transport',
   E_FCC_TIMEOUT: 'transport',

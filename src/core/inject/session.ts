@@ -229,6 +229,8 @@ class InjectSession {
         const retryable =
           err.exitCode === 5 &&
           err.code !== 'E_SESSION_TIMEOUT' &&
+          // Nothing answered at all: reconnecting would only make a silent port take minutes to fail.
+          err.code !== 'E_NO_DEVICE' &&
           !(attempt === 0 && this.step === 'connect' && FATAL_FIRST_CONNECT.has(err.code)) &&
           attempt < retries &&
           !this.ctl.signal.aborted

@@ -146,6 +146,8 @@ export async function runStationJob(job: StationJob): Promise<StationResult> {
   const cut = new Map<string, StationResult['interruptedDevices'][number]>()
   for (const f of run.failures) {
     if (f.code !== 'E_INTERRUPTED') continue
+    // Ctrl-C while a port was still asking who is there cut off no device (a port stuck past the grace period counts).
+    if (!f.endpoint && !f.deviceId && !cut.has(f.port) && !/did not stop/.test(f.reason)) continue
     const prev = cut.get(f.port)
     cut.set(f.port, { port: f.port, ...((f.endpoint ?? prev?.endpoint) ? { endpoint: f.endpoint ?? prev!.endpoint! } : {}), ...((f.deviceId ?? prev?.deviceId) ? { deviceId: f.deviceId ?? prev!.deviceId! } : {}) })
   }
