@@ -89,6 +89,17 @@ describe('zephyr-shell codec (device-shells.md §1.1)', () => {
   })
 })
 
+describe('untrusted device text', () => {
+  it('reaches messages escaped: a hostile reply line cannot drive the terminal', async () => {
+    const { shellError } = await import('../../../src/core/inject/zephyr/shell.js')
+    const { shown } = await import('../../../src/core/validate/escape.js')
+    const f = shellFailure("can't do write operation, request failed (err -2)\x1b]0;pwned\x07")!
+    const err = shellError('0/0/0', { ...f, line: shown(f.line) }, '/dev/ttyACM0')
+    expect(err.message).not.toMatch(/[\x00-\x1f]/)
+    expect(err.message).toContain('\\x1b')
+  })
+})
+
 describe('zephyr-shell simulator pinned to the documented behaviour', () => {
   const boot = (o: Record<string, unknown> = {}) => {
     const sim = new ZephyrShellSim({ serial: 'PIN-1', nv: newZephyrNv(), banner: false, ...o })
