@@ -228,16 +228,22 @@ function onSignal(sig: (typeof SIGNALS)[number]): void {
   if (process.listenerCount(sig) <= 1) process.exit(SIGNAL_EXIT[sig])
 }
 
+function onExit(): void {
+  removeLiveTemps()
+}
+
 function installHandlers(): void {
   if (handlersInstalled) return
   handlersInstalled = true
-  process.on('exit', () => removeLiveTemps())
+  process.on('exit', onExit)
   for (const s of SIGNALS) process.on(s, onSignal)
 }
 
+// all of them, the exit listener too: a long run writing many files must not pile up listeners
 function uninstallHandlersIfIdle(): void {
   if (!handlersInstalled || liveTemps.size > 0) return
   handlersInstalled = false
+  process.off('exit', onExit)
   for (const s of SIGNALS) process.off(s, onSignal)
 }
 
@@ -292,14 +298,15 @@ export function openOutputFile(path: string, opts: OutputOptions = {}): OutputFi
   }
   const tmp = tempNameFor(final)
   if (secret) recordTemp(tmp)
+  // registered before it exists: a signal arriving the moment the file appears must still find and remove it
+  addTemp(tmp, secret)
   let fd: number
   try {
     fd = openSync(tmp, OPEN_NEW, mode)
   } catch (e) {
-    if (secret) forgetTemp(tmp)
+    dropTemp(tmp)
     throw writeFailed(final, e)
   }
-  addTemp(tmp, secret)
   const stream = createWriteStream('', { fd, autoClose: true })
   let state: 'open' | 'committed' | 'aborted' = 'open'
   const remove = () => {
@@ -393,13 +400,13 @@ export function reserveOutputFile(path: string, opts: OutputOptions = {}): { tmp
   const tmp = tempNameFor(final)
   const secret = opts.secret ?? false
   if (secret) recordTemp(tmp)
+  addTemp(tmp, secret)
   try {
     closeSync(openSync(tmp, OPEN_NEW, opts.mode ?? 0o600))
   } catch (e) {
-    if (secret) forgetTemp(tmp)
+    dropTemp(tmp)
     throw writeFailed(final, e)
   }
-  addTemp(tmp, secret)
   let done = false
   const remove = () => {
     rmSync(tmp, { force: true })

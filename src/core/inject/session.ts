@@ -11,7 +11,7 @@
  */
 import type { generateCredentialSets } from '../credentials/generate.js'
 import { ExitCode, type ExitCodeName, LwprovError, conflictError, deviceError, transportError } from '../errors.js'
-import type { ManifestRecord, ManifestStore, StatusUpdate } from '../manifest/types.js'
+import type { ManifestRecord, ManifestStore, ProofName, StatusUpdate } from '../manifest/types.js'
 import type { CredentialProfile, CredentialSet, DeviceInfo } from '../model.js'
 import type { LoadedCa } from '../pki/index.js'
 import { enforcePolicy, precheckInjectPolicy } from '../manifest/policy.js'
@@ -98,6 +98,8 @@ export interface InjectOutcome {
   /** SHA-256 of the device certificate (certificate mode). */
   fingerprint?: string
   readbackDigest: string
+  /** How the device proved what it stored (manifest column `proof`). */
+  proof: ProofName
   enrollmentId?: string
   /** Connections it took (1 = no retry). */
   attempts: number
@@ -112,6 +114,14 @@ function asLwprov(e: unknown, link: string, step: InjectionStep): LwprovError {
   if (e instanceof LwprovError) return e
   const err = e instanceof Error ? e : new Error(String(e))
   return new LwprovError('E_INJECT_FAILED', `${link}: ${step} failed: ${err.message}`, { exit: 'bug', cause: err })
+}
+
+/**
+ * The proof a verified result is recorded with: what the protocol reports, else what each protocol's verification
+ * is (lwprov without a report: the read-back digest; FCC: the device's success status).
+ */
+function proofOf(protocol: 'fcc' | 'lwprov', result: InjectionResult): ProofName {
+  return result.proof ?? (protocol === 'fcc' ? 'fcc-status' : 'digest')
 }
 
 /** The identity the manifest matches a device by. */
@@ -376,6 +386,7 @@ class InjectSession {
       status: 'verified',
       deviceId: this.deviceId ?? null,
       readbackDigest: result.readbackDigest,
+      proof: proofOf(this.opts.protocol.name, result),
       statusReason: null,
       // New credentials were made in this session: an enrollment id of an older certificate no longer applies.
       enrollmentId: result.enrollmentId ?? null,
@@ -390,6 +401,7 @@ class InjectSession {
       port: this.linkName,
       ...(fingerprint ? { fingerprint } : {}),
       readbackDigest: result.readbackDigest,
+      proof: proofOf(this.opts.protocol.name, result),
       ...(result.enrollmentId ? { enrollmentId: result.enrollmentId } : {}),
       attempts,
       deviceKeygen: this.deviceKeygen,

@@ -7,7 +7,8 @@
 import pg from 'pg'
 
 import { conflictError, LwprovError, transportError, usageError } from '../errors.js'
-import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
+import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS, withProofRule } from './columns.js'
+import { resolvePgUrl } from './pg-service.js'
 import { redactUrl } from './redact.js'
 import { identityFrom, newerSchemaError, notFoundError, rowToBatch } from './sqlite.js'
 import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestIdentity, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
@@ -82,6 +83,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   // 3: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
   `CREATE TABLE manifest_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO manifest_info (key, value) VALUES ('namespace', md5(random()::text || clock_timestamp()::text)), ('name', current_database()), ('created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));`,
+  // 4 (issue 10, proof of possession): how a verified row was proven: pop-hmac | pop-signature | digest |
+  // fcc-status | none (NULL). Rows verified before this version had only the read-back digest (or the FCC status,
+  // which also records a digest): they become 'digest', the weaker proof; imported rows stay NULL (none).
+  `ALTER TABLE endpoints ADD COLUMN proof TEXT;
+   UPDATE endpoints SET proof = 'digest' WHERE status = 'verified' AND readback_digest IS NOT NULL AND provenance IS NULL;`,
 ]
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length
 
@@ -106,7 +112,7 @@ export class PostgresManifestStore implements ManifestStore {
 
   constructor(url: string, opts: { max?: number } = {}) {
     this.location = redactUrl(url)
-    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4 })
+    this.pool = new pg.Pool({ connectionString: resolvePgUrl(url), max: opts.max ?? 4 })
     // An idle client losing its server must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined)
   }
@@ -216,7 +222,8 @@ export class PostgresManifestStore implements ManifestStore {
     return filter?.limit === undefined ? n : Math.min(n, filter.limit)
   }
 
-  async updateStatus(endpoint: string, update: StatusUpdate): Promise<ManifestRecord> {
+  async updateStatus(endpoint: string, given: StatusUpdate): Promise<ManifestRecord> {
+    const update = withProofRule(given)
     const sets: string[] = []
     const params: unknown[] = []
     for (const [f, c] of UPDATE_COLUMNS) {
@@ -374,7 +381,7 @@ export async function openPostgres(url: string, opts: { migrate: boolean }): Pro
     throw transportError(
       'E_MANIFEST_CONNECT',
       `Cannot connect to the PostgreSQL manifest ${redactUrl(url)}: ${what}.`,
-      'Check that the server runs and accepts connections from this host, and the user, password and database in the URL (or PGPASSWORD / ~/.pgpass).',
+      'Check that the server runs and accepts connections from this host, and the user, password and database in the URL (or PGPASSWORD / ~/.pgpass / a PGSERVICE entry).',
       e,
     )
   }

@@ -32,12 +32,16 @@ export interface ExportRow {
   binding: string | null
   enrollmentId: string | null
   readbackDigest: string | null
+  /** How the verification was proven: pop-hmac | pop-signature | digest | fcc-status | none. */
+  proof: string
   statusReason: string | null
   developer: boolean
   template: string | null
   seq: number | null
   createdAt: string
   updatedAt: string
+  /** Namespace id of the manifest the row was exported from (`manifest info`): rows from two ledgers never pass for one. */
+  manifest?: string
   /** Hex of the raw PSK (only with --include-secrets). */
   pskKeyHex?: string
   privateKeyPem?: string
@@ -63,17 +67,19 @@ export const ROW_FIELDS: ReadonlyArray<keyof ExportRow> = [
   'binding',
   'enrollmentId',
   'readbackDigest',
+  'proof',
   'statusReason',
   'developer',
   'template',
   'seq',
   'createdAt',
   'updatedAt',
+  'manifest',
   'certificate',
 ]
 export const SECRET_FIELDS: ReadonlyArray<keyof ExportRow> = ['pskKeyHex', 'privateKeyPem']
 
-export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow {
+export function toExportRow(r: ManifestRecord, secrets?: RowSecrets, manifest?: string): ExportRow {
   const row: ExportRow = {
     endpoint: r.endpoint,
     status: r.status,
@@ -94,6 +100,7 @@ export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow 
     binding: r.binding ?? null,
     enrollmentId: r.enrollmentId ?? null,
     readbackDigest: r.readbackDigest ?? null,
+    proof: r.proof ?? 'none',
     statusReason: r.statusReason ?? null,
     developer: r.developer,
     template: r.template ?? null,
@@ -101,6 +108,7 @@ export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow 
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   }
+  if (manifest) row.manifest = manifest
   if (secrets) {
     if (secrets.psk) row.pskKeyHex = secrets.psk.toString('hex')
     if (secrets.privateKeyDer) row.privateKeyPem = derToPem(secrets.privateKeyDer, 'PRIVATE KEY')
