@@ -4,9 +4,8 @@ import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { credentialProfileFlags, endpointFlags, manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
-import { openOutputFile } from '../../core/fs/safe-write.js'
 import type { AccountMode, SecurityKind } from '../../core/model.js'
-import { createWorkOrder, labelsCsv, parseWindowDate } from '../../core/station/batch.js'
+import { createWorkOrderWithLabels, parseWindowDate } from '../../core/station/batch.js'
 import { isExplicit, loadStationProfile, mergeSettings } from '../../core/station/profile.js'
 
 export default class BatchCreate extends BaseCommand {
@@ -55,14 +54,9 @@ export default class BatchCreate extends BaseCommand {
     if (flags.labels && !flags['claim-codes']) {
       throw usageError('E_LABELS_WITHOUT_CODES', '--labels writes claim codes, but --claim-codes was not given.', 'Add --claim-codes.')
     }
-    // Claim codes exist only in this process once the batch commits (the manifest keeps hashes), so the labels file
-    // must be known writable before anything is recorded: its temporary is created now (never following a symlink,
-    // never over an existing file without --force, never over the manifest) and moved into place at the end.
-    const labels = flags.labels ? openOutputFile(flags.labels, { force: flags.force, secret: true, flag: '--labels' }) : undefined
-    let result: Awaited<ReturnType<typeof createWorkOrder>>
-    try {
-      const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
-      result = await createWorkOrder(store, {
+    const { result, labelsWritten, labelsProblem } = await createWorkOrderWithLabels(
+      () => openStoreFromFlags(flags, (fn) => this.onCleanup(fn)),
+      {
         name: flags.name,
         count: Number(flags.count),
         template: String(flags.endpoint),
@@ -75,24 +69,10 @@ export default class BatchCreate extends BaseCommand {
         ...(flags.security ? { security: flags.security as SecurityKind } : {}),
         ...(flags.server ? { serverUri: String(flags.server) } : {}),
         now,
-      })
-    } catch (e) {
-      if (labels) await labels.abort()
-      throw e
-    }
-    let labelsWritten = false
-    if (labels) {
-      try {
-        labels.stream.write(labelsCsv(flags.name, result.devices))
-        await labels.commit()
-        labelsWritten = true
-      } catch (e) {
-        await labels.abort()
-        // The batch is committed: show the codes rather than lose them (e.g. the disk filled up).
-        const why = (e as { code?: string }).code ?? String(e)
-        this.warn(`Could not write ${labels.path} (${why}); the claim codes are shown below instead.`)
-      }
-    }
+      },
+      flags.labels ? { path: flags.labels, force: flags.force } : undefined,
+    )
+    if (labelsProblem) this.warn(`${labelsProblem}; the claim codes are shown below instead.`)
     const d = result.devices
     this.out(`Work order ${flags.name}: ${d.length} name${d.length === 1 ? '' : 's'} reserved, ${d[0]!.endpoint}${d.length > 1 ? ` … ${d.at(-1)!.endpoint}` : ''}.`)
     if (flags['claim-codes'] && !labelsWritten) {

@@ -9,6 +9,7 @@ import { enforcePolicy } from '../manifest/policy.js'
 import { randomBytes } from 'node:crypto'
 
 import { conflictError, LwprovError, usageError } from '../errors.js'
+import { openOutputFile } from '../fs/safe-write.js'
 import { parseEndpointTemplate } from '../lwm2m/endpoint.js'
 import type { BatchRecord, EndpointStatus, ManifestStore, NewManifestRecord } from '../manifest/types.js'
 import type { AccountMode, SecurityKind } from '../model.js'
@@ -213,4 +214,43 @@ export function labelsCsv(batch: string, devices: ReservedDevice[]): string {
   const lines = ['batch,endpoint,seq,claim_code']
   for (const d of devices) lines.push([batch, d.endpoint, d.seq === undefined ? '' : String(d.seq), d.claimCode ?? ''].map(esc).join(','))
   return `${lines.join('\n')}\n`
+}
+
+export interface WorkOrderWithLabels {
+  result: WorkOrderResult
+  /** The labels file was written (0600). */
+  labelsWritten: boolean
+  /** Why the labels could not be written after the work order was committed: the claim codes must be shown instead. */
+  labelsProblem?: string
+}
+
+/**
+ * A work order plus its label-printer CSV. Claim codes exist only in this process once the batch commits (the manifest
+ * keeps hashes), so the labels file must be known writable before anything is recorded: its temporary is created
+ * first (never following a symlink, never over an existing file without `force`, never over the manifest) and moved
+ * into place at the end. A labels failure after the commit is returned, not thrown, so the codes are not lost.
+ */
+export async function createWorkOrderWithLabels(
+  openStore: () => Promise<ManifestStore>,
+  req: WorkOrderRequest,
+  labels?: { path: string; force: boolean },
+): Promise<WorkOrderWithLabels> {
+  const out = labels ? openOutputFile(labels.path, { force: labels.force, secret: true, flag: '--labels' }) : undefined
+  let result: WorkOrderResult
+  try {
+    result = await createWorkOrder(await openStore(), req)
+  } catch (e) {
+    if (out) await out.abort()
+    throw e
+  }
+  if (!out) return { result, labelsWritten: false }
+  try {
+    out.stream.write(labelsCsv(req.name, result.devices))
+    await out.commit()
+    return { result, labelsWritten: true }
+  } catch (e) {
+    await out.abort()
+    // The batch is committed: show the codes rather than lose them (e.g. the disk filled up).
+    return { result, labelsWritten: false, labelsProblem: `Could not write ${out.path} (${(e as { code?: string }).code ?? String(e)})` }
+  }
 }
