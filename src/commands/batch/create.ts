@@ -6,7 +6,7 @@ import { credentialProfileFlags, endpointFlags, labelFlags, manifestFlags } from
 import { openLabelsFromFlags } from '../../cli/labels.js'
 import { usageError } from '../../core/errors.js'
 import type { AccountMode, SecurityKind } from '../../core/model.js'
-import { createWorkOrder, parseWindowDate } from '../../core/station/batch.js'
+import { createWorkOrderWithLabels, parseWindowDate } from '../../core/station/batch.js'
 import { isExplicit, loadStationProfile, mergeSettings } from '../../core/station/profile.js'
 
 export default class BatchCreate extends BaseCommand {
@@ -60,14 +60,11 @@ export default class BatchCreate extends BaseCommand {
     if (labelTarget && !flags['claim-codes']) {
       throw usageError('E_LABELS_WITHOUT_CODES', '--labels writes claim codes, but --claim-codes was not given.', 'Add --claim-codes.')
     }
-    // Claim codes exist only in this process once the batch commits (the manifest keeps hashes), so the labels output
-    // must be known usable before anything is recorded: the file's temporary is created (or the printer connected) now
-    // — never following a symlink, never over an existing file without --force, never over the manifest.
+    // opened (file temporary created, printer connected) before anything is recorded: see createWorkOrderWithLabels
     const labels = labelTarget ? await openLabelsFromFlags(labelTarget, flags, { secret: true, flag: flags.printer ? '--printer' : '--labels', title: `Work order ${flags.name}` }) : undefined
-    let result: Awaited<ReturnType<typeof createWorkOrder>>
-    try {
-      const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
-      result = await createWorkOrder(store, {
+    const { result, labelsWritten, labelsProblem } = await createWorkOrderWithLabels(
+      () => openStoreFromFlags(flags, (fn) => this.onCleanup(fn)),
+      {
         name: flags.name,
         count: Number(flags.count),
         template: String(flags.endpoint),
@@ -80,23 +77,10 @@ export default class BatchCreate extends BaseCommand {
         ...(flags.security ? { security: flags.security as SecurityKind } : {}),
         ...(flags.server ? { serverUri: String(flags.server) } : {}),
         now,
-      })
-    } catch (e) {
-      if (labels) await labels.abort()
-      throw e
-    }
-    let labelsWritten = false
-    if (labels) {
-      try {
-        await labels.write(result.devices.map((x) => ({ endpoint: x.endpoint, claim: x.claimCode, batch: flags.name, seq: x.seq })))
-        labelsWritten = true
-      } catch (e) {
-        await labels.abort()
-        // The batch is committed: show the codes rather than lose them (e.g. the disk filled up).
-        const why = (e as { code?: string }).code ?? String(e)
-        this.warn(`Could not write ${labels.target} (${why}); the claim codes are shown below instead.`)
-      }
-    }
+      },
+      labels,
+    )
+    if (labelsProblem) this.warn(`${labelsProblem}; the claim codes are shown below instead.`)
     const d = result.devices
     this.out(`Work order ${flags.name}: ${d.length} name${d.length === 1 ? '' : 's'} reserved, ${d[0]!.endpoint}${d.length > 1 ? ` … ${d.at(-1)!.endpoint}` : ''}.`)
     if (flags['claim-codes'] && !labelsWritten) {
