@@ -5,7 +5,9 @@ export interface QrMatrix {
   /** Modules per side, without the quiet zone. */
   size: number
   version: number
-  /** True = dark module, row-major. */
+  /** 1 = dark module, row-major, `size` × `size`. */
+  data: Uint8Array
+  /** True = dark module. */
   dark(x: number, y: number): boolean
 }
 
@@ -15,7 +17,7 @@ export const QUIET_ZONE = 4
 export function qrMatrix(text: string): QrMatrix {
   const q = QRCode.create(text, { errorCorrectionLevel: 'M' })
   const { size, data } = q.modules
-  return { size, version: q.version, dark: (x, y) => data[y * size + x] === 1 }
+  return { size, version: q.version, data, dark: (x, y) => data[y * size + x] === 1 }
 }
 
 /**
@@ -24,15 +26,17 @@ export function qrMatrix(text: string): QrMatrix {
  */
 export function qrRuns(m: QrMatrix): Array<[number, number, number]> {
   const runs: Array<[number, number, number]> = []
-  for (let y = 0; y < m.size; y++) {
+  const { size, data } = m
+  for (let y = 0; y < size; y++) {
+    const row = y * size
     let x = 0
-    while (x < m.size) {
-      if (!m.dark(x, y)) {
+    while (x < size) {
+      if (data[row + x] !== 1) {
         x++
         continue
       }
       const start = x
-      while (x < m.size && m.dark(x, y)) x++
+      while (x < size && data[row + x] === 1) x++
       runs.push([start, y, x - start])
     }
   }
