@@ -24,6 +24,7 @@ import {
   type ManifestFlagValues,
   type ProfileFlagValues,
 } from './context.js'
+import { protocolOptionsFromFlags } from './flags.js'
 
 export interface InjectFlagValues extends ProfileFlagValues, CaFlagValues, ManifestFlagValues {
   [flag: string]: unknown
@@ -85,7 +86,7 @@ export async function prepareInject(
     options: {
       connect: (): Promise<ByteLink> => (flags.tcp !== undefined ? openTcpLink(flags.tcp) : openSerialLink(target, { baud: flags.baud })),
       target,
-      protocol: protocolByName(flags.protocol),
+      protocol: protocolByName(flags.protocol, protocolOptionsFromFlags(flags as Parameters<typeof protocolOptionsFromFlags>[0])),
       store,
       profile,
       ...(flags.endpoint === undefined ? {} : { endpoint: flags.endpoint }),

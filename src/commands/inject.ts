@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 
 import { BaseCommand, toLwprovError } from '../cli/base-command.js'
-import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, fieldDeviceFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { prepareInject } from '../cli/inject-setup.js'
 import { chooseRenderer, renderStation, viewHooks } from '../cli/render.js'
 import type { LwprovError } from '../core/errors.js'
@@ -30,6 +30,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     ...caFlags,
     ...manifestFlags,
     ...deviceInfoFlags,
+    ...fieldDeviceFlags,
     'device-keygen': Flags.boolean({ summary: 'Let the device generate its key pair and sign its CSR with --ca (the private key never leaves it).', helpGroup: 'CREDENTIALS' }),
     'first-to-claim': Flags.boolean({ summary: 'Izuma first-to-claim: no aid= in the bootstrap URI, the enrollment id is recorded.', helpGroup: 'CREDENTIALS' }),
     station: Flags.string({ summary: 'Station name recorded with the manifest row (default: host name).', env: 'LWPROV_STATION' }),
@@ -72,7 +73,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       await view.finish()
     }
     const { deviceKeygen: _k, ...result } = outcome
-    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}, proof ${result.proof}`)
+    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}`)
     return result
   }
 }

@@ -125,8 +125,9 @@ export async function runStationJob(job: StationJob): Promise<StationResult> {
           ...(job.ca ? { ca: job.ca } : {}),
           ...(job.masterKey ? { masterKey: job.masterKey } : {}),
           ...(info ? { deviceInfo: info } : {}),
-          // FCC devices do not announce themselves: the serial number we give them is their identity.
-          ...(protocol.name === 'fcc' && info?.serialNumber ? { identity: { serial: info.serialNumber } } : {}),
+          // FCC devices do not announce themselves: the serial number we give them is their identity (auto falls
+          // back to FCC only with one).
+          ...((protocol.name === 'fcc' || protocol.name === 'auto') && info?.serialNumber ? { identity: { serial: info.serialNumber } } : {}),
           station: job.station,
           timeouts,
           retries: 1,
