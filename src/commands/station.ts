@@ -25,7 +25,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --profile line3.yaml',
     '<%= config.bin %> <%= command.id %> --ports /dev/ttyACM0,/dev/ttyACM1 --protocol lwprov --batch WO-1234 --count 200 --mode bootstrap --security cert --server coaps://bs.example.com:5684 --ca ./line-ca',
-    '<%= config.bin %> <%= command.id %> --ports auto --vid 2fe3 --pid 0100 --protocol lwprov --endpoint urn:dev:ops:ACME-{serial} --continuous --bell --mode direct --security psk --server coaps://lwm2m.example.com:5684',
+    "<%= config.bin %> <%= command.id %> --ports auto --vid 2fe3 --pid 0100 --protocol lwprov --endpoint 'urn:dev:ops:32473-Acme-{serial}' --continuous --bell --mode direct --security psk --server coaps://lwm2m.example.com:5684",
   ]
 
   static override flags = {
