@@ -83,7 +83,10 @@ step('Generate 5 direct PSK credentials (recorded in the manifest)', [
   'credentials', 'generate', '--count', '5', '--endpoint', 'urn:dev:os:320973-DEMOPSK{seq:04}',
   '--mode', 'direct', '--security', 'psk', '--server', 'coaps://lwm2m.example.com:5684', '--batch', 'demo-psk',
 ])
-step(`Reserve a work order of ${DEVICES} endpoint names`, ['batch', 'create', '--name', 'WO-DEMO', '--count', String(DEVICES), '--endpoint', 'urn:dev:os:320973-DEMO{seq:06}'])
+step(`Reserve a work order of ${DEVICES} endpoint names with claim codes, and print their label sheet (PDF, mode 0600)`, [
+  'batch', 'create', '--name', 'WO-DEMO', '--count', String(DEVICES), '--endpoint', 'urn:dev:os:320973-DEMO{seq:06}',
+  '--claim-codes', '--labels', join(out, 'wo-demo-labels.pdf'), '--label-layout', 'a4-3x8',
+])
 
 const ports = Array.from({ length: PORTS }, (_, i) => join(out, `ttyDEMO${i}`))
 process.stdout.write(`\n${bold(`▶ Start ${PORTS} simulated devices on pseudo-terminals`)}\n  ${ports.join('\n  ')}\n`)
@@ -92,10 +95,17 @@ await Promise.all(ports.map((link, i) => startSim(['--protocol', 'lwprov', '--li
 step(`Provision ${DEVICES} devices on ${PORTS} ports in parallel (certificates signed just in time, read back, verified)`, [
   'station', '--ports', ports.join(','), '--protocol', 'lwprov', '--batch', 'WO-DEMO', '--count', String(DEVICES),
   '--mode', 'direct', '--security', 'cert', '--server', 'coaps://lwm2m.example.com:5684', '--ca', join(out, 'line-ca'),
+  '--labels-per-device', join(out, 'station-labels'),
 ])
 cleanup()
 
 step('The manifest', ['manifest', 'list'])
 step('Export for CI (CSV, with a SHA-256 digest beside it)', ['manifest', 'export', '--format', 'csv', '--out', join(out, 'manifest.csv'), '--digest'])
 step('Export the certificate devices for the LwM2M server (Leshan security store)', ['manifest', 'export', '--format', 'leshan-security', '--batch', 'WO-DEMO', '--out', join(out, 'leshan-security.json')])
-process.stdout.write(`\n${bold('Done.')} Look in ${out}: CAs, lwprov.db (the manifest), manifest.csv, leshan-security.json.\n`)
+step('Reprint the work order\'s labels for the thermal printer (ZPL; no claim codes: only their hashes are stored)', ['labels', '--batch', 'WO-DEMO', '--out', join(out, 'wo-demo-reprint.zpl')])
+// A picture of the sheet (the README's docs/label-sheet.png comes from here): the top of page 1 at 110 dpi.
+const pic = spawnSync('pdftoppm', ['-r', '110', '-png', '-singlefile', '-f', '1', '-l', '1', '-x', '0', '-y', '0', '-W', '910', '-H', '500', join(out, 'wo-demo-labels.pdf'), join(out, 'label-sheet')], { stdio: 'ignore' })
+const picture = pic.status === 0 ? ', label-sheet.png (the sheet as a picture)' : ''
+process.stdout.write(
+  `\n${bold('Done.')} Look in ${out}: CAs, lwprov.db (the manifest), wo-demo-labels.pdf (label sheet with QR + claim codes)${picture}, station-labels/ (one PNG per verified device), wo-demo-reprint.zpl, manifest.csv, leshan-security.json.\n`,
+)

@@ -6,8 +6,9 @@ import { readFileSync, statSync } from 'node:fs'
 
 import { password } from '@inquirer/prompts'
 
-import { LwprovError, usageError } from '../core/errors.js'
+import { isLwprovError, LwprovError, usageError } from '../core/errors.js'
 import { MIN_NEW_PASSPHRASE } from '../core/pki/ca.js'
+import type { LoadedCa } from '../core/pki/index.js'
 import { canPrompt } from './tty.js'
 
 export { canPrompt, inCi } from './tty.js'
@@ -113,4 +114,21 @@ export function resolveOptionalPassphrase(opts: { envVar: string; file?: string;
 /** A one-off hidden prompt, or undefined when nobody can answer it. */
 export async function promptPassphrase(message: string): Promise<string | undefined> {
   return canPrompt() ? ask(message) : undefined
+}
+
+/**
+ * The parent CA of a new intermediate: its passphrase from LWPROV_PARENT_CA_PASSPHRASE or `file`, else the new CA's
+ * own (`fallback`); when that guess is wrong, a person at a terminal is asked before giving up.
+ */
+export async function loadParentCa(dir: string, fallback: string, file: string | undefined): Promise<LoadedCa> {
+  // Loaded here, not at start-up: the CA code pulls in @peculiar/x509.
+  const { loadCa } = await import('../core/pki/index.js')
+  const pass = resolveOptionalPassphrase({ envVar: 'LWPROV_PARENT_CA_PASSPHRASE', file, fileFlag: '--parent-passphrase-file', fallback })
+  try {
+    return await loadCa(dir, pass)
+  } catch (error) {
+    const asked = isLwprovError(error) && error.code === 'E_CA_PASSPHRASE' ? await promptPassphrase('Parent CA key passphrase') : undefined
+    if (asked === undefined) throw error
+    return loadCa(dir, asked)
+  }
 }

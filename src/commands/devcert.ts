@@ -1,13 +1,14 @@
-import { basename, relative, resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 
 import { Flags } from '@oclif/core'
 
 import { BaseCommand } from '../cli/base-command.js'
-import { enforcePolicy, profileRequest } from '../core/manifest/policy.js'
-import { deviceInfoFromFlags, isInteractive, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
+import { deviceInfoFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, manifestFlags } from '../cli/flags.js'
-import { resolveCaPassphrase } from '../cli/passphrase.js'
+import { developerDeps, exposedSecretsWarning, shortPath } from '../cli/devcert-deps.js'
+import { enforcePolicy, profileRequest } from '../core/manifest/policy.js'
 import {
+  checkOutPath,
   DEFAULT_MAX_DEVICES,
   defaultDeveloperCaDir,
   developerMasterKey,
@@ -16,9 +17,6 @@ import {
   listBuiltinTemplates,
   loadTemplate,
   MODEL_FIELD_DOCS,
-  openDeveloperCa,
-  checkOutPath,
-  prepareOutputDir,
   runDevcert,
   writeOutputFiles,
 } from '../core/devcert/index.js'
@@ -93,33 +91,14 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
         now,
         generator: `lwprov ${this.config.version}`,
       },
-      {
-        store,
-        masterKeys: [explicitKey, devKey?.key].filter((k): k is Buffer => k !== undefined),
-        prepareOutput: (names) => prepareOutputDir(flags.out, names, flags.force),
-        developerCa: () =>
-          openDeveloperCa({
-            dir: caDir,
-            isDefault: flags.ca === undefined,
-            now,
-            passphrase: (creating) =>
-              resolveCaPassphrase({
-                ...(flags['passphrase-file'] ? { passphraseFile: flags['passphrase-file'] } : {}),
-                confirm: creating,
-                interactive: isInteractive(),
-                message: creating ? 'New developer CA passphrase' : 'Developer CA passphrase',
-              }),
-          }),
-      },
+      developerDeps({ store, caDir, keys: [explicitKey, devKey?.key], out: flags.out, force: flags.force, passphraseFile: flags['passphrase-file'], isDefault: flags.ca === undefined, now }),
     )
     if (outcome.developerCaCreated) this.info(`Created the developer CA in ${outcome.developerCa}.`)
     const files = await writeOutputFiles(flags.out, outcome.files, flags.force)
     for (const w of outcome.warnings) this.warn(w)
     // only the files that carry the key or PSK: a template rendering the certificate alone is no secret
-    const exposed = gitUnignored(files.filter((_, i) => outcome.files[i]!.secret))
-    if (exposed.length > 0) {
-      this.warn(`${exposed.map(shortPath).join(', ')} ${exposed.length === 1 ? 'is' : 'are'} inside a git work tree and not ignored, and hold${exposed.length === 1 ? 's' : ''} a secret key: add ${exposed.length === 1 ? 'it' : 'them'} to .gitignore.`)
-    }
+    const exposed = exposedSecretsWarning(gitUnignored(files.filter((_, i) => outcome.files[i]!.secret)))
+    if (exposed) this.warn(exposed)
     this.out(
       `${outcome.reused ? 'Rendered the existing' : 'Issued a'} developer ${outcome.model.security === 'psk' ? 'PSK' : 'certificate'} for ${outcome.endpoint} into ${files.map(shortPath).join(', ')}` +
         (outcome.fingerprint ? ` (SHA-256 ${outcome.fingerprint})` : '') +
@@ -137,10 +116,4 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
       manifest: store.location,
     }
   }
-}
-
-/** A path relative to the working directory when it lies below it, else absolute. */
-function shortPath(p: string): string {
-  const r = relative(process.cwd(), p)
-  return r === '' || r.startsWith('..') ? p : r
 }

@@ -3,7 +3,8 @@ import { Flags } from '@oclif/core'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { isInteractive } from '../cli/context.js'
-import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, fieldDeviceFlags, labelFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { stationLabels } from '../cli/labels.js'
 import { abortOnSignals } from '../cli/interrupt.js'
 import { chooseRenderer, renderStation, stationSummary } from '../cli/render.js'
 import { autoPorts, resumeCommand, setUpStation } from '../cli/station-setup.js'
@@ -24,7 +25,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --profile line3.yaml',
     '<%= config.bin %> <%= command.id %> --ports /dev/ttyACM0,/dev/ttyACM1 --protocol lwprov --batch WO-1234 --count 200 --mode bootstrap --security cert --server coaps://bs.example.com:5684 --ca ./line-ca',
-    '<%= config.bin %> <%= command.id %> --ports auto --vid 2fe3 --pid 0100 --protocol lwprov --endpoint urn:dev:ops:ACME-{serial} --continuous --bell --mode direct --security psk --server coaps://lwm2m.example.com:5684',
+    "<%= config.bin %> <%= command.id %> --ports auto --vid 2fe3 --pid 0100 --protocol lwprov --endpoint 'urn:dev:ops:32473-Acme-{serial}' --continuous --bell --mode direct --security psk --server coaps://lwm2m.example.com:5684",
   ]
 
   static override flags = {
@@ -43,10 +44,13 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     station: Flags.string({ summary: 'Station name recorded with every row (default: host name).', env: 'LWPROV_STATION' }),
     timeout: Flags.integer({ summary: 'Per-step device timeout in ms (commit and read-back get 3x).', min: 100, helpGroup: 'TRANSPORT' }),
     yes: Flags.boolean({ summary: 'Do not ask for confirmation on a terminal.', char: 'y' }),
+    'labels-per-device': Flags.string({ summary: 'Print a label as each device verifies: a directory (one PNG per device) or tcp://HOST:9100 (ZPL).', env: 'LWPROV_LABELS_PER_DEVICE', helpGroup: 'LABELS' }),
+    ...labelFlags,
     ...credentialProfileFlags,
     ...caFlags,
     ...manifestFlags,
     ...deviceInfoFlags,
+    ...fieldDeviceFlags,
   }
 
   async run(): Promise<StationResult> {
@@ -57,6 +61,8 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
       parsed,
     )
     const s = setup.settings
+    // checked before the first device: a bad label directory or layout fails the run at once
+    const labels = s['labels-per-device'] ? stationLabels(String(s['labels-per-device']), s, (t) => this.warn(t)) : undefined
     const signal = abortOnSignals('lwprov station', (fn) => this.onCleanup(fn))
     const view = renderStation(setup.ports, { renderer: chooseRenderer(this.jsonEnabled()), bell: s.bell })
     let result: StationResult
@@ -69,7 +75,10 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         ...(s.timeout === undefined ? {} : { timeout: s.timeout }),
         continuous: s.continuous,
         signal,
-        onEvent: (e) => view.onEvent(e),
+        onEvent: (e) => {
+          view.onEvent(e)
+          if (e.type === 'verified') labels?.onVerified({ endpoint: e.endpoint, serial: e.deviceId, batch: s.batch })
+        },
         io: {
           openLink: (p) => openSerialLink(p, { baud: s.baud }),
           portIdentity: async (p) => portIdentity(p),
@@ -78,6 +87,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
         },
       })
     } finally {
+      await labels?.flush()
       await view.finish()
     }
     this.out(stationSummary(result, (c, t) => this.color(c, t), resumeCommand(setup.commandWords, result.verified)))

@@ -1,8 +1,7 @@
 import { Flags } from '@oclif/core'
 
 import { BaseCommand } from '../../cli/base-command.js'
-import { promptPassphrase, resolveCaPassphrase, resolveOptionalPassphrase } from '../../cli/passphrase.js'
-import { isLwprovError } from '../../core/errors.js'
+import { loadParentCa, resolveCaPassphrase } from '../../cli/passphrase.js'
 import {
   caResult,
   checkCaDirFree,
@@ -11,12 +10,10 @@ import {
   DEFAULT_CA_DAYS,
   describeCa,
   KEY_TYPES,
-  loadCa,
   recordIssuedCa,
   writeCaDir,
   type CaResult,
   type KeyType,
-  type LoadedCa,
 } from '../../core/pki/index.js'
 
 export default class CaCreate extends BaseCommand {
@@ -54,23 +51,7 @@ Defaults meet Izuma's CA requirements: EC P-256, basicConstraints CA:true, keyUs
     const passphrase = await resolveCaPassphrase({ passphraseFile: flags['passphrase-file'], confirm: true, interactive: true })
     // before any key is generated or parent unlocked
     checkNewPassphrase(passphrase)
-    let parent: LoadedCa | undefined
-    if (flags.parent) {
-      const parentPass = resolveOptionalPassphrase({
-        envVar: 'LWPROV_PARENT_CA_PASSPHRASE',
-        file: flags['parent-passphrase-file'],
-        fileFlag: '--parent-passphrase-file',
-        fallback: passphrase,
-      })
-      try {
-        parent = await loadCa(flags.parent, parentPass)
-      } catch (error) {
-        // The new CA's passphrase was only a guess for the parent: ask a person before giving up.
-        const asked = isLwprovError(error) && error.code === 'E_CA_PASSPHRASE' ? await promptPassphrase('Parent CA key passphrase') : undefined
-        if (asked === undefined) throw error
-        parent = await loadCa(flags.parent, asked)
-      }
-    }
+    const parent = flags.parent ? await loadParentCa(flags.parent, passphrase, flags['parent-passphrase-file']) : undefined
     const ca = await createCa({
       name: flags.name,
       keyType: flags['key-type'] as KeyType,

@@ -5,7 +5,8 @@ import { masterKeyFromFlags, openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
 import { assertOutputDir, assertOutputTarget } from '../../core/fs/safe-write.js'
-import { checkMasterKey, exportManifest, FORMAT_NAMES, fileTarget, getFormat, OutputClosedError, removeExportTemps, streamTarget } from '../../core/manifest/export/index.js'
+import { exportToStdout } from '../../cli/export-stdout.js'
+import { exportManifest, FORMAT_NAMES, fileTarget, getFormat, removeExportTemps } from '../../core/manifest/export/index.js'
 import { buildFilter } from '../../core/manifest/query.js'
 import { ENDPOINT_STATUSES } from '../../core/manifest/types.js'
 
@@ -40,8 +41,6 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
   }
 
   private streamedEnvelope = false
-  /** stdout's reader went away (`| head`): the export stops quietly and the command ends normally. */
-  private pipeClosed = false
 
   protected override logJson(json: unknown): void {
     if (!this.streamedEnvelope) super.logJson(json)
@@ -76,37 +75,15 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
       fwTypes: flags['fw-types'],
       manifest: await store.info(),
     }
-    // EPIPE (e.g. `| head`) ends the export quietly: the writer stops at the next row, run() returns, cleanups run.
-    const onStdoutError = (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') this.pipeClosed = true
-    }
-    process.stdout.on('error', onStdoutError)
-    this.onCleanup(() => {
-      process.stdout.off('error', onStdoutError)
-      // bytes still queued for a reader that may yet go away must not turn into an unhandled 'error' at exit
-      if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.once('error', () => undefined)
-    })
     if (!flags.out) {
       // on a terminal the secrets land in scrollback and session logs; a file or pipe the user named is their choice
       if (flags['include-secrets'] && process.stdout.isTTY) this.warn('device secrets are being printed to the terminal (scrollback, session logs): use --out FILE (written 0600) instead.')
-      try {
-        if (json) {
-          // The envelope is streamed around the rows so a big export never sits in memory.
-          // A wrong master key must fail before the first byte of the envelope goes out.
-          if (masterKey) await checkMasterKey(store, filter, masterKey)
-          this.streamedEnvelope = true
-          process.stdout.write('{"status":0,"result":')
-          await exportManifest(store, format, opts, streamTarget(process.stdout))
-          process.stdout.write('}\n')
-          return undefined
-        }
-        const r = await exportManifest(store, format, opts, streamTarget(process.stdout))
-        this.info(`${r.rows} row(s) exported as ${r.format}.`)
-        return r
-      } catch (e) {
-        if (this.pipeClosed || e instanceof OutputClosedError) return undefined
-        throw e
-      }
+      return exportToStdout(store, format, opts, {
+        json,
+        onEnvelope: () => (this.streamedEnvelope = true),
+        info: (t) => this.info(t),
+        onCleanup: (fn) => this.onCleanup(fn),
+      })
     }
     // Refused before any row is read: an existing file (unless --force), the manifest, a CA file, a symlink's target.
     if (format.layout === 'dir') assertOutputDir(flags.out)

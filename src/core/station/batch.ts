@@ -9,6 +9,7 @@ import { enforcePolicy, precheckTemplatePattern } from '../manifest/policy.js'
 import { randomBytes } from 'node:crypto'
 
 import { conflictError, LwprovError, usageError } from '../errors.js'
+import type { LabelOutput } from '../labels/output.js'
 import { parseEndpointTemplate } from '../lwm2m/endpoint.js'
 import type { BatchRecord, EndpointStatus, ManifestStore, NewManifestRecord } from '../manifest/types.js'
 import type { AccountMode, SecurityKind } from '../model.js'
@@ -227,3 +228,40 @@ export function labelsCsv(batch: string, devices: ReservedDevice[]): string {
   return `${lines.join('\n')}\n`
 }
 
+export interface WorkOrderWithLabels {
+  result: WorkOrderResult
+  /** The labels file was written (0600). */
+  labelsWritten: boolean
+  /** Why the labels could not be written after the work order was committed: the claim codes must be shown instead. */
+  labelsProblem?: string
+}
+
+/**
+ * A work order plus its labels (PDF, PNG directory, ZPL, CSV or a printer: `core/labels`). Claim codes exist only in
+ * this process once the batch commits (the manifest keeps hashes), so the caller opens the label output before
+ * anything is recorded (its temporary created, never following a symlink, never over an existing file without
+ * `--force`, never over the manifest; or the printer connected) and the labels are written after the commit. A labels
+ * failure after the commit is returned, not thrown, so the codes are not lost.
+ */
+export async function createWorkOrderWithLabels(
+  openStore: () => Promise<ManifestStore>,
+  req: WorkOrderRequest,
+  labels?: Pick<LabelOutput, 'target' | 'write' | 'abort'>,
+): Promise<WorkOrderWithLabels> {
+  let result: WorkOrderResult
+  try {
+    result = await createWorkOrder(await openStore(), req)
+  } catch (e) {
+    if (labels) await labels.abort()
+    throw e
+  }
+  if (!labels) return { result, labelsWritten: false }
+  try {
+    await labels.write(result.devices.map((x) => ({ endpoint: x.endpoint, claim: x.claimCode, batch: req.name, seq: x.seq })))
+    return { result, labelsWritten: true }
+  } catch (e) {
+    await labels.abort()
+    // The batch is committed: show the codes rather than lose them (e.g. the disk filled up, the printer went away).
+    return { result, labelsWritten: false, labelsProblem: `Could not write ${labels.target} (${(e as { code?: string }).code ?? String(e)})` }
+  }
+}
