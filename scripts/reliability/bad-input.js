@@ -30,6 +30,8 @@ async function fixture(ctx) {
   await must(['batch', 'create', '--name', 'WO-1', '--endpoint', 'wo-{seq}', '--count', '2', '--manifest', m])
   await must(['manifest', 'policy', 'set', '--min-psk-bytes', '32', '--endpoint-pattern', '^pat-[0-9]+$', '--allowed-server', 'coaps://127.0.0.1:5684', '--max-cert-days', '365', '--manifest', pol])
   await must(['manifest', 'policy', 'set', '--require-work-order', '--manifest', wo])
+  // a manifest whose name looks like a label sheet: --labels must still never replace it
+  await must(['credentials', 'generate', '--count', '1', '--endpoint', 'csv-{seq}', '--mode', 'direct', '--security', 'nosec', '--server', 'coap://127.0.0.1:5683', '--manifest', join(F, 'ledger.csv')])
   const w = (name, text) => writeFileSync(join(F, name), text)
   w('names.txt', Array.from({ length: 50 }, (_, i) => `n-${i}`).join('\n'))
   w('empty.txt', '')
@@ -320,7 +322,8 @@ function cases(p) {
     ['batch create: existing name', [...B, '--name', 'WO-1', '--endpoint', 'b-{seq}', '--count', '2'], 'E_BATCH_EXISTS'],
     ['batch create: --labels without --claim-codes', [...B1, '--labels', p('labels.csv')], 'E_LABELS_WITHOUT_CODES'],
     ['batch create: --labels under a file', [...B1, '--claim-codes', '--labels', p('regular-file/x.csv')], 'E_OUTPUT_WRITE'],
-    ['batch create: --labels = manifest --force', [...B1, '--claim-codes', '--labels', m, '--force'], 'E_OUTPUT_PROTECTED'],
+    ['batch create: --labels = manifest (.db: no label format) --force', [...B1, '--claim-codes', '--labels', m, '--force'], 'E_LABEL_FORMAT_UNKNOWN'],
+    ['batch create: --labels = manifest.csv --force', ['batch', 'create', '--name', 'WO-2', '--endpoint', 'b-{seq}', '--count', '2', '--claim-codes', '--labels', p('ledger.csv'), '--force', '--manifest', p('ledger.csv')], 'E_OUTPUT_PROTECTED'],
     ['batch create: no --endpoint', [...B, '--name', 'WO-2', '--count', '2'], 'E_FLAGS_MISSING'],
     ['batch create: unclosed template', [...B, '--name', 'WO-2', '--endpoint', 'b-{seq', '--count', '2'], 'E_TEMPLATE_INVALID'],
     ['batch create: policy endpoint pattern', ['batch', 'create', '--name', 'WO-2', '--endpoint', 'b-{seq}', '--count', '2', '--manifest', pol], 'E_POLICY_VIOLATION'],
@@ -350,7 +353,9 @@ export async function run(ctx) {
   ctx.inputs.push(/\/(leaf|sca)\.key$/)
   const all = cases((rel) => join('<CASE>', rel))
   // the quick form: every 8th case, so each command still gets some
-  const chosen = QUICK ? all.filter((_, i) => i % 8 === 0) : all
+  // RELIABILITY_CASES=REGEX runs the cases whose name matches (debugging)
+  const only = process.env.RELIABILITY_CASES ? new RegExp(process.env.RELIABILITY_CASES) : undefined
+  const chosen = only ? all.filter(([name]) => only.test(name)) : QUICK ? all.filter((_, i) => i % 8 === 0) : all
   const fig = new Figure('bad input', `${chosen.length} table-driven refusals across all commands: code, exit family, no stack trace, files byte-identical`)
   const commands = new Set(chosen.map(([name]) => name.split(':')[0]))
   fig.tried = `${chosen.length} table-driven refusals across ${commands.size} commands: code, exit family, hint, no stack trace, files byte-identical`
