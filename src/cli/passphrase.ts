@@ -107,3 +107,15 @@ export function resolveOptionalPassphrase(opts: { envVar: string; file?: string;
 export async function promptPassphrase(message: string): Promise<string | undefined> {
   return canPrompt() ? ask(message) : undefined
 }
+
+/**
+ * The PKCS#11 user PIN: `--pin-file` → `LWPROV_PKCS11_PIN` → a hidden prompt on a terminal → else
+ * `E_PKCS11_PIN_MISSING` (usage). Never a flag value.
+ */
+export async function resolvePin(pinFile: string | undefined, interactive = true): Promise<string> {
+  if (pinFile !== undefined) return readPassphraseFile(pinFile, '--pin-file')
+  const fromEnv = process.env.LWPROV_PKCS11_PIN
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  if (interactive && canPrompt()) return ask('Token user PIN')
+  throw usageError('E_PKCS11_PIN_MISSING', 'No PIN for the PKCS#11 token: it is never taken from a flag value, and there is no terminal to prompt on.', 'Pass --pin-file FILE or set LWPROV_PKCS11_PIN.')
+}

@@ -5,7 +5,7 @@ import { Flags } from '@oclif/core'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { openTcpLink } from '../adapters/tcp-link.js'
 import { BaseCommand } from '../cli/base-command.js'
-import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
+import { bindCaToManifest, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
 import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
@@ -86,7 +86,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     if (!early) validateInjectRequest({ ...request, profile: given })
     const profile = flags.protocol === 'fcc' ? withAccountId(given, flags['first-to-claim']) : given
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
-    const ca = await loadCaFromFlags(flags)
+    const ca = bindCaToManifest(await loadCaFromFlags(flags, (fn) => this.onCleanup(fn)), store)
     const deviceInfo = await this.deviceInfo(flags, store)
     const protocol = protocolByName(flags.protocol)
     const connect = (): Promise<ByteLink> =>

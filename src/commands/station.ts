@@ -11,7 +11,7 @@ import { openSerialLink } from '../adapters/serial-link.js'
 import { shown } from '../core/validate/escape.js'
 import { withAccountId } from '../core/inject/fcc/bundle.js'
 import { BaseCommand } from '../cli/base-command.js'
-import { isInteractive, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
+import { bindCaToManifest, isInteractive, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import * as prompts from '../cli/prompts.js'
 import { chooseRenderer, renderStation } from '../cli/render.js'
@@ -146,7 +146,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     if (s.count && remaining !== undefined && s.count > remaining) this.warn(`--count ${s.count} is more than the ${remaining} names left in ${s.batch}; the run stops when they are used.`)
 
     const masterKey = masterKeyFromFlags(s, profile.security === 'psk')
-    const ca = await loadCaFromFlags(s)
+    const ca = bindCaToManifest(await loadCaFromFlags(s, (fn) => this.onCleanup(fn)), store)
     const protocol: ProvisioningProtocol = s.protocol === 'fcc' ? new FccProtocol() : new LwprovProtocol()
     const deviceInfo = pickDeviceInfo(s)
     const stationName = s.station ?? hostname()
