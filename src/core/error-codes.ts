@@ -25,7 +25,6 @@ export const ERROR_CODES = {
   E_PKCS11_KEY_NOT_FOUND: 'usage',
   E_PKCS11_KEY_EXISTS: 'usage',
   E_EXPORT_SIGNATURE_MISSING: 'usage',
-  E_SIGNING_KEY_MISSING: 'usage',
   E_REVOKE_TARGET: 'usage',
   E_CRL_NEEDS_CA: 'usage',
   E_SIGN_NEEDS_OUT: 'usage',

@@ -226,9 +226,10 @@ export class TokenSigner {
         throw new LwprovError('E_PKCS11_PIN', `The token "${ref.token ?? ref.slotId}" refused the PIN (${code}).`, {
           hint: 'Check --pin-file / LWPROV_PKCS11_PIN. Several wrong PINs lock the token.',
           cause: error,
+          exit: 'crypto',
         })
       }
-      if (/PIN_LOCKED/.test(code)) throw new LwprovError('E_PKCS11_PIN', `The token "${ref.token ?? ref.slotId}" is locked (${code}).`, { hint: 'Have the security officer unlock the user PIN.', cause: error })
+      if (/PIN_LOCKED/.test(code)) throw new LwprovError('E_PKCS11_PIN', `The token "${ref.token ?? ref.slotId}" is locked (${code}).`, { hint: 'Have the security officer unlock the user PIN.', cause: error, exit: 'crypto' })
       throw pkcs11Failure('log in', error)
     }
   }
@@ -248,6 +249,7 @@ export class TokenSigner {
     }
     throw new LwprovError('E_PKCS11_TOKEN_NOT_FOUND', `No token ${this.ref.token !== undefined ? `labelled "${this.ref.token}"` : `in slot ${this.ref.slotId}`} in ${this.ref.module}.`, {
       hint: `Tokens present: ${labels.filter(Boolean).map((l) => `"${l}"`).join(', ') || 'none'}. Check token= in the URI (and SOFTHSM2_CONF for SoftHSM2).`,
+      exit: 'transport',
     })
   }
 
