@@ -74,6 +74,8 @@ async function main() {
     const { maxRssMb, seconds } = await exportRss(db)
     console.log(`manifest: csv export of ${N} rows ${seconds.toFixed(1)} s, ${Math.round(N / seconds)} rows/s, peak RSS ${maxRssMb.toFixed(0)} MB (target < 200)`)
 
+    await safeWriteOverhead(db, dir)
+
     const pgBin = '/usr/lib/postgresql/15/bin'
     if (!existsSync(join(pgBin, 'initdb'))) {
       console.log(`manifest: postgres skipped: ${pgBin}/initdb not found (apt-get install postgresql-15)`)
@@ -91,6 +93,38 @@ async function main() {
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The same CSV export to a file through the safe-output helper (temp + O_EXCL + rename, secrets registry) and through
+ * a plain fs stream, alternated so load drift hits both alike; the median ratio is the helper's cost (target <= 1.05).
+ */
+async function safeWriteOverhead(db, dir) {
+  const { createWriteStream } = await import('node:fs')
+  const { exportManifest, fileTarget, streamTarget } = await import('../dist/core/manifest/export/index.js')
+  const { openManifest } = await import('../dist/core/manifest/open.js')
+  const store = await openManifest(db, { readonly: true, create: false })
+  const times = { safe: [], raw: [] }
+  try {
+    for (let i = 0; i < 3; i++) {
+      for (const kind of ['safe', 'raw']) {
+        const out = join(dir, `overhead-${kind}-${i}.csv`)
+        const t0 = process.hrtime.bigint()
+        if (kind === 'safe') await exportManifest(store, 'csv', {}, fileTarget(out))
+        else {
+          const ws = createWriteStream(out, { mode: 0o600 })
+          await exportManifest(store, 'csv', {}, streamTarget(ws))
+          await new Promise((res, rej) => ws.end((e) => (e ? rej(e) : res())))
+        }
+        times[kind].push(Number(process.hrtime.bigint() - t0) / 1e9)
+        rmSync(out, { force: true })
+      }
+    }
+  } finally {
+    await store.close()
+  }
+  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]
+  console.log(`manifest: csv export to a file, safe-output helper ${med(times.safe).toFixed(2)} s vs plain stream ${med(times.raw).toFixed(2)} s: ratio ${(med(times.safe) / med(times.raw)).toFixed(3)} (target <= 1.05)`)
 }
 
 function exportRss(db) {

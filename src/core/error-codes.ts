@@ -12,6 +12,13 @@ import type { ExitCodeName } from './errors.js'
 export const ERROR_CODES = {
   // usage
   E_BATCH_NAME_INVALID: 'usage',
+  E_PG_SERVICE: 'usage',
+  E_BACKUP_POSTGRES: 'usage',
+  E_MANIFEST_FILE_UNREADABLE: 'usage',
+  E_MANIFEST_FILE_EMPTY: 'usage',
+  E_PROJECT_FILE_INVALID: 'usage',
+  E_NOT_A_MANIFEST: 'usage',
+  E_CA_PASSPHRASE_WEAK: 'usage',
   E_BATCH_NOT_FOUND: 'usage',
   E_BAUD_INVALID: 'usage',
   E_BINDING_INVALID: 'usage',
@@ -81,7 +88,6 @@ export const ERROR_CODES = {
   E_JSON_NEEDS_OUT: 'usage',
   E_KEYGEN_NEEDS_CERT: 'usage',
   E_KEY_FILE_UNREADABLE: 'usage',
-  E_LABELS_UNWRITABLE: 'usage',
   E_LABELS_WITHOUT_CODES: 'usage',
   E_LINK_EXISTS: 'usage',
   E_LINK_INVALID: 'usage',
@@ -133,6 +139,7 @@ export const ERROR_CODES = {
   E_WINDOW_PAST: 'usage',
   E_WORK_ORDER_REQUIRED: 'usage',
   // conflict
+  E_MANIFEST_CORRUPT: 'conflict',
   E_BATCH_EXHAUSTED: 'conflict',
   E_BATCH_EXISTS: 'conflict',
   E_BATCH_EXPIRED: 'conflict',

@@ -119,16 +119,19 @@ describe('batch (e2e)', () => {
     const args = ['batch', 'create', '--name', 'WO-LBL', '--count', '2', '--endpoint', 'urn:dev:os:320973-LB{seq:04}', '--claim-codes', '--manifest', db, '--json']
     const bad = await runCli([...args, '--labels', join(notDir, 'x.csv')], { env })
     expect(bad.code, bad.stderr).toBe(2)
-    expect(bad.json.error).toMatchObject({ code: 'E_LABELS_UNWRITABLE', details: { code: 'ENOTDIR' } })
+    expect(bad.json.error).toMatchObject({ code: 'E_OUTPUT_WRITE', details: { errno: 'ENOTDIR' } })
     expect(await rows('WO-LBL')).toHaveLength(0)
     const l = await runCli(['batch', 'list', '--manifest', db, '--json'], { env })
     expect(l.json.result.batches.map((b: { name: string }) => b.name)).not.toContain('WO-LBL')
 
-    // An existing, world-readable file is made 0600 and replaced.
+    // An existing file is not replaced without --force (nothing recorded); with it, replaced and made 0600.
     const labels = join(dir, 'wo-lbl.csv')
     writeFileSync(labels, 'old contents that are longer than nothing\n'.repeat(50))
     chmodSync(labels, 0o644)
-    const ok = await runCli([...args, '--labels', labels], { env })
+    const exists = await runCli([...args, '--labels', labels], { env })
+    expect([exists.code, exists.json.error.code]).toEqual([2, 'E_OUTPUT_EXISTS'])
+    expect(await rows('WO-LBL')).toHaveLength(0)
+    const ok = await runCli([...args, '--labels', labels, '--force'], { env })
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.json.result.endpoints).toEqual(['urn:dev:os:320973-LB0001', 'urn:dev:os:320973-LB0002'])
     expect(statSync(labels).mode & 0o777).toBe(0o600)
@@ -137,7 +140,7 @@ describe('batch (e2e)', () => {
     expect(csv.trim().split('\n')).toHaveLength(3)
 
     // A failed rerun (name taken) leaves the earlier sheet intact and creates no new file.
-    const again = await runCli([...args, '--labels', labels], { env })
+    const again = await runCli([...args, '--labels', labels, '--force'], { env })
     expect(again.json.error.code).toBe('E_BATCH_EXISTS')
     expect(readFileSync(labels, 'utf8')).toBe(csv)
     const fresh = join(dir, 'never.csv')

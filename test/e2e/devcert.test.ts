@@ -130,8 +130,10 @@ int main(void) { fwrite(MBED_CLOUD_DEV_BOOTSTRAP_DEVICE_CERTIFICATE, 1, MBED_CLO
     expect(r.json.result.files).toEqual([join(dir, 'c', 'lwm2m_dev_credentials.c'), join(dir, 'c', 'lwm2m_dev_credentials.h')])
     expect(r.json.warnings.join(' ')).toContain('--server-ca')
     sh('gcc', ['-Wall', '-Wextra', '-Werror', '-c', '-o', '/dev/null', 'lwm2m_dev_credentials.c'], join(dir, 'c'))
-    // reuse with the per-user key (no LWPROV_MASTER_KEY)
-    const reuse = await runCli([...args, '--reuse'], { env: { ...envNoPass, LWPROV_CA_PASSPHRASE: 'per-user-pass' } })
+    // reuse with the per-user key (no LWPROV_MASTER_KEY); the files of the first run exist: replacing them takes --force
+    const refused = await runCli([...args, '--reuse'], { env: { ...envNoPass, LWPROV_CA_PASSPHRASE: 'per-user-pass' } })
+    expect(refused.json.error.code).toBe('E_OUTPUT_EXISTS')
+    const reuse = await runCli([...args, '--reuse', '--force'], { env: { ...envNoPass, LWPROV_CA_PASSPHRASE: 'per-user-pass' } })
     expect(reuse.code, reuse.stderr).toBe(0)
     expect(reuse.json.result.fingerprint).toBe(r.json.result.fingerprint)
   })
@@ -156,7 +158,7 @@ int main(void) { fwrite(MBED_CLOUD_DEV_BOOTSTRAP_DEVICE_CERTIFICATE, 1, MBED_CLO
     expect(r.code, r.stderr).toBe(0)
     expect(r.json.warnings.join(' ')).toMatch(/gitignore/)
     writeFileSync(join(repo, '.gitignore'), 'src/dev.*\n')
-    const r2 = await runCli(['devcert', '--endpoint', 'e2e-git-1', '--server', BS, '--security', 'psk', '--template', 'zephyr', '--out', join(repo, 'src', 'dev.c'), '--ca', join(dir, 'devca'), '--manifest', db, '--json', '--reuse'], {
+    const r2 = await runCli(['devcert', '--endpoint', 'e2e-git-1', '--server', BS, '--security', 'psk', '--template', 'zephyr', '--out', join(repo, 'src', 'dev.c'), '--ca', join(dir, 'devca'), '--manifest', db, '--json', '--reuse', '--force'], {
       env,
     })
     expect(r2.code, r2.stderr).toBe(0)

@@ -2,7 +2,7 @@
  * `manifest` commands end to end on the built CLI: list / show / export / migrate, verify (clean and tampered),
  * import (all-or-nothing, duplicates named, secrets sealed), expiring.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -11,6 +11,7 @@ import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 import { openManifest } from '../../src/core/manifest/open.js'
+import { SQLITE_SCHEMA_VERSION } from '../../src/core/manifest/sqlite.js'
 import { sealSecrets } from '../../src/core/manifest/secrets.js'
 import type { NewManifestRecord } from '../../src/core/manifest/types.js'
 import { BIN, ROOT, runCli, tempDir } from '../helpers/cli.js'
@@ -48,7 +49,7 @@ describe('manifest commands (e2e)', () => {
     const missing = await runCli(['manifest', 'show', 'nope', ...m, '--json'], { env })
     expect(missing.code).toBe(2)
     expect(missing.json.error.code).toBe('E_ENDPOINT_NOT_FOUND')
-    expect((await ok(['manifest', 'migrate', ...m, '--json'])).json.result.version).toBe(1)
+    expect((await ok(['manifest', 'migrate', ...m, '--json'])).json.result.version).toBe(SQLITE_SCHEMA_VERSION)
   })
 
   it('exports json as a bare array on stdout, csv with digest to a file', async () => {
@@ -126,10 +127,11 @@ describe('manifest commands (e2e)', () => {
     expect(all.json.result[0].daysLeft).toBeGreaterThan(3000)
   })
 
-  it('reports an unreadable manifest and a refused PostgreSQL connection with codes', async () => {
+  it('reports a file that is not a manifest and a refused PostgreSQL connection with codes', async () => {
     writeFileSync(join(dir, 'junk.db'), 'x'.repeat(4096))
     const junk = await runCli(['manifest', 'list', '--manifest', join(dir, 'junk.db'), '--json'], { env })
-    expect(junk.json.error.code).toBe('E_MANIFEST_UNREADABLE')
+    expect(junk.json.error.code).toBe('E_NOT_A_MANIFEST')
+    expect(readFileSync(join(dir, 'junk.db'), 'utf8')).toBe('x'.repeat(4096))
     const pg = await runCli(['manifest', 'list', '--manifest', 'postgres://u:hunter22@127.0.0.1:1/db'], { env })
     expect(pg.code).toBe(5)
     expect(pg.stderr).toContain('E_MANIFEST_CONNECT')
@@ -159,9 +161,11 @@ describe('manifest commands (e2e)', () => {
     expect(human.code).toBe(2)
     expect(human.stdout).toBe('')
     expect(human.stderr).toContain('E_MANIFEST_NOT_FOUND')
-    // an existing (even empty) manifest still opens and is migrated as before
+    // an empty file is not a manifest: a read-only command refuses it and leaves it empty
     writeFileSync(join(dir, 'empty.db'), '')
-    expect((await ok(['manifest', 'list', '--manifest', join(dir, 'empty.db'), '--json'])).json.result).toEqual([])
+    const empty = await runCli(['manifest', 'list', '--manifest', join(dir, 'empty.db'), '--json'], { env })
+    expect([empty.code, empty.json.error.code]).toEqual([2, 'E_NOT_A_MANIFEST'])
+    expect(statSync(join(dir, 'empty.db')).size).toBe(0)
   })
 
   it('a wrong master key fails before any export output; a mid-stream failure is reported on stderr', async () => {
@@ -188,7 +192,7 @@ describe('manifest commands (e2e)', () => {
     expect(err.error.message).toContain('mf-psk-002')
   })
 
-  it('--out under a file is E_EXPORT_WRITE (usage), naming the path and errno', async () => {
+  it('--out under a file is a usage error naming the path and errno', async () => {
     const file = join(dir, 'a-file')
     writeFileSync(file, 'x')
     for (const [format, out] of [
@@ -198,12 +202,25 @@ describe('manifest commands (e2e)', () => {
     ] as const) {
       const r = await runCli(['manifest', 'export', '--format', format, '--out', out, ...m, '--json'], { env })
       expect(r.code, `${format} ${out}`).toBe(2)
-      expect(r.json.error.code).toBe('E_EXPORT_WRITE')
+      // refused before any row is read, by the safe-output helper, naming the path and the errno
+      expect(r.json.error.code, JSON.stringify(r.json.error)).toMatch(/^E_OUTPUT_(WRITE|NOT_A_DIRECTORY)$/)
       expect(r.json.error.message).toMatch(/a-file/)
-      expect(r.json.error.message).toMatch(/E(NOTDIR|EXIST)/)
-      expect(r.json.error.hint).toMatch(/--out/)
+      expect(r.json.error.details.errno).toMatch(/E(NOTDIR|EXIST)/)
+      expect(r.json.error.hint).toMatch(/output|--out/)
     }
     expect(readFileSync(file, 'utf8')).toBe('x')
+  })
+
+  it('--include-secrets to a terminal warns; to a pipe the user named it does not', async () => {
+    const cmd = `"${process.execPath}" "${BIN}" manifest export --format json --include-secrets --batch psks --manifest "${db}"`
+    // `script` gives the command a pseudo-terminal as stdout (and merges stderr into it)
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' }, encoding: 'utf8' })
+    expect(tty.status, tty.stdout).toBe(0)
+    expect(tty.stdout).toMatch(/secrets are being printed to the terminal/)
+    const piped = await runCli(['manifest', 'export', '--format', 'json', '--include-secrets', '--batch', 'psks', ...m], { env })
+    expect(piped.code).toBe(0)
+    expect(piped.stderr).not.toMatch(/printed to the terminal/)
+    expect(JSON.parse(piped.stdout)[0].pskKeyHex).toMatch(/^[0-9a-f]+$/)
   })
 
   describe('with a big manifest', () => {
@@ -229,10 +246,10 @@ describe('manifest commands (e2e)', () => {
           env: { ...process.env, ...env, NO_COLOR: '1' },
           stdio: 'ignore',
         })
-        const tmp = `x.csv.tmp-${child.pid}`
+        // the safe-output helper's temporary: `.x.csv.lwprov-tmp-PID-RAND`
         const w = watch(out)
         await new Promise<void>((res) => {
-          const check = () => existsSync(join(out, tmp)) && res()
+          const check = () => readdirSync(out).some((f) => f.startsWith(`.x.csv.lwprov-tmp-${child.pid}-`)) && res()
           w.on('change', check)
           check()
         })

@@ -114,7 +114,7 @@ describe('untrusted files and manifest policies (e2e)', () => {
     const inj = await runCli(['inject', '--port', join(dir, 'no-port'), '--protocol', 'lwprov', '--endpoint', 'x-{serial}', ...psk, '--manifest', m, '--json'], { env })
     expect(inj.code).toBe(2)
     expect(inj.json.error.code).toBe('E_WORK_ORDER_REQUIRED')
-    const dev = await runCli(['devcert', '--endpoint', 'dev-1', '--security', 'psk', '--server', 'coaps://127.0.0.1:5684', '--out', join(dir, 'devcert-out'), '--manifest', m, '--json'], { env })
+    const dev = await runCli(['devcert', '--endpoint', 'dev-1', '--security', 'psk', '--server', 'coaps://127.0.0.1:5684', '--template', 'c', '--out', join(dir, 'devcert-out.c'), '--manifest', m, '--json'], { env })
     expect(dev.code).toBe(2)
     expect(dev.json.error.code).toBe('E_WORK_ORDER_REQUIRED')
     expect(digest(m)).toBe(before)

@@ -81,6 +81,7 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
       ...(masterKey ? { masterKey } : {}),
       domain: flags.domain,
       fwTypes: flags['fw-types'],
+      manifest: await store.info(),
     }
     // EPIPE (e.g. `| head`) ends the export quietly: the writer stops at the next row, run() returns, cleanups run.
     const onStdoutError = (e: NodeJS.ErrnoException) => {
@@ -93,6 +94,8 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
       if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.once('error', () => undefined)
     })
     if (!flags.out) {
+      // on a terminal the secrets land in scrollback and session logs; a file or pipe the user named is their choice
+      if (flags['include-secrets'] && process.stdout.isTTY) this.warn('device secrets are being printed to the terminal (scrollback, session logs): use --out FILE (written 0600) instead.')
       try {
         if (json) {
           // The envelope is streamed around the rows so a big export never sits in memory.

@@ -292,14 +292,15 @@ export function openOutputFile(path: string, opts: OutputOptions = {}): OutputFi
   }
   const tmp = tempNameFor(final)
   if (secret) recordTemp(tmp)
+  // registered before it exists: a signal arriving the moment the file appears must still find and remove it
+  addTemp(tmp, secret)
   let fd: number
   try {
     fd = openSync(tmp, OPEN_NEW, mode)
   } catch (e) {
-    if (secret) forgetTemp(tmp)
+    dropTemp(tmp)
     throw writeFailed(final, e)
   }
-  addTemp(tmp, secret)
   const stream = createWriteStream('', { fd, autoClose: true })
   let state: 'open' | 'committed' | 'aborted' = 'open'
   const remove = () => {
@@ -393,13 +394,13 @@ export function reserveOutputFile(path: string, opts: OutputOptions = {}): { tmp
   const tmp = tempNameFor(final)
   const secret = opts.secret ?? false
   if (secret) recordTemp(tmp)
+  addTemp(tmp, secret)
   try {
     closeSync(openSync(tmp, OPEN_NEW, opts.mode ?? 0o600))
   } catch (e) {
-    if (secret) forgetTemp(tmp)
+    dropTemp(tmp)
     throw writeFailed(final, e)
   }
-  addTemp(tmp, secret)
   let done = false
   const remove = () => {
     rmSync(tmp, { force: true })

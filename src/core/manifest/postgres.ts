@@ -8,6 +8,7 @@ import pg from 'pg'
 
 import { conflictError, LwprovError, transportError, usageError } from '../errors.js'
 import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
+import { resolvePgUrl } from './pg-service.js'
 import { redactUrl } from './redact.js'
 import { buildAppend, type AuditCheckpoint, type AuditContext, type AuditEntry, type AuditInput } from './audit.js'
 import { auditForStatus, caQuotaError, caRevokedError, rowToAudit, rowToCa, rowToCheckpoint, rowToRevocation } from './ledger.js'
@@ -115,7 +116,7 @@ export class PostgresManifestStore implements ManifestStore {
 
   constructor(url: string, opts: { max?: number } = {}) {
     this.location = redactUrl(url)
-    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4 })
+    this.pool = new pg.Pool({ connectionString: resolvePgUrl(url), max: opts.max ?? 4 })
     // An idle client losing its server must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined)
   }
@@ -489,7 +490,7 @@ export async function openPostgres(url: string, opts: { migrate: boolean }): Pro
     throw transportError(
       'E_MANIFEST_CONNECT',
       `Cannot connect to the PostgreSQL manifest ${redactUrl(url)}: ${what}.`,
-      'Check that the server runs and accepts connections from this host, and the user, password and database in the URL (or PGPASSWORD / ~/.pgpass).',
+      'Check that the server runs and accepts connections from this host, and the user, password and database in the URL (or PGPASSWORD / ~/.pgpass / a PGSERVICE entry).',
       e,
     )
   }

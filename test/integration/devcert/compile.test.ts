@@ -54,8 +54,8 @@ function pubkeyOfKey(derFile: string): string {
 beforeAll(async () => {
   work = tempDir('lwprov-devcert-int-')
   const created = await createCa({ name: 'lwprov Developer CA', keyType: 'ec-p256', days: 3650, pathLen: 0 })
-  writeCaDir(join(work, 'ca'), created, 'int-pass')
-  const ca = await loadCa(join(work, 'ca'), 'int-pass')
+  writeCaDir(join(work, 'ca'), created, 'int-pass-phrase')
+  const ca = await loadCa(join(work, 'ca'), 'int-pass-phrase')
   const [issued] = await issueDeviceCertificates(ca, [{ endpoint: EP, accountId: AID }], { days: 365 })
   run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'srv.key', '-out', 'srv.der', '-outform', 'der', '-subj', '/CN=Int Server CA', '-days', '30'])
   serverCaDer = readFileSync(join(work, 'srv.der'))

@@ -192,7 +192,11 @@ describe('reference C receiver (gcc-built lwprov-device)', () => {
       // Re-provisioning the same device with an on-device key replaces what it holds, under the same endpoint.
       const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0
       if (hasOpenssl) {
-        const b = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, deviceKeygen: true, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'c-cert-0002' })
+        // a verified device gets new credentials only when asked (issue 10): without it, a serial collision
+        await expect(
+          injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, deviceKeygen: true, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'c-cert-0002' }),
+        ).rejects.toMatchObject({ code: 'E_SERIAL_COLLISION' })
+        const b = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, deviceKeygen: true, reprovision: { reason: 'on-device key' }, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'c-cert-0002' })
         expect(b.deviceKeygen).toBe(true)
         const row = (await store.get('c-cert-0002'))!
         expect(row.status).toBe('verified')

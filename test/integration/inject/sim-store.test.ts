@@ -46,12 +46,18 @@ async function sendOnce(port: number, payload: string): Promise<string> {
 }
 
 describe('simulator store file', () => {
-  it('an existing 0644 store file ends up 0600 with the stored bytes', async () => {
+  it('an existing store file is kept without --force; with it, it ends up 0600 with the stored bytes', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwprov-sim-store-'))
     const file = path.join(dir, 'device.bin')
     fs.writeFileSync(file, 'old', { mode: 0o644 })
     fs.chmodSync(file, 0o644)
-    sim = await startSimulator({ protocol: 'lwprov', tcpPort: 0, serial: 'STORE-1', storeFile: file, createDevice: storingDevice })
+    const log: string[] = []
+    sim = await startSimulator({ protocol: 'lwprov', tcpPort: 0, serial: 'STORE-0', storeFile: file, createDevice: storingDevice, log: (l) => log.push(l) })
+    expect(await sendOnce(sim.port!, 'secret-credentials')).toBe('OK\n')
+    expect(log.some((l) => l.includes('could not write the store file'))).toBe(true)
+    expect(fs.readFileSync(file, 'utf8')).toBe('old')
+    await sim.close()
+    sim = await startSimulator({ protocol: 'lwprov', tcpPort: 0, serial: 'STORE-1', storeFile: file, storeForce: true, createDevice: storingDevice })
     const stored = new Promise<{ bytes: Buffer }>((r) => sim!.once('stored', r))
     expect(await sendOnce(sim.port!, 'secret-credentials')).toBe('OK\n')
     expect((await stored).bytes.toString()).toBe('secret-credentials')
@@ -61,7 +67,8 @@ describe('simulator store file', () => {
 
   it('a store path that cannot be written is logged; the device still answers and the simulator keeps running', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwprov-sim-store-'))
-    const bad = path.join(dir, 'no-such-dir', 'device.bin')
+    fs.writeFileSync(path.join(dir, 'a-file'), 'x')
+    const bad = path.join(dir, 'a-file', 'device.bin')
     const log: string[] = []
     sim = await startSimulator({ protocol: 'lwprov', tcpPort: 0, serial: 'STORE-2', storeFile: bad, createDevice: storingDevice, log: (l) => log.push(l) })
     expect(await sendOnce(sim.port!, 'one')).toBe('OK\n')

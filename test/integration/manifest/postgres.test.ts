@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { openManifest } from '../../../src/core/manifest/open.js'
@@ -27,6 +31,27 @@ async function fresh(): Promise<ManifestStore> {
 storeContract('postgres', fresh)
 
 describe('postgres manifest', () => {
+  it('connects through a libpq service entry (PGSERVICE), the URL holding no address or password', async () => {
+    const url = new URL(cluster.createDatabase('svc'))
+    const dir = mkdtempSync(join(tmpdir(), 'lwprov-pgsvc-'))
+    const file = join(dir, 'pg_service.conf')
+    writeFileSync(file, `[line3]\nhost=${url.hostname}\nport=${url.port}\ndbname=${url.pathname.slice(1)}\nuser=${url.username}\n`)
+    const saved = { f: process.env.PGSERVICEFILE, s: process.env.PGSERVICE }
+    process.env.PGSERVICEFILE = file
+    process.env.PGSERVICE = 'line3'
+    try {
+      const s = await openManifest('postgres://')
+      open.push(s)
+      expect((await s.info()).namespace).toMatch(/^[0-9a-f]{32}$/)
+    } finally {
+      for (const [k, v] of [['PGSERVICEFILE', saved.f], ['PGSERVICE', saved.s]] as const) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('reports a refused connection as E_MANIFEST_CONNECT without the password', async () => {
     const err = await openManifest('postgres://lw:s3cretpw@127.0.0.1:1/x').catch((e) => e)
     expect(err).toMatchObject({ code: 'E_MANIFEST_CONNECT', exitCode: 5 })

@@ -37,10 +37,10 @@ describe('sqlite manifest file', () => {
     db.close()
   })
 
-  it('reports a file that is not a database as E_MANIFEST_UNREADABLE', async () => {
+  it('reports a file that is not a database as E_NOT_A_MANIFEST, a directory as unreadable', async () => {
     const p = join(dir, 'junk.db')
     writeFileSync(p, 'this is not sqlite '.repeat(100))
-    await expect(openManifest(p)).rejects.toMatchObject({ code: 'E_MANIFEST_UNREADABLE', exitCode: 2 })
+    await expect(openManifest(p)).rejects.toMatchObject({ code: 'E_NOT_A_MANIFEST', exitCode: 2 })
     await expect(openManifest(dir)).rejects.toMatchObject({ code: 'E_MANIFEST_UNREADABLE' })
   })
 

@@ -24,8 +24,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 describe('issuing in worker threads (compiled build)', () => {
   it('issues a large batch across workers in request order with the same profile', async () => {
     expect(pki.workersAvailable()).toBe(true)
-    pki.writeCaDir(join(dir, 'ca'), await pki.createCa({ name: 'Worker CA', keyType: 'ec-p256', days: 365 }), 'pw-workers')
-    const ca = await pki.loadCa(join(dir, 'ca'), 'pw-workers')
+    pki.writeCaDir(join(dir, 'ca'), await pki.createCa({ name: 'Worker CA', keyType: 'ec-p256', days: 365 }), 'pw-workers-12')
+    const ca = await pki.loadCa(join(dir, 'ca'), 'pw-workers-12')
     const reqs = Array.from({ length: 1200 }, (_, i) => ({ endpoint: `w-${i}`, ...(i % 3 === 0 ? { accountId: 'acct' } : {}) }))
     const certs = await pki.issueDeviceCertificates(ca, reqs, { days: 30, workers: 2 })
     expect(certs.map((c) => c.endpoint)).toEqual(reqs.map((r) => r.endpoint))

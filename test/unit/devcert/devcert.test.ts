@@ -19,8 +19,8 @@ let ca: LoadedCa
 
 beforeAll(async () => {
   const dir = join(tempDir('lwprov-devcert-unit-'), 'ca')
-  writeCaDir(dir, await createCa({ name: 'lwprov Developer CA', keyType: 'ec-p256', days: 3650, pathLen: 0 }), 'pw')
-  ca = await loadCa(dir, 'pw')
+  writeCaDir(dir, await createCa({ name: 'lwprov Developer CA', keyType: 'ec-p256', days: 3650, pathLen: 0 }), 'unit-passphrase')
+  ca = await loadCa(dir, 'unit-passphrase')
 })
 
 /** In-memory manifest with the real uniqueness rule. */

@@ -113,6 +113,23 @@ describe('csv / json / ndjson', () => {
   })
 })
 
+describe('the manifest identity', () => {
+  it('is carried by every row of csv/json/ndjson, the wakaama ini header and the result', async () => {
+    const manifest = { namespace: '0123456789abcdef0123456789abcdef', name: 'line\n3' }
+    const rows = [pskRow('p1'), pskRow('p2')]
+    expect(JSON.parse(await run(rows, 'json', { manifest })).map((r: { manifest: string }) => r.manifest)).toEqual([manifest.namespace, manifest.namespace])
+    expect((await run(rows, 'ndjson', { manifest })).trimEnd().split('\n').map((l) => JSON.parse(l).manifest)).toEqual([manifest.namespace, manifest.namespace])
+    const t = parseCsv(await run(rows, 'csv', { manifest }))
+    const col = t[0]!.indexOf('manifest')
+    expect(t.slice(1).map((r) => r[col])).toEqual([manifest.namespace, manifest.namespace])
+    const ini = await run(rows, 'wakaama-bootstrap-ini', { ...secretOpts, manifest })
+    // the name's line break cannot end the comment and start a section of its own
+    expect(ini.split('\n')[1]).toBe(`# manifest ${manifest.namespace} (line 3)`)
+    const r = await exportManifest(fakeStore(rows), 'json', { manifest }, streamTarget(new PassThrough().resume()))
+    expect(r.manifest).toBe(manifest.namespace)
+  })
+})
+
 describe('server formats', () => {
   it('izuma-enrollment: header then A- + colon SHA-256 of the certificate DER, certificate rows only', async () => {
     const out = await run([pskRow('p1'), certRow('c1'), certRow('c2')], 'izuma-enrollment')

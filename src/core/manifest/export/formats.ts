@@ -20,6 +20,8 @@ export interface FormatContext {
 }
 
 export interface ExportOptionsBase {
+  /** The exporting manifest's identity: carried in every format that has room for it (rows, comments, headers). */
+  manifest?: { namespace: string; name: string }
   /** Coiote DM domain (default `/`). */
   domain?: string
   /** nRF Cloud fwTypes column (default `APP|MODEM`). */
@@ -71,7 +73,7 @@ function needPsk(r: ManifestRecord, ctx: FormatContext): Buffer {
 }
 
 function rowJson(r: ManifestRecord, ctx: FormatContext): string {
-  return JSON.stringify(toExportRow(r, ctx.includeSecrets ? ctx.secrets : undefined))
+  return JSON.stringify(toExportRow(r, ctx.includeSecrets ? ctx.secrets : undefined, ctx.options.manifest?.namespace))
 }
 
 const csv: ExportFormat = {
@@ -82,7 +84,7 @@ const csv: ExportFormat = {
   head: () => '', // written by the row of index 0 so the secret columns are known
   row(r, ctx) {
     const fields = ctx.includeSecrets ? [...ROW_FIELDS, ...SECRET_FIELDS] : ROW_FIELDS
-    const row = toExportRow(r, ctx.includeSecrets ? ctx.secrets : undefined) as unknown as Record<string, unknown>
+    const row = toExportRow(r, ctx.includeSecrets ? ctx.secrets : undefined, ctx.options.manifest?.namespace) as unknown as Record<string, unknown>
     const line = `${fields.map((f) => csvField(row[f])).join(',')}\r\n`
     return ctx.total === 0 ? `${fields.join(',')}\r\n${line}` : line
   },
@@ -193,6 +195,8 @@ const leshanBootstrap: ExportFormat = {
 }
 
 const WAKAAMA_MAX = 65534
+/** A manifest name inside a comment line: no line breaks or control characters. */
+const oneLine = (s: string) => s.replace(/[\x00-\x1f\x7f]/g, ' ')
 
 const wakaama: ExportFormat = {
   name: 'wakaama-bootstrap-ini',
@@ -201,7 +205,8 @@ const wakaama: ExportFormat = {
   ext: 'ini',
   layout: 'single',
   pskSecretsRequired: true,
-  head: () => '# lwprov export: one [Server] per device (per-device credentials). This file holds secrets: keep it 0600.\n',
+  head: (o) =>
+    `# lwprov export: one [Server] per device (per-device credentials). This file holds secrets: keep it 0600.\n${o.manifest ? `# manifest ${o.manifest.namespace} (${oneLine(o.manifest.name)})\n` : ''}`,
   row(r, ctx) {
     const id = ctx.total + 1
     if (id > WAKAAMA_MAX) {

@@ -45,6 +45,8 @@ export interface ExportTarget {
 
 export interface ExportResult {
   format: string
+  /** Namespace id of the exported manifest. */
+  manifest?: string
   rows: number
   files: string[]
 }
@@ -273,5 +275,5 @@ export async function exportManifest(store: ManifestStore, format: string | Expo
     if (!ok) await endPart(false).catch(() => undefined)
     await target.finish?.(ok)
   }
-  return { format: f.name, rows: ctx.total, files: target.files }
+  return { format: f.name, ...(opts.manifest ? { manifest: opts.manifest.namespace } : {}), rows: ctx.total, files: target.files }
 }

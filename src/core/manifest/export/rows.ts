@@ -38,6 +38,8 @@ export interface ExportRow {
   seq: number | null
   createdAt: string
   updatedAt: string
+  /** Namespace id of the manifest the row was exported from (`manifest info`): rows from two ledgers never pass for one. */
+  manifest?: string
   /** Hex of the raw PSK (only with --include-secrets). */
   pskKeyHex?: string
   privateKeyPem?: string
@@ -69,11 +71,12 @@ export const ROW_FIELDS: ReadonlyArray<keyof ExportRow> = [
   'seq',
   'createdAt',
   'updatedAt',
+  'manifest',
   'certificate',
 ]
 export const SECRET_FIELDS: ReadonlyArray<keyof ExportRow> = ['pskKeyHex', 'privateKeyPem']
 
-export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow {
+export function toExportRow(r: ManifestRecord, secrets?: RowSecrets, manifest?: string): ExportRow {
   const row: ExportRow = {
     endpoint: r.endpoint,
     status: r.status,
@@ -101,6 +104,7 @@ export function toExportRow(r: ManifestRecord, secrets?: RowSecrets): ExportRow 
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   }
+  if (manifest) row.manifest = manifest
   if (secrets) {
     if (secrets.psk) row.pskKeyHex = secrets.psk.toString('hex')
     if (secrets.privateKeyDer) row.privateKeyPem = derToPem(secrets.privateKeyDer, 'PRIVATE KEY')
