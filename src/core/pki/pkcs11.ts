@@ -155,6 +155,7 @@ interface Pkcs11Api {
   C_OpenSession(slot: Handle, flags: number): Handle
   C_CloseSession(s: Handle): void
   C_Login(s: Handle, type: number, pin: string): void
+  C_Logout(s: Handle): void
   C_FindObjectsInit(s: Handle, t: Array<{ type: number; value?: unknown }>): void
   C_FindObjects(s: Handle, max: number): Handle[]
   C_FindObjectsFinal(s: Handle): void
@@ -174,6 +175,8 @@ const ckr = (e: unknown): string => (e instanceof Error ? e.message.split(':')[0
 
 /** Opened modules, one Cryptoki instance per module path and thread. */
 const modules = new Map<string, Pkcs11Api>()
+/** The PIN this thread logged in with, per module. */
+const loggedIn = new Map<string, string>()
 
 function openModule(path: string): Pkcs11Api {
   let api = modules.get(path)
@@ -216,20 +219,39 @@ export class TokenSigner {
     } catch (error) {
       throw pkcs11Failure('open a session', error)
     }
+    this.login(ref.pin, true)
+  }
+
+  /**
+   * Logs in. Login state belongs to the whole process, so "already logged in" is normal for a second session (a
+   * worker); but when this thread logged in with another PIN, the new PIN is checked by logging in again.
+   */
+  private login(pin: string, retry: boolean): void {
     try {
-      this.api.C_Login(this.session, CKU_USER, ref.pin)
+      this.api.C_Login(this.session, CKU_USER, pin)
+      loggedIn.set(this.ref.module, pin)
     } catch (error) {
       const code = ckr(error)
-      if (/USER_ALREADY_LOGGED_IN/.test(code)) return
+      if (/USER_ALREADY_LOGGED_IN/.test(code)) {
+        const prev = loggedIn.get(this.ref.module)
+        if (prev === undefined || prev === pin || !retry) return
+        try {
+          this.api.C_Logout(this.session)
+        } catch {
+          // logged out already
+        }
+        loggedIn.delete(this.ref.module)
+        return this.login(pin, false)
+      }
       this.close()
       if (/PIN_INCORRECT|PIN_LEN_RANGE|PIN_INVALID/.test(code)) {
-        throw new LwprovError('E_PKCS11_PIN', `The token "${ref.token ?? ref.slotId}" refused the PIN (${code}).`, {
+        throw new LwprovError('E_PKCS11_PIN', `The token "${this.ref.token ?? this.ref.slotId}" refused the PIN (${code}).`, {
           hint: 'Check --pin-file / LWPROV_PKCS11_PIN. Several wrong PINs lock the token.',
           cause: error,
           exit: 'crypto',
         })
       }
-      if (/PIN_LOCKED/.test(code)) throw new LwprovError('E_PKCS11_PIN', `The token "${ref.token ?? ref.slotId}" is locked (${code}).`, { hint: 'Have the security officer unlock the user PIN.', cause: error, exit: 'crypto' })
+      if (/PIN_LOCKED/.test(code)) throw new LwprovError('E_PKCS11_PIN', `The token "${this.ref.token ?? this.ref.slotId}" is locked (${code}).`, { hint: 'Have the security officer unlock the user PIN.', cause: error, exit: 'crypto' })
       throw pkcs11Failure('log in', error)
     }
   }
@@ -423,4 +445,5 @@ export function finalizeModules(): void {
     }
   }
   modules.clear()
+  loggedIn.clear()
 }
