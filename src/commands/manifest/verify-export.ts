@@ -7,6 +7,7 @@ import { manifestFlags } from '../../cli/flags.js'
 import { cryptoError, usageError } from '../../core/errors.js'
 import { publicKeyB64, signingKeyFromMasterKey } from '../../core/manifest/audit.js'
 import { verifyDetached } from '../../core/manifest/signing.js'
+import { shown } from '../../core/validate/escape.js'
 
 export default class ManifestVerifyExport extends BaseCommand {
   static override summary = 'Check a signed export (FILE.jws beside FILE, from `manifest export --sign`).'
@@ -50,7 +51,8 @@ export default class ManifestVerifyExport extends BaseCommand {
     if (!trusted.includes(v.publicKey)) {
       throw cryptoError('E_EXPORT_SIGNATURE', `${args.file} is signed, but not by the key of ${source}.`, 'Check that the export comes from this manifest; pass --public-key with the signer you trust.')
     }
-    this.out(`${args.file}: signature valid (signed ${v.header.lwprov.signedAt} by ${source}; manifest ${v.header.lwprov.manifest}, SHA-256 ${v.header.lwprov.sha256}).`)
+    // header fields come from the signature file: shown escaped
+    this.out(`${args.file}: signature valid (signed ${shown(String(v.header.lwprov.signedAt))} by ${source}; manifest ${shown(String(v.header.lwprov.manifest))}, SHA-256 ${v.header.lwprov.sha256}).`)
     return { file: args.file, signature: sigPath, signedAt: v.header.lwprov.signedAt, manifest: v.header.lwprov.manifest, sha256: v.header.lwprov.sha256, signer: v.publicKey }
   }
 }
