@@ -370,6 +370,7 @@ export class PostgresManifestStore implements ManifestStore {
   }
 
   private auditCtx: AuditContext = { station: 'unknown', operator: 'unknown' }
+  private keyRecorded = false
 
   setAuditContext(ctx: AuditContext): void {
     this.auditCtx = ctx
@@ -394,7 +395,9 @@ export class PostgresManifestStore implements ManifestStore {
     )
     if (checkpoint) {
       await c.query('INSERT INTO audit_checkpoints (seq, hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5)', [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.publicKey, checkpoint.signature])
-      await c.query("INSERT INTO manifest_info (key, value) VALUES ('signing_public_key', $1) ON CONFLICT (key) DO NOTHING", [checkpoint.publicKey])
+      // once per process is enough: the first checkpoint records the key
+      if (!this.keyRecorded) await c.query("INSERT INTO manifest_info (key, value) VALUES ('signing_public_key', $1) ON CONFLICT (key) DO NOTHING", [checkpoint.publicKey])
+      this.keyRecorded = true
     }
   }
 

@@ -455,6 +455,7 @@ export class SqliteManifestStore implements ManifestStore {
   }
 
   private auditCtx: AuditContext = { station: 'unknown', operator: 'unknown' }
+  private keyRecorded = false
 
   setAuditContext(ctx: AuditContext): void {
     this.auditCtx = ctx
@@ -469,7 +470,9 @@ export class SqliteManifestStore implements ManifestStore {
     for (const e of entries) ins.run(e.seq, e.at, e.station, e.operator, e.action, e.subject, e.details, e.prevHash, e.hash)
     if (checkpoint) {
       this.stmt('INSERT INTO audit_checkpoints (seq, hash, at, public_key, signature) VALUES (?, ?, ?, ?, ?)').run(checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.publicKey, checkpoint.signature)
-      this.stmt("INSERT INTO manifest_info (key, value) VALUES ('signing_public_key', ?) ON CONFLICT (key) DO NOTHING").run(checkpoint.publicKey)
+      // once per process is enough: the first checkpoint records the key
+      if (!this.keyRecorded) this.stmt("INSERT INTO manifest_info (key, value) VALUES ('signing_public_key', ?) ON CONFLICT (key) DO NOTHING").run(checkpoint.publicKey)
+      this.keyRecorded = true
     }
   }
 
