@@ -38,6 +38,8 @@ export interface SimulatorOptions {
   log?: (line: string) => void
   /** Device log lines. */
   deviceLog?: (line: string) => void
+  /** lwprov: highest protocol version the simulated device speaks (1 = an old receiver without the v2 proof). */
+  protocolVersion?: number
   /** Device factory override (tests); default: the protocol's simulated device. */
   createDevice?: (o: SimDeviceOptions) => SimDevice
 }
@@ -175,6 +177,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     const device = this.make({
       serial,
       ...this.plan.deviceFlags(),
+      ...(this.opts.protocolVersion === undefined ? {} : { protocolVersion: this.opts.protocolVersion }),
       store: (bytes) => {
         stored = true
         if (this.opts.storeFile) this.writeStore(this.opts.storeFile, bytes, serial)

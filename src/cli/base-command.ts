@@ -108,6 +108,10 @@ const FS_CODES = new Map([
 /** Maps anything thrown to a `LwprovError`: ours pass through, oclif parse errors become usage errors, the rest are bugs. */
 export function toLwprovError(err: unknown): LwprovError {
   if (err instanceof LwprovError) return err
+  // Ctrl-C at an inquirer prompt (raw mode: no SIGINT reaches the process) is an interrupt, not a bug.
+  if (err instanceof Error && err.name === 'ExitPromptError') {
+    return new LwprovError('E_INTERRUPTED', 'Interrupted at a prompt; no device was touched.', { exit: 'interrupted', hint: 'Run the command again when ready.', cause: err })
+  }
   if (err instanceof Errors.CLIError || (err instanceof Error && /^(Missing|Expected|Unexpected|Nonexistent flag|--)/.test(err.message))) {
     // oclif spreads one parse error over several lines ("Parsing --count", "Expected an integer…", "See more help…").
     const msg = (err as Error).message

@@ -11,7 +11,7 @@ import { signingKeyFromMasterKey, type AuditContext } from '../core/manifest/aud
 import { openManifest } from '../core/manifest/open.js'
 import { parseMasterKey } from '../core/manifest/secrets.js'
 import type { ManifestStore } from '../core/manifest/types.js'
-import { type AccountMode, type CredentialProfile, DEFAULT_PROFILE, type SecurityKind } from '../core/model.js'
+import { type AccountMode, type CredentialProfile, DEFAULT_PROFILE, type DeviceInfo, type SecurityKind } from '../core/model.js'
 import type { LoadedCa } from '../core/pki/index.js'
 import { readCertificateFile } from '../core/pki/util.js'
 import { checkDays, checkIdentityFlag, checkServerCa } from '../core/validate/index.js'
@@ -231,4 +231,30 @@ export async function profileFromFlagsOrBatch(
     ...(flags.lifetime === undefined && recorded.lifetime !== undefined ? { lifetime: recorded.lifetime } : {}),
     ...(flags.binding === undefined && recorded.binding ? { binding: recorded.binding } : {}),
   }, warn)
+}
+
+/** The device-information flags that are identity fields (validated as such). */
+export function identityFlagValues(f: Record<string, unknown>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  for (const k of ['manufacturer', 'model-number', 'device-type', 'hardware-version', 'serial-number']) {
+    if (typeof f[k] === 'string') out[`--${k}`] = f[k] as string
+  }
+  return out
+}
+
+/** Izuma device information from the device-info flags (a `--serial-number` template is filled per device later). */
+export function deviceInfoFromFlags(s: Record<string, unknown>): DeviceInfo | undefined {
+  const map: Array<[string, keyof DeviceInfo]> = [
+    ['manufacturer', 'manufacturer'],
+    ['model-number', 'modelNumber'],
+    ['device-type', 'deviceType'],
+    ['hardware-version', 'hardwareVersion'],
+    ['memory-total-kb', 'memoryTotalKb'],
+    ['serial-number', 'serialNumber'],
+    ['timezone', 'timezone'],
+    ['utc-offset', 'utcOffset'],
+  ]
+  const info: Record<string, unknown> = {}
+  for (const [flag, key] of map) if (s[flag] !== undefined) info[key] = key === 'memoryTotalKb' ? Number(s[flag]) : String(s[flag])
+  return Object.keys(info).length > 0 ? (info as DeviceInfo) : undefined
 }

@@ -61,6 +61,8 @@ async function ask(message: string): Promise<string> {
  * The CA key passphrase: `LWPROV_CA_PASSPHRASE` → `--passphrase-file` → a hidden prompt (with confirmation when
  * `confirm`) if interactive and on a TTY → else `E_CA_PASSPHRASE_MISSING` (usage) naming both sources.
  */
+const PROMPT_ATTEMPTS = 3
+
 export async function resolveCaPassphrase(opts: PassphraseOptions): Promise<string> {
   const envVar = opts.envVar ?? 'LWPROV_CA_PASSPHRASE'
   const fileFlag = opts.fileFlag ?? '--passphrase-file'
@@ -69,7 +71,8 @@ export async function resolveCaPassphrase(opts: PassphraseOptions): Promise<stri
   if (opts.passphraseFile !== undefined) return readPassphraseFile(opts.passphraseFile, fileFlag)
   if (opts.interactive && canPrompt()) {
     const message = opts.message ?? 'CA key passphrase'
-    for (;;) {
+    // a few tries, as sudo allows: a terminal that answers nothing (or a script) must not loop for ever
+    for (let attempt = 0; attempt < PROMPT_ATTEMPTS; attempt++) {
       const first = await ask(message)
       if (first.length === 0) {
         process.stderr.write('The passphrase must not be empty.\n')
@@ -84,6 +87,7 @@ export async function resolveCaPassphrase(opts: PassphraseOptions): Promise<stri
       if (first === second) return first
       process.stderr.write('The passphrases did not match; try again.\n')
     }
+    throw usageError('E_CA_PASSPHRASE_MISSING', `No usable passphrase after ${PROMPT_ATTEMPTS} tries.`, `Run the command again, or set ${envVar} / pass ${fileFlag}.`)
   }
   throw usageError(
     'E_CA_PASSPHRASE_MISSING',

@@ -112,6 +112,18 @@ export async function askServer(): Promise<string> {
   return input({ message: 'Server URI (coaps://host:5684):', validate: (v) => /^coaps?(\+tcp)?:\/\/./.test(v.trim()) || 'e.g. coaps://bs.example.com:5684' }, ctx)
 }
 
+/** The factory CA directory that signs device certificates. */
+export async function askCaDir(): Promise<string> {
+  const answer = await input(
+    {
+      message: 'Factory CA directory (signs the device certificates):',
+      validate: (v) => (v.trim() !== '' && existsSync(v.trim())) || `No directory ${v.trim()}`,
+    },
+    ctx,
+  )
+  return answer.trim()
+}
+
 /** How many devices to do now; defaults to what the work order still needs. */
 export async function askCount(remaining: number | undefined): Promise<number | undefined> {
   const n = await number({ message: 'How many devices in this run?', ...(remaining ? { default: remaining } : {}), min: 1, required: false }, ctx)

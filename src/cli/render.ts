@@ -6,6 +6,7 @@
 import { Listr, ListrLogger, type ListrTaskWrapper, ProcessOutput } from 'listr2'
 
 import type { StationEvent } from '../core/station/runner.js'
+import type { StationResult } from '../core/station/service.js'
 import { shown } from '../core/validate/escape.js'
 
 export type RendererName = 'default' | 'simple' | 'silent'
@@ -21,11 +22,14 @@ const paint = (on: boolean, code: number, s: string) => (on ? `\u001B[${code}m${
 interface PortView {
   verified: number
   failed: number
+  interrupted: number
   device?: string
   endpoint?: string
   step?: string
   bytes?: string
   last?: string
+  /** The latest output line (kept for a task that has not started yet). */
+  output?: string
   done: () => void
   ended: Promise<void>
   task?: ListrTaskWrapper<unknown, any, any>
@@ -48,18 +52,19 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
   const make = (port: string): PortView => {
     let done!: () => void
     const ended = new Promise<void>((r) => (done = r))
-    const v: PortView = { verified: 0, failed: 0, done, ended }
+    const v: PortView = { verified: 0, failed: 0, interrupted: 0, done, ended }
     views.set(port, v)
     return v
   }
   for (const p of ports) make(p)
 
   const title = (port: string, v: PortView) => {
-    const tally = `${paint(color, 32, `${v.verified} ✔`)} ${v.failed > 0 ? paint(color, 31, `${v.failed} ✖`) : `${v.failed} ✖`}`
+    const tally = `${paint(color, 32, `${v.verified} ✔`)} ${v.failed > 0 ? paint(color, 31, `${v.failed} ✖`) : `${v.failed} ✖`}${v.interrupted > 0 ? ` ${paint(color, 33, `${v.interrupted} ⏸`)}` : ''}`
     const now = v.step ? ` · ${v.device ?? 'device'}${v.endpoint ? ` → ${v.endpoint}` : ''} · ${v.step}${v.bytes ? ` ${v.bytes}` : ''}` : ''
     return `${port}  ${tally}${now}`
   }
   const update = (port: string, v: PortView, output?: string) => {
+    if (output !== undefined) v.output = output
     if (!v.task) return
     v.task.title = title(port, v)
     // Log renderers print outputs as bare lines: name the port so each line stands on its own.
@@ -71,9 +76,13 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
     title: title(port, v),
     task: async (_: unknown, task: ListrTaskWrapper<unknown, any, any>) => {
       v.task = task
+      // Events that came before listr2 started this task (a device failing at once) were only counted: show them now.
+      update(port, v, v.output)
       await v.ended
       task.title = `${title(port, { ...v, step: undefined })}${v.last ? ` · last: ${v.last}` : ''}`
-      if (v.failed > 0 && v.verified === 0) throw new Error(`${port}: ${v.last ?? 'failed'}`)
+      // Thrown only for the red ✖: the reason is already in the title and the output line, so it is not repeated
+      // (the default renderer shows the message in place of the title, the simple one appends it).
+      if (v.failed > 0 && v.verified === 0) throw new Error(o.renderer === 'default' ? task.title : 'no device verified')
     },
     rendererOptions: { persistentOutput: true, outputBar: 1 },
   })
@@ -85,7 +94,7 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
       renderer: o.renderer,
       fallbackRendererCondition: false,
       silentRendererCondition: o.renderer === 'silent',
-      rendererOptions: { logger, collapseErrors: false },
+      rendererOptions: { logger, collapseErrors: true },
       fallbackRendererOptions: { logger },
       registerSignalListeners: false,
     } as any,
@@ -98,6 +107,8 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
       if (!v) v = make(e.port) // ports found later by --ports auto: counted, shown in the summary
       switch (e.type) {
         case 'waiting':
+          // A log has no live title: say on a line of its own that the port is waiting (after an unplug, say).
+          if (e.reason === 'no-port' && o.renderer !== 'default' && v.step !== 'waiting for the port') update(e.port, v, 'waiting for a device to appear on the port')
           v.step = e.reason === 'no-port' ? 'waiting for the port' : 'waiting for the next device'
           v.device = undefined
           v.endpoint = undefined
@@ -132,11 +143,19 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
           update(e.port, v, paint(color, 32, `✔ ${shown(e.endpoint)}${e.deviceId ? ` (${shown(e.deviceId)})` : ''} in ${(e.ms / 1000).toFixed(1)} s`))
           break
         case 'failed':
+          if (e.code === 'E_INTERRUPTED') {
+            // Ctrl-C is not the device's fault: counted apart, shown once, no bell.
+            v.interrupted++
+            v.last = 'interrupted'
+            v.step = 'interrupted'
+            update(e.port, v, paint(color, 33, ['⏸', e.deviceId && shown(e.deviceId), e.endpoint && shown(e.endpoint), shown(e.reason)].filter(Boolean).join(' ')))
+            break
+          }
           v.failed++
           v.last = `${e.code}: ${shown(e.reason)}`
           v.step = 'failed'
           if (o.bell && process.stderr.isTTY) process.stderr.write('\u0007')
-          update(e.port, v, paint(color, 31, `✖ ${shown(e.deviceId)}${e.endpoint ? ` ${shown(e.endpoint)}` : ''} ${e.code}: ${shown(e.reason)}`.trim()))
+          update(e.port, v, paint(color, 31, ['✖', e.deviceId && shown(e.deviceId), e.endpoint && shown(e.endpoint), `${e.code}: ${shown(e.reason)}`].filter(Boolean).join(' ')))
           break
         case 'idle':
           v.done()
@@ -150,4 +169,28 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
       await running
     },
   }
+}
+
+/**
+ * The station's closing summary for stdout (escaped: endpoints and reasons can quote a device). Each failure once,
+ * interrupted devices apart from failures, and after Ctrl-C the command that resumes the run.
+ */
+export function stationSummary(r: StationResult, color: (c: 'red' | 'green' | 'yellow', text: string) => string, resume?: string): string {
+  const interrupted = r.stopReason === 'interrupted'
+  const counts = [
+    color('green', `${r.verified} verified`),
+    r.failed > 0 ? color('red', `${r.failed} failed`) : '0 failed',
+    ...(r.interrupted > 0 || interrupted ? [color('yellow', `${r.interrupted} interrupted`)] : []),
+  ]
+  const lines = [`${interrupted ? 'Interrupted: ' : ''}${counts.join(', ')} on ${r.ports.length} port(s) in ${r.elapsedSeconds} s (${r.devicesPerMinute} devices/min).`]
+  // Session errors already name their port: it is shown once, in front.
+  const reason = (port: string, text: string) => (text.startsWith(`${port}: `) ? text.slice(port.length + 2) : text)
+  for (const f of r.failures) lines.push(`  ${color('red', '✖')} ${shown(f.port)}${f.endpoint ? ` ${shown(f.endpoint)}` : ''}: ${shown(reason(f.port, f.reason))}`)
+  if (r.interrupted > 0) {
+    const who = r.interruptedDevices.map((d) => shown(d.endpoint ?? d.deviceId ?? d.port)).join(', ')
+    lines.push(`  ${r.interrupted} device(s) cut off mid-provisioning (${who}): recorded as interrupted, they keep their names and are provisioned again when they come back.`)
+  }
+  if (r.batch) lines.push(`Work order ${r.batch.name}: ${r.batch.verified} verified, ${r.batch.remaining} remaining.`)
+  if (interrupted && resume) lines.push(`Resume with: ${resume}`)
+  return lines.join('\n')
 }

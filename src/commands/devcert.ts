@@ -3,7 +3,7 @@ import { basename, relative, resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 
 import { BaseCommand } from '../cli/base-command.js'
-import { isInteractive, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
+import { deviceInfoFromFlags, isInteractive, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, manifestFlags } from '../cli/flags.js'
 import { resolveCaPassphrase } from '../cli/passphrase.js'
 import {
@@ -77,16 +77,7 @@ The output holds a secret key: files are written mode 0600 and a warning is prin
       {
         endpoint: flags.endpoint,
         profile,
-        device: {
-          ...(flags.manufacturer ? { manufacturer: flags.manufacturer } : {}),
-          ...(flags['model-number'] ? { modelNumber: flags['model-number'] } : {}),
-          ...(flags['device-type'] ? { deviceType: flags['device-type'] } : {}),
-          ...(flags['hardware-version'] ? { hardwareVersion: flags['hardware-version'] } : {}),
-          ...(flags['memory-total-kb'] === undefined ? {} : { memoryTotalKb: flags['memory-total-kb'] }),
-          ...(flags['serial-number'] ? { serialNumber: flags['serial-number'] } : {}),
-          ...(flags.timezone ? { timezone: flags.timezone } : {}),
-          ...(flags['utc-offset'] ? { utcOffset: flags['utc-offset'] } : {}),
-        },
+        device: deviceInfoFromFlags(flags) ?? {},
         template,
         outName: basename(flags.out),
         reuse: flags.reuse,

@@ -5,23 +5,13 @@ import { Flags } from '@oclif/core'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { openTcpLink } from '../adapters/tcp-link.js'
 import { BaseCommand } from '../cli/base-command.js'
-import { bindCaToManifest, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
+import { bindCaToManifest, deviceInfoFromFlags, identityFlagValues, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
 import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { usageError } from '../core/errors.js'
 import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
 import { withAccountId } from '../core/inject/fcc/bundle.js'
-import { parseEndpointTemplate } from '../core/lwm2m/endpoint.js'
-import type { DeviceInfo } from '../core/model.js'
+import { deviceInfoSource } from '../core/inject/device-info.js'
 import { checkReason, shown } from '../core/validate/index.js'
-
-/** The device-information flags that are identity fields (validated as such). */
-export function identityFlagValues(f: Record<string, unknown>): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {}
-  for (const k of ['manufacturer', 'model-number', 'device-type', 'hardware-version', 'serial-number']) {
-    if (typeof f[k] === 'string') out[`--${k}`] = f[k] as string
-  }
-  return out
-}
 
 export type InjectResult = Omit<InjectOutcome, 'attempts' | 'deviceKeygen'> & { attempts: number }
 
@@ -87,7 +77,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     const profile = flags.protocol === 'fcc' ? withAccountId(given, flags['first-to-claim']) : given
     const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
     const ca = bindCaToManifest(await loadCaFromFlags(flags, (fn) => this.onCleanup(fn)), store)
-    const deviceInfo = await this.deviceInfo(flags, store)
+    const deviceInfo = await deviceInfoSource(store, deviceInfoFromFlags(flags))()
     const protocol = protocolByName(flags.protocol)
     const connect = (): Promise<ByteLink> =>
       flags.tcp !== undefined ? openTcpLink(flags.tcp) : openSerialLink(path.resolve(flags.port!), { baud: flags.baud })
@@ -127,31 +117,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       },
     })
     const { deviceKeygen: _k, ...result } = outcome
-    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}`)
+    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}, proof ${result.proof}`)
     return result
-  }
-
-  /** Device information (Izuma FCC); a `{seq}` serial-number template takes the next number from the manifest. */
-  private async deviceInfo(
-    flags: { manufacturer?: string; 'model-number'?: string; 'device-type'?: string; 'hardware-version'?: string; 'memory-total-kb'?: number; 'serial-number'?: string; timezone?: string; 'utc-offset'?: string },
-    store: { allocateSeq(t: string, n: number): Promise<number> },
-  ): Promise<DeviceInfo | undefined> {
-    let serialNumber = flags['serial-number']
-    if (serialNumber !== undefined && /\{/.test(serialNumber)) {
-      const t = parseEndpointTemplate(serialNumber)
-      const seq = t.hasSeq ? await store.allocateSeq(`serial-number:${t.source}`, 1) : undefined
-      serialNumber = t.render({ ...(seq === undefined ? {} : { seq }), now: new Date(), random: (n) => (globalThis.crypto.getRandomValues(Buffer.alloc(n)) as Buffer) })
-    }
-    const info: DeviceInfo = {
-      ...(flags.manufacturer === undefined ? {} : { manufacturer: flags.manufacturer }),
-      ...(flags['model-number'] === undefined ? {} : { modelNumber: flags['model-number'] }),
-      ...(flags['device-type'] === undefined ? {} : { deviceType: flags['device-type'] }),
-      ...(flags['hardware-version'] === undefined ? {} : { hardwareVersion: flags['hardware-version'] }),
-      ...(flags['memory-total-kb'] === undefined ? {} : { memoryTotalKb: flags['memory-total-kb'] }),
-      ...(serialNumber === undefined ? {} : { serialNumber }),
-      ...(flags.timezone === undefined ? {} : { timezone: flags.timezone }),
-      ...(flags['utc-offset'] === undefined ? {} : { utcOffset: flags['utc-offset'] }),
-    }
-    return Object.keys(info).length > 0 ? info : undefined
   }
 }

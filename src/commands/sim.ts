@@ -5,7 +5,7 @@ import { Flags } from '@oclif/core'
 import { startSimulator, type SimProtocol } from '../adapters/sim-runner.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { usageError } from '../core/errors.js'
-import { FAULT_KINDS, parseFault } from '../core/inject/faults.js'
+import { FAULT_KINDS, checkLwprovOnly, parseFault } from '../core/inject/faults.js'
 
 export interface SimResult {
   protocol: SimProtocol
@@ -18,7 +18,7 @@ export default class Sim extends BaseCommand {
   static override summary = 'Run a simulated device on a new PTY or a TCP port, optionally with faults.'
   static override description = `The device speaks the Izuma FCC or the lwprov protocol exactly as firmware does, so \`lwprov inject\` and \`lwprov station\` can be tried, taught and tested without hardware. Each open of the PTY (or TCP connection) is a new session with a freshly booted device.
 
-Faults strike at a host→device byte offset (--fault-at): drop hangs up, delay goes silent past the host timeout, reset reboots the device (staged data lost), corrupt flips a reply bit (or, without --fault-at, reports a wrong read-back digest), refuse rejects the credentials. A fault strikes in every session unless --fault-once.
+Faults strike at a host→device byte offset (--fault-at): drop hangs up, delay goes silent past the host timeout, reset reboots the device (staged data lost), corrupt flips a reply bit (or, without --fault-at, reports a wrong read-back digest), refuse rejects the credentials, liar (lwprov) acknowledges everything, stores nothing, echoes the digest it was sent and fakes the proof of possession: protocol v2 ends it failed, with --protocol-version 1 it can only be recorded verified with the weaker "digest" proof. A fault strikes in every session unless --fault-once.
 
 With --json one line {"status":0,"result":{…}} is printed when the device is ready; the simulator then runs until SIGINT/SIGTERM.`
 
@@ -27,6 +27,7 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
     '<%= config.bin %> sim --protocol fcc --tcp 0 --json',
     '<%= config.bin %> sim --protocol lwprov --link /tmp/dev1 --fault drop --fault-at 120 --fault-once',
     '<%= config.bin %> sim --protocol lwprov --link /tmp/dev2 --renew --baud 115200',
+    '<%= config.bin %> sim --protocol lwprov --link /tmp/dev3 --fault liar --protocol-version 1',
   ]
 
   static override flags = {
@@ -42,11 +43,13 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
     renew: Flags.boolean({ summary: 'After each provisioning, come back as a new device (next serial, new PTY).' }),
     baud: Flags.integer({ summary: 'Pace host bytes to this baud rate (baud/10 bytes/s), like a real UART.', min: 300 }),
     'device-log': Flags.boolean({ summary: "Echo the device's log lines on stderr." }),
+    'protocol-version': Flags.integer({ summary: 'lwprov: highest protocol version the device speaks (1 = an old receiver: read-back digest only, no proof of possession).', min: 1, max: 2, default: 2 }),
   }
 
   async run(): Promise<SimResult> {
     const { flags } = await this.parse(Sim)
     const fault = parseFault(flags.fault, flags['fault-at'], flags['fault-once'])
+    checkLwprovOnly(flags.protocol, fault, flags['protocol-version'])
     if (flags.link !== undefined && flags.link.trim() === '') throw usageError('E_LINK_INVALID', '--link is empty.', 'Pass a path such as /tmp/lwprov-dev0.')
     const quiet = this.jsonEnabled()
     const sim = await startSimulator({
@@ -57,6 +60,7 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
       ...(flags.store === undefined ? {} : { storeFile: path.resolve(flags.store), storeForce: flags.force }),
       ...(flags.baud === undefined ? {} : { baud: flags.baud }),
       renew: flags.renew,
+      protocolVersion: flags['protocol-version'],
       log: (line) => {
         if (!quiet) this.info(`sim: ${line}`)
       },

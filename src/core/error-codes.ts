@@ -175,6 +175,7 @@ export const ERROR_CODES = {
   E_FCC_NO_CSR: 'device',
   E_NOT_VERIFIED: 'device',
   E_PROTOCOL_VERSION: 'device',
+  E_PROOF_MISMATCH: 'device',
   E_READBACK_MISMATCH: 'device',
   E_SENML_INVALID: 'device',
   E_STATION_FAILED: 'device',

@@ -1,5 +1,5 @@
 /*
- * lwprov device-side receiver, protocol version 1. See lwprov_receiver.h and docs/protocol.md.
+ * lwprov device-side receiver, protocol version 2 (v1 hosts and the v1 session without prove() still work). See lwprov_receiver.h and docs/protocol.md.
  * Portable C99: no malloc, no stdio, no OS calls.
  */
 #include "lwprov_receiver.h"
@@ -108,6 +108,33 @@ void lwprov_sha256_update(lwprov_sha256_ctx *c, const uint8_t *data, size_t len)
     }
 }
 
+void lwprov_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len, uint8_t out[32])
+{
+    uint8_t k[64], pad[64], inner[32];
+    lwprov_sha256_ctx c;
+    size_t i;
+    memset(k, 0, sizeof k);
+    if (key_len > 64) {
+        lwprov_sha256_init(&c);
+        lwprov_sha256_update(&c, key, key_len);
+        lwprov_sha256_final(&c, k);
+    } else if (key_len > 0) {
+        memcpy(k, key, key_len);
+    }
+    for (i = 0; i < 64; i++) pad[i] = (uint8_t)(k[i] ^ 0x36u);
+    lwprov_sha256_init(&c);
+    lwprov_sha256_update(&c, pad, 64);
+    lwprov_sha256_update(&c, msg, msg_len);
+    lwprov_sha256_final(&c, inner);
+    for (i = 0; i < 64; i++) pad[i] = (uint8_t)(k[i] ^ 0x5cu);
+    lwprov_sha256_init(&c);
+    lwprov_sha256_update(&c, pad, 64);
+    lwprov_sha256_update(&c, inner, 32);
+    lwprov_sha256_final(&c, out);
+    memset(k, 0, sizeof k);
+    memset(pad, 0, sizeof pad);
+}
+
 void lwprov_sha256_final(lwprov_sha256_ctx *c, uint8_t out[32])
 {
     uint64_t bits = c->bytes * 8u;
@@ -144,7 +171,7 @@ static uint32_t get32(const uint8_t *p)
 static size_t frame_finish(uint8_t *buf, uint8_t type, uint8_t seq, size_t plen)
 {
     memcpy(buf, SYNC, 4);
-    buf[4] = LWPROV_PROTOCOL_VERSION;
+    buf[4] = LWPROV_FRAME_VERSION;
     buf[5] = type;
     buf[6] = seq;
     buf[7] = 0;
@@ -206,12 +233,29 @@ static size_t tlv_str(uint8_t *p, uint8_t tag, const char *s, size_t room)
     return tlv(p, tag, (const uint8_t *)s, n);
 }
 
-static size_t hello_payload(lwprov_receiver *r, uint8_t *p)
+/* Highest version this build speaks: v2 needs prove(), else only the v1 read-back is possible. */
+static uint8_t max_version(const lwprov_receiver *r)
+{
+    return r->cfg.prove ? LWPROV_PROTOCOL_VERSION : 1u;
+}
+
+/* The version a host HELLO offers (TLV tag 01); a HELLO without it is from a version 1 host. */
+static uint8_t host_version(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i + 2 <= n && i + 2 + p[i + 1] <= n) {
+        if (p[i] == 0x01 && p[i + 1] == 1) return p[i + 2];
+        i += 2u + p[i + 1];
+    }
+    return 1;
+}
+
+static size_t hello_payload(lwprov_receiver *r, uint8_t *p, uint8_t version)
 {
     uint8_t v[4];
     size_t n = 0;
     uint32_t caps = 1u /* senml-cbor */ | (r->cfg.keygen ? 4u : 0u);
-    v[0] = LWPROV_PROTOCOL_VERSION;
+    v[0] = version;
     n += tlv(p + n, 0x01, v, 1);
     put16(v, LWPROV_MAX_FRAME);
     n += tlv(p + n, 0x02, v, 2);
@@ -237,7 +281,7 @@ void lwprov_init(lwprov_receiver *r, const lwprov_config *cfg)
 
 void lwprov_announce_boot(lwprov_receiver *r)
 {
-    size_t n = hello_payload(r, r->tx + HDR);
+    size_t n = hello_payload(r, r->tx + HDR, max_version(r));
     r->tx_len = frame_finish(r->tx, LWPROV_T_BOOT, 0, n);
     r->have_last = 0;
     r->cfg.write(r->cfg.ctx, r->tx, r->tx_len);
@@ -282,11 +326,15 @@ static void handle(lwprov_receiver *r, uint8_t type, uint8_t seq, const uint8_t 
         return;
     }
     if (type == LWPROV_T_HELLO) {
+        uint8_t offered = host_version(p, n);
         r->in_session = 1;
         r->have_key = 0;
+        /* The session speaks the lower of what the host offers and what this build can do. */
+        r->session_version = offered < max_version(r) ? offered : max_version(r);
+        if (r->session_version < 1) r->session_version = 1;
         drop_staged(r);
-        log_line(r, "lwprov: host connected, session started");
-        answer(r, type, seq, LWPROV_T_IDENTITY, hello_payload(r, r->tx + HDR));
+        log_line(r, r->session_version >= 2 ? "lwprov: host connected, session started (protocol v2)" : "lwprov: host connected, session started (protocol v1)");
+        answer(r, type, seq, LWPROV_T_IDENTITY, hello_payload(r, r->tx + HDR, r->session_version));
         return;
     }
     if (!r->in_session) {
@@ -394,6 +442,40 @@ static void handle(lwprov_receiver *r, uint8_t type, uint8_t seq, const uint8_t 
         answer(r, type, seq, LWPROV_T_DIGEST, 36);
         return;
     }
+    case LWPROV_T_CHALLENGE: {
+        /* docs/protocol.md 11: prove possession of the stored credential over a message binding the host's nonce,
+         * the SHA-256 of what storage holds and the endpoint. */
+        uint32_t len;
+        uint8_t d[32], kind = 0;
+        size_t m = 0, plen = 0;
+        int rc;
+        if (r->session_version < 2 || !r->cfg.prove) { answer_error(r, type, seq, LWPROV_E_UNSUPPORTED, "lwprov: CHALLENGE needs protocol version 2"); return; }
+        if (n < 33 || n > 32 + 64) { answer_error(r, type, seq, LWPROV_E_BAD_MESSAGE, "lwprov: bad CHALLENGE"); return; }
+        if (!r->cfg.load && !r->committed) { answer_error(r, type, seq, LWPROV_E_NOTHING_STORED, "lwprov: nothing committed"); return; }
+        digest_stored(r, d, &len); /* scratch in tx; p lives in rx */
+        if (r->cfg.load && len == 0) { answer_error(r, type, seq, LWPROV_E_NOTHING_STORED, "lwprov: nothing stored"); return; }
+        memcpy(r->pop_msg, "lwprov-pop-v2", 13);
+        r->pop_msg[13] = 0;
+        m = 14;
+        memcpy(r->pop_msg + m, p, 32);
+        m += 32;
+        memcpy(r->pop_msg + m, d, 32);
+        m += 32;
+        r->pop_msg[m++] = (uint8_t)(n - 32);
+        memcpy(r->pop_msg + m, p + 32, n - 32);
+        m += n - 32;
+        log_line(r, "lwprov: proving possession of the stored credential");
+        rc = r->cfg.prove(r->cfg.ctx, r->pop_msg, m, &kind, r->tx + HDR + 1, LWPROV_MAX_FRAME - 1, &plen);
+        if (rc != LWPROV_OK || plen == 0 || plen > LWPROV_MAX_FRAME - 1 || (kind != LWPROV_PROOF_HMAC_SHA256 && kind != LWPROV_PROOF_SIGNATURE)) {
+            answer_error(r, type, seq, rc == LWPROV_E_NO_CREDENTIAL ? LWPROV_E_NO_CREDENTIAL : LWPROV_E_STORE_FAILED,
+                         rc == LWPROV_E_NO_CREDENTIAL ? "lwprov: the stored configuration holds no PSK or private key"
+                                                      : "lwprov: cannot prove possession of the stored credential");
+            return;
+        }
+        r->tx[HDR] = kind;
+        answer(r, type, seq, LWPROV_T_PROOF, 1 + plen);
+        return;
+    }
     case LWPROV_T_ABORT:
         drop_staged(r);
         log_line(r, "lwprov: session aborted by host");
@@ -452,7 +534,7 @@ static void rx_process(lwprov_receiver *r)
             rx_drop(r, 1);
             continue;
         }
-        if (r->rx[4] != LWPROV_PROTOCOL_VERSION) {
+        if (r->rx[4] != LWPROV_FRAME_VERSION) {
             answer_error(r, r->rx[5], r->rx[6], LWPROV_E_VERSION, "lwprov: protocol version not supported");
         } else {
             handle(r, r->rx[5], r->rx[6], r->rx + HDR, plen);

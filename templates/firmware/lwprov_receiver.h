@@ -1,9 +1,9 @@
 /*
- * lwprov device-side receiver, protocol version 1 (see docs/protocol.md in the lwprov repository).
+ * lwprov device-side receiver, protocol version 2 (see docs/protocol.md in the lwprov repository).
  *
  * Portable C99, no malloc, no OS: the firmware hands received UART bytes to lwprov_feed() and provides callbacks
  * to write bytes, store the committed payload (e.g. to flash, or apply it with anjay_factory_provision()), read
- * it back, and optionally generate a key pair + CSR. All buffers live in the lwprov_receiver struct, which the
+ * it back, prove possession of the stored credential (protocol v2), and optionally generate a key pair + CSR. All buffers live in the lwprov_receiver struct, which the
  * firmware allocates statically. Log text printed on the same UART between frames is harmless: the host skips it.
  *
  * Licensed Apache-2.0, like lwprov. Copy these two files into the factory image.
@@ -31,8 +31,13 @@ extern "C" {
 #define LWPROV_MAX_CSR 1024
 #endif
 
-#define LWPROV_PROTOCOL_VERSION 1
+/** Highest session protocol version (negotiated in HELLO); 2 needs the prove callback, else 1 is announced. */
+#define LWPROV_PROTOCOL_VERSION 2
+/** Frame encoding version (header byte 4): unchanged by protocol v2. */
+#define LWPROV_FRAME_VERSION 1
 #define LWPROV_FRAME_OVERHEAD 16
+/** Proof message: "lwprov-pop-v2" 00 | nonce 32 | stored SHA-256 32 | u8 len | endpoint (<= 64), docs/protocol.md 11.2. */
+#define LWPROV_POP_MSG_MAX (14 + 32 + 32 + 1 + 64)
 
 /* Frame types (docs/protocol.md §3). */
 enum {
@@ -44,12 +49,14 @@ enum {
     LWPROV_T_KEYGEN = 0x06,
     LWPROV_T_CSR_READ = 0x07,
     LWPROV_T_ABORT = 0x08,
+    LWPROV_T_CHALLENGE = 0x09,
     LWPROV_T_BOOT = 0x80,
     LWPROV_T_IDENTITY = 0x81,
     LWPROV_T_ACK = 0x82,
     LWPROV_T_NAK = 0x83,
     LWPROV_T_DIGEST = 0x84,
     LWPROV_T_CSR_DATA = 0x85,
+    LWPROV_T_PROOF = 0x86,
     LWPROV_T_ERROR = 0x8f
 };
 
@@ -66,7 +73,14 @@ enum {
     LWPROV_E_UNSUPPORTED = 8,
     LWPROV_E_KEYGEN_FAILED = 9,
     LWPROV_E_VERSION = 10,
-    LWPROV_E_NOTHING_STORED = 11
+    LWPROV_E_NOTHING_STORED = 11,
+    LWPROV_E_NO_CREDENTIAL = 12
+};
+
+/* PROOF kinds (docs/protocol.md 11.2). */
+enum {
+    LWPROV_PROOF_HMAC_SHA256 = 1, /* HMAC-SHA256 keyed with the stored PSK (/0/x/5) */
+    LWPROV_PROOF_SIGNATURE = 2    /* ECDSA (DER) or RSA PKCS#1 v1.5 over SHA-256 with the stored private key */
 };
 
 /** Device identity announced in HELLO/BOOT. NULL or "" fields are omitted. */
@@ -101,6 +115,15 @@ typedef struct {
      * capability.
      */
     int (*keygen)(void *ctx, const char *cn, uint8_t *csr, size_t cap, size_t *csr_len);
+    /**
+     * Protocol v2 proof of possession: reloads the stored credential (from storage, or the secure-element / PSA key
+     * the stored configuration refers to; never a RAM copy of what was received) and writes to out either
+     * HMAC-SHA256(PSK, msg) with *kind = LWPROV_PROOF_HMAC_SHA256 (lwprov_hmac_sha256() does it without a crypto
+     * library), or a signature over SHA-256(msg) with the private key, *kind = LWPROV_PROOF_SIGNATURE. msg is the
+     * complete proof message built by the receiver. Returns LWPROV_OK, LWPROV_E_NO_CREDENTIAL (NoSec, nothing stored)
+     * or LWPROV_E_STORE_FAILED. Optional: without it the receiver announces protocol version 1 (read-back only).
+     */
+    int (*prove)(void *ctx, const uint8_t *msg, size_t msg_len, uint8_t *kind, uint8_t *out, size_t cap, size_t *out_len);
     /** Prints a log line (no newline) on the console. Optional. */
     void (*log)(void *ctx, const char *line);
     lwprov_identity identity;
@@ -116,6 +139,8 @@ typedef struct {
 void lwprov_sha256_init(lwprov_sha256_ctx *c);
 void lwprov_sha256_update(lwprov_sha256_ctx *c, const uint8_t *data, size_t len);
 void lwprov_sha256_final(lwprov_sha256_ctx *c, uint8_t out[32]);
+/** HMAC-SHA256 (RFC 2104), for prove() implementations that hold the PSK in readable storage. */
+void lwprov_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len, uint8_t out[32]);
 uint32_t lwprov_crc32(const uint8_t *data, size_t len);
 uint16_t lwprov_crc16(const uint8_t *data, size_t len);
 
@@ -141,6 +166,8 @@ typedef struct {
     uint16_t csr_len;
     int committed;
     size_t committed_len;
+    uint8_t session_version; /* negotiated by the last HELLO */
+    uint8_t pop_msg[LWPROV_POP_MSG_MAX];
     uint8_t stage[LWPROV_MAX_PAYLOAD];
     uint8_t csr[LWPROV_MAX_CSR];
 } lwprov_receiver;

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs'
-
 import { Flags } from '@oclif/core'
 
 import { BaseCommand } from '../../cli/base-command.js'
@@ -9,7 +7,7 @@ import { usageError } from '../../core/errors.js'
 import { openOutputFile } from '../../core/fs/safe-write.js'
 import type { AccountMode, SecurityKind } from '../../core/model.js'
 import { createWorkOrder, labelsCsv, parseWindowDate } from '../../core/station/batch.js'
-import { isExplicit, mergeSettings, parseStationProfile } from '../../core/station/profile.js'
+import { isExplicit, loadStationProfile, mergeSettings } from '../../core/station/profile.js'
 
 export default class BatchCreate extends BaseCommand {
   static override summary = 'Create a work order: reserve endpoint names up front, optionally with claim codes.'
@@ -45,7 +43,7 @@ export default class BatchCreate extends BaseCommand {
     const now = new Date()
     let flags = parsed
     if (parsed.profile) {
-      const profile = parseStationProfile(readText(parsed.profile), parsed.profile, PROFILE_KEYS)
+      const profile = loadStationProfile(parsed.profile)
       const env: Record<string, string> = { endpoint: 'LWPROV_ENDPOINT', mode: 'LWPROV_MODE', security: 'LWPROV_SECURITY', server: 'LWPROV_SERVER' }
       const picked = Object.fromEntries(Object.entries(profile).filter(([k]) => ['endpoint', 'mode', 'security', 'server', 'count'].includes(k)))
       flags = mergeSettings(parsed, picked, (k) => isExplicit(this.argv, process.env, k, env[k]))
@@ -110,21 +108,5 @@ export default class BatchCreate extends BaseCommand {
       ...(flags['claim-codes'] ? { claimCodes: d.map((x) => ({ endpoint: x.endpoint, claimCode: x.claimCode })) } : {}),
       ...(labelsWritten ? { labels: flags.labels } : {}),
     }
-  }
-}
-
-/** Every key a station profile may hold (shared with `lwprov station`). */
-export const PROFILE_KEYS = [
-  'protocol', 'ports', 'vid', 'pid', 'baud', 'batch', 'endpoint', 'count', 'continuous', 'bell', 'station',
-  'mode', 'security', 'server', 'server-ca', 'certificate-usage', 'days', 'account-id', 'short-server-id', 'lifetime', 'binding', 'psk-bytes', 'psk-identity',
-  'ca', 'passphrase-file', 'manifest', 'key-file',
-  'manufacturer', 'model-number', 'device-type', 'hardware-version', 'memory-total-kb', 'serial-number', 'timezone', 'utc-offset',
-] as const
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    throw usageError('E_PROFILE_UNREADABLE', `Cannot read station profile ${path}.`, 'Check the --profile path.')
   }
 }

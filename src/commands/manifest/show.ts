@@ -4,7 +4,7 @@ import { shown } from '../../core/validate/escape.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { openStoreFromFlags } from '../../cli/context.js'
 import { manifestFlags } from '../../cli/flags.js'
-import { publicRecord } from '../../core/manifest/query.js'
+import { describeProof, publicRecord } from '../../core/manifest/query.js'
 import { notFoundError } from '../../core/manifest/sqlite.js'
 
 export default class ManifestShow extends BaseCommand {
@@ -42,6 +42,7 @@ export default class ManifestShow extends BaseCommand {
       ['device', rec.deviceId],
       ['station', rec.station],
       ['read-back digest', rec.readbackDigest],
+      ['proof', rec.status === 'verified' ? describeProof(rec.proof ?? 'none') : undefined],
       ['developer', rec.developer ? 'yes' : undefined],
       ['provenance', rec.provenance],
       ['template', rec.template === null || rec.template === undefined ? undefined : `${rec.template} #${rec.seq}`],

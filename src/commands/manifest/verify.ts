@@ -35,6 +35,8 @@ export default class ManifestVerify extends BaseCommand {
     }
     this.out(`ok: ${report.rows} row(s), ${report.certificates} certificate(s)${ca ? ' chain to the CA' : ''}, names unique, read-back records present.`)
     this.out(`verified: ${report.verifiedHere} by read-back on this manifest, ${report.importedVerified} imported as verified (read-back done elsewhere).`)
+    const proofs = Object.entries(report.verifiedByProof).filter(([, n]) => n > 0)
+    if (proofs.length > 0) this.out(`proof: ${proofs.map(([p, n]) => `${n} ${p}`).join(', ')} (pop-* = proof of possession; digest = read-back only, weaker).`)
     return report
   }
 }

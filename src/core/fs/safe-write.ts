@@ -228,16 +228,22 @@ function onSignal(sig: (typeof SIGNALS)[number]): void {
   if (process.listenerCount(sig) <= 1) process.exit(SIGNAL_EXIT[sig])
 }
 
+function onExit(): void {
+  removeLiveTemps()
+}
+
 function installHandlers(): void {
   if (handlersInstalled) return
   handlersInstalled = true
-  process.on('exit', () => removeLiveTemps())
+  process.on('exit', onExit)
   for (const s of SIGNALS) process.on(s, onSignal)
 }
 
+// all of them, the exit listener too: a long run writing many files must not pile up listeners
 function uninstallHandlersIfIdle(): void {
   if (!handlersInstalled || liveTemps.size > 0) return
   handlersInstalled = false
+  process.off('exit', onExit)
   for (const s of SIGNALS) process.off(s, onSignal)
 }
 

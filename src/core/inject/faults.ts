@@ -7,8 +7,13 @@
  */
 import { usageError } from '../errors.js'
 
-export type FaultKind = 'drop' | 'corrupt' | 'delay' | 'reset' | 'refuse'
-export const FAULT_KINDS: readonly FaultKind[] = ['drop', 'corrupt', 'delay', 'reset', 'refuse']
+/**
+ * `liar` (lwprov only): a device that acknowledges everything, stores nothing, echoes the digest it was sent and
+ * answers the v2 proof-of-possession challenge without a stored key. Protocol v2 ends it failed (E_PROOF_MISMATCH);
+ * with `--protocol-version 1` nothing can tell it apart, so it is recorded verified with the weaker `digest` proof.
+ */
+export type FaultKind = 'drop' | 'corrupt' | 'delay' | 'reset' | 'refuse' | 'liar'
+export const FAULT_KINDS: readonly FaultKind[] = ['drop', 'corrupt', 'delay', 'reset', 'refuse', 'liar']
 
 export interface FaultSpec {
   kind: FaultKind
@@ -36,14 +41,26 @@ export interface SimDeviceOptions {
   serial: string
   refuse?: boolean
   corruptDigest?: boolean
+  /** lwprov: store nothing, echo digests, fake the proof (see `liar` above). */
+  liar?: boolean
+  /** lwprov: highest protocol version the device speaks (default: the newest). */
+  protocolVersion?: number
   store?: (bytes: Buffer) => void
   log?: (line: string) => void
+}
+
+/** `--fault liar` and `--protocol-version` describe lwprov devices only. */
+export function checkLwprovOnly(protocol: string, fault: FaultSpec | undefined, protocolVersion: number | undefined): void {
+  if (protocol === 'lwprov') return
+  if (fault?.kind === 'liar' || (protocolVersion !== undefined && protocolVersion !== 2)) {
+    throw usageError('E_FAULT_INVALID', `${fault?.kind === 'liar' ? '--fault liar' : '--protocol-version'} applies to --protocol lwprov only.`, 'Drop it, or use --protocol lwprov.')
+  }
 }
 
 /** Checks a fault spec from the command line. */
 export function parseFault(kind: string | undefined, at: number | undefined, once: boolean): FaultSpec | undefined {
   if (kind === undefined) {
-    if (at !== undefined || once) throw usageError('E_FAULT_MISSING', '--fault-at and --fault-once need --fault.', 'Add --fault drop|corrupt|delay|reset|refuse.')
+    if (at !== undefined || once) throw usageError('E_FAULT_MISSING', '--fault-at and --fault-once need --fault.', 'Add --fault drop|corrupt|delay|reset|refuse|liar.')
     return undefined
   }
   if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
@@ -69,9 +86,10 @@ export class FaultPlan {
   }
 
   /** Device construction flags for a session (refuse / wrong digest are device behaviours, not byte events). */
-  deviceFlags(): Pick<SimDeviceOptions, 'refuse' | 'corruptDigest'> {
+  deviceFlags(): Pick<SimDeviceOptions, 'refuse' | 'corruptDigest' | 'liar'> {
     if (!this.armed) return {}
     if (this.spec!.kind === 'refuse') return { refuse: true }
+    if (this.spec!.kind === 'liar') return { liar: true }
     if (this.spec!.kind === 'corrupt' && this.spec!.at === undefined) return { corruptDigest: true }
     return {}
   }
@@ -132,6 +150,7 @@ export class FaultSession {
     }
     const s = this.spec
     if (s !== undefined && !this.struck && s.kind === 'refuse') this.strike('refusing the credentials')
+    if (s !== undefined && !this.struck && s.kind === 'liar') this.strike('acknowledging everything, storing nothing')
     if (s !== undefined && !this.struck && s.kind === 'corrupt' && s.at === undefined) this.strike('reporting a corrupted read-back digest')
     const at = s?.at ?? 0
     const timed = s !== undefined && !this.struck && (s.kind === 'drop' || s.kind === 'delay' || s.kind === 'reset')

@@ -3,6 +3,7 @@
  * `ProvisioningProtocol` drives one device session over a link. The serialport/TCP adapters implement `ByteLink`
  * outside core; protocols and the device session live in core and never touch I/O libraries directly.
  */
+import type { ProofName } from '../manifest/types.js'
 import type { CredentialSet, DeviceInfo } from '../model.js'
 
 /** A byte stream to one device. */
@@ -79,6 +80,8 @@ export interface InjectionResult {
   verified: boolean
   /** Digest the device reported, hex. */
   readbackDigest?: string
+  /** How the device proved what it stored (lwprov v2: possession of the stored key; v1: digest only; FCC: status). */
+  proof?: ProofName
   /** Certificate issued during the session (on-device key generation). */
   certificateDer?: Uint8Array
   /** Izuma enrollment id for first-to-claim devices. */

@@ -34,6 +34,7 @@ export const COLUMNS = [
   ['createdAt', 'created_at'],
   ['updatedAt', 'updated_at'],
   ['provenance', 'provenance'],
+  ['proof', 'proof'],
 ] as const satisfies ReadonlyArray<readonly [keyof ManifestRecord, string]>
 
 export const COLUMN_NAMES = COLUMNS.map(([, c]) => c)
@@ -59,7 +60,13 @@ export const UPDATE_COLUMNS: ReadonlyArray<readonly [keyof StatusUpdate, string]
   ['shortServerId', 'short_server_id'],
   ['lifetime', 'lifetime'],
   ['binding', 'binding'],
+  ['proof', 'proof'],
 ]
+
+/** A status update other than `verified` clears the proof: it describes the last verification, which no longer holds. */
+export function withProofRule(u: StatusUpdate): StatusUpdate {
+  return u.proof === undefined && u.status !== 'verified' ? { ...u, proof: null } : u
+}
 
 /** `endpoint_history` columns, in the order {@link historyCopySql} fills them. */
 export const HISTORY_COLUMNS =

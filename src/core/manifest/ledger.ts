@@ -55,6 +55,7 @@ export function auditForStatus(endpoint: string, u: StatusUpdate): AuditInput {
   if (u.statusReason) details.reason = u.statusReason
   if (u.fingerprint) details.fingerprint = u.fingerprint
   if (u.readbackDigest) details.readbackDigest = u.readbackDigest
+  if (u.proof) details.proof = u.proof
   if (u.supersede) details.supersededReason = u.supersede.reason
   return { action: u.supersede ? 'reprovisioned' : u.status, subject: endpoint, details }
 }

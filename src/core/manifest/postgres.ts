@@ -7,7 +7,7 @@
 import pg from 'pg'
 
 import { conflictError, LwprovError, transportError, usageError } from '../errors.js'
-import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS } from './columns.js'
+import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS, withProofRule } from './columns.js'
 import { resolvePgUrl } from './pg-service.js'
 import { redactUrl } from './redact.js'
 import { buildAppend, type AuditCheckpoint, type AuditContext, type AuditEntry, type AuditInput } from './audit.js'
@@ -86,8 +86,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   // 3: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
   `CREATE TABLE manifest_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO manifest_info (key, value) VALUES ('namespace', md5(random()::text || clock_timestamp()::text)), ('name', current_database()), ('created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));`,
-  // 4: PLACEHOLDER for the other helper's migration 4 (the `proof` column); the integrator replaces this no-op.
-  `SELECT 1;`,
+  // 4 (issue 10, proof of possession): how a verified row was proven: pop-hmac | pop-signature | digest |
+  // fcc-status | none (NULL). Rows verified before this version had only the read-back digest (or the FCC status,
+  // which also records a digest): they become 'digest', the weaker proof; imported rows stay NULL (none).
+  `ALTER TABLE endpoints ADD COLUMN proof TEXT;
+   UPDATE endpoints SET proof = 'digest' WHERE status = 'verified' AND readback_digest IS NOT NULL AND provenance IS NULL;`,
   // 5 (issue 13): audit log + signed checkpoints, CA registry (quotas, revocation), revoked certificates.
   AUDIT_MIGRATION('BIGINT'),
 ]
@@ -226,7 +229,8 @@ export class PostgresManifestStore implements ManifestStore {
     return filter?.limit === undefined ? n : Math.min(n, filter.limit)
   }
 
-  async updateStatus(endpoint: string, update: StatusUpdate): Promise<ManifestRecord> {
+  async updateStatus(endpoint: string, given: StatusUpdate): Promise<ManifestRecord> {
+    const update = withProofRule(given)
     const sets: string[] = []
     const params: unknown[] = []
     for (const [f, c] of UPDATE_COLUMNS) {

@@ -36,8 +36,22 @@ export function buildFilter(f: { batch?: string | undefined; status?: string[] |
   }
 }
 
+const PROOF_MEANING: Record<string, string> = {
+  'pop-hmac': 'proof of possession: HMAC-SHA256 with the stored PSK (lwprov v2)',
+  'pop-signature': 'proof of possession: signature with the stored private key (lwprov v2)',
+  digest: 'read-back digest only (weaker: lwprov v1 device or NoSec)',
+  'fcc-status': 'FCC device status',
+  none: 'none recorded here (imported: the read-back was done elsewhere)',
+}
+
+/** A row's proof with what it means, for the technician (the manifest column holds the short name). */
+export function describeProof(proof: string): string {
+  return `${proof} — ${PROOF_MEANING[proof] ?? 'unknown'}`
+}
+
 /** A record for display / `--json`: everything except the sealed secret blob, plus whether there is one. */
 export function publicRecord(r: ManifestRecord): Omit<ManifestRecord, 'secret'> & { hasSecret: boolean } {
   const { secret, ...rest } = r
-  return { ...rest, hasSecret: Boolean(secret && secret.length > 0) }
+  // `proof` NULL (never verified here, imported, or a pre-v4 row not verified) reads as 'none'.
+  return { ...rest, proof: r.proof ?? 'none', hasSecret: Boolean(secret && secret.length > 0) }
 }

@@ -20,6 +20,7 @@ import {
   arrayToRecord,
   historyCopySql,
   rowToHistory,
+  withProofRule,
 } from './columns.js'
 import { shown } from '../validate/escape.js'
 import { buildAppend, manyEndpoints, type AuditCheckpoint, type AuditContext, type AuditEntry, type AuditInput } from './audit.js'
@@ -137,9 +138,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // 3: the manifest's identity (issue 9): a namespace id and a human name, set when the manifest is created
   `CREATE TABLE manifest_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO manifest_info (key, value) VALUES ('namespace', lower(hex(randomblob(16)))), ('name', 'manifest'), ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));`,
-  // 4: PLACEHOLDER for the other helper's migration 4 (the `proof` column). The integrator replaces this no-op with
-  // the real migration 4 when merging; migration 5 below must stay the 5th entry.
-  `SELECT 1;`,
+  // 4 (issue 10, proof of possession): how a verified row was proven: pop-hmac | pop-signature | digest |
+  // fcc-status | none (NULL). Rows verified before this version had only the read-back digest (or the FCC status,
+  // which also records a digest): they become 'digest', the weaker proof; imported rows stay NULL (none).
+  `ALTER TABLE endpoints ADD COLUMN proof TEXT;
+   UPDATE endpoints SET proof = 'digest' WHERE status = 'verified' AND readback_digest IS NOT NULL AND provenance IS NULL;`,
   // 5 (issue 13): the hash-chained audit log and its signed checkpoints; CAs the manifest knows (delegated line CAs
   // with their quota, revoked CAs); revoked certificates for CRLs.
   AUDIT_MIGRATION('INTEGER'),
@@ -330,7 +333,8 @@ export class SqliteManifestStore implements ManifestStore {
     return filter?.limit === undefined ? row.n : Math.min(row.n, filter.limit)
   }
 
-  async updateStatus(endpoint: string, update: StatusUpdate): Promise<ManifestRecord> {
+  async updateStatus(endpoint: string, given: StatusUpdate): Promise<ManifestRecord> {
+    const update = withProofRule(given)
     const sets: string[] = []
     const params: unknown[] = []
     for (const [f, c] of UPDATE_COLUMNS) {

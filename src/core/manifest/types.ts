@@ -19,6 +19,18 @@ export const ENDPOINT_STATUSES: readonly EndpointStatus[] = [
   'revoked',
 ]
 
+/**
+ * How a `verified` row was proven (column `proof`, issue 10):
+ * - `pop-hmac`: lwprov v2 challenge answered with HMAC-SHA256 keyed with the stored PSK;
+ * - `pop-signature`: lwprov v2 challenge answered with a signature by the stored private key;
+ * - `digest`: the read-back digest only (lwprov v1 devices, NoSec): a device that stores nothing but echoes the
+ *   digest it was sent cannot be told apart;
+ * - `fcc-status`: the Izuma FCC device's success status;
+ * - `none`: not proven here (imported rows, rows never verified). NULL in the database reads as `none`.
+ */
+export type ProofName = 'pop-hmac' | 'pop-signature' | 'digest' | 'fcc-status' | 'none'
+export const PROOF_NAMES: readonly ProofName[] = ['pop-hmac', 'pop-signature', 'digest', 'fcc-status', 'none']
+
 /** A sealed secret: AES-256-GCM under the manifest master key (see `secrets.ts`). Never plaintext. */
 export type SealedSecret = Buffer
 
@@ -64,6 +76,8 @@ export interface ManifestRecord {
   updatedAt: string
   /** Where the row came from: null when issued by this manifest, `imported` for `manifest import`. */
   provenance?: string | null
+  /** How the last verification was proven (see {@link ProofName}); null = none. */
+  proof?: ProofName | null
 }
 
 export type NewManifestRecord = Omit<ManifestRecord, 'createdAt' | 'updatedAt'> & { createdAt?: string }
@@ -128,6 +142,8 @@ export interface StatusUpdate {
   deviceId?: string | null
   station?: string | null
   readbackDigest?: string | null
+  /** How the verification was proven; a status update other than `verified` without it clears it. */
+  proof?: ProofName | null
   /** Fields filled in at injection time (just-in-time credentials, device-generated keys). */
   certificatePem?: string | null
   serial?: string | null

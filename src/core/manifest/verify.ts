@@ -11,7 +11,7 @@ import { usageError } from '../errors.js'
 import { pemBlocks } from '../pki/util.js'
 import { certAuthorityKeyId } from '../pki/delegate.js'
 import { certificateDer } from './export/rows.js'
-import type { ManifestFilter, ManifestStore } from './types.js'
+import { PROOF_NAMES, type ManifestFilter, type ManifestStore, type ProofName } from './types.js'
 
 export interface VerifyProblem {
   endpoint: string
@@ -31,6 +31,8 @@ export interface VerifyReport {
    */
   importedVerified: number
   importedVerifiedEndpoints: string[]
+  /** Verified rows by how they were proven (issue 10: proof of possession vs. the weaker read-back digest). */
+  verifiedByProof: Record<ProofName, number>
   /** Whether certificates were checked against a CA (`--ca`). */
   chainChecked: boolean
   problems: VerifyProblem[]
@@ -89,6 +91,7 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
   // revoked certificates and revoked CAs (ca revoke): a row still active under either is flagged
   const revokedSerials = new Set((await store.listRevocations()).map((x) => `${x.issuerKeyId}:${x.serial}`))
   const revokedCas = new Map((await store.listCas()).filter((c) => c.revokedAt).map((c) => [c.keyId, c.subject]))
+  const byProof = Object.fromEntries(PROOF_NAMES.map((p) => [p, 0])) as Record<ProofName, number>
   for await (const r of store.list(opts.filter ?? {})) {
     rows++
     if (seen.has(r.endpoint)) {
@@ -96,6 +99,10 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
       reported.add(r.endpoint)
     }
     seen.add(r.endpoint)
+    if (r.status === 'verified') {
+      const p: ProofName = r.proof && (PROOF_NAMES as readonly string[]).includes(r.proof) ? r.proof : 'none'
+      byProof[p]++
+    }
     if (r.status === 'verified' && !r.readbackDigest) {
       add({ endpoint: r.endpoint, code: 'NO_READBACK', message: `${r.endpoint} is verified but has no read-back digest` })
     } else if (r.status === 'verified' && r.provenance === 'imported') {
@@ -154,6 +161,7 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
     verifiedHere,
     importedVerified: importedVerified.length,
     importedVerifiedEndpoints: importedVerified.slice(0, 1000),
+    verifiedByProof: byProof,
     chainChecked: Boolean(opts.ca), problems, moreProblems: more }
 }
 

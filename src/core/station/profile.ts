@@ -4,9 +4,19 @@
  * (`device:`, `credentials:`, `transport:` …) are flattened. Precedence is flag > environment > profile > default,
  * applied by {@link mergeSettings}.
  */
+import { readFileSync } from 'node:fs'
+
 import { parse } from 'yaml'
 
 import { usageError } from '../errors.js'
+
+/** Every key a station profile may hold (`lwprov station`; `batch create` reads a subset). */
+export const PROFILE_KEYS = [
+  'protocol', 'ports', 'vid', 'pid', 'baud', 'batch', 'endpoint', 'count', 'continuous', 'bell', 'station',
+  'mode', 'security', 'server', 'server-ca', 'certificate-usage', 'days', 'account-id', 'short-server-id', 'lifetime', 'binding', 'psk-bytes', 'psk-identity',
+  'ca', 'passphrase-file', 'manifest', 'key-file',
+  'manufacturer', 'model-number', 'device-type', 'hardware-version', 'memory-total-kb', 'serial-number', 'timezone', 'utc-offset',
+] as const
 
 /** A flat map of flag name → value as read from a profile. */
 export type ProfileSettings = Record<string, string | number | boolean | string[]>
@@ -72,4 +82,15 @@ export function mergeSettings<T extends Record<string, unknown>>(flags: T, profi
 export function isExplicit(argv: readonly string[], env: NodeJS.ProcessEnv, name: string, envName?: string): boolean {
   if (argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `--no-${name}`)) return true
   return envName !== undefined && env[envName] !== undefined && env[envName] !== ''
+}
+
+/** Reads and parses a station profile file (`--profile`), accepting every station key. */
+export function loadStationProfile(path: string): ProfileSettings {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    throw usageError('E_PROFILE_UNREADABLE', `Cannot read station profile ${path}.`, 'Check the --profile path.')
+  }
+  return parseStationProfile(text, path, PROFILE_KEYS)
 }

@@ -21,6 +21,20 @@ static int cap_store(void *ctx, const uint8_t *p, size_t n, int k, char *m, size
     return LWPROV_OK;
 }
 
+/* prove() of a device whose stored PSK is 01 x 16 (docs/protocol.md appendix A). */
+static int proves;
+static int psk_prove(void *ctx, const uint8_t *msg, size_t msg_len, uint8_t *kind, uint8_t *o, size_t cap, size_t *o_len)
+{
+    static const uint8_t psk[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    (void)ctx;
+    if (cap < 32) return LWPROV_E_STORE_FAILED;
+    lwprov_hmac_sha256(psk, sizeof psk, msg, msg_len, o);
+    *kind = LWPROV_PROOF_HMAC_SHA256;
+    *o_len = 32;
+    proves++;
+    return LWPROV_OK;
+}
+
 static size_t frame(uint8_t *f, uint8_t type, uint8_t seq, const uint8_t *p, size_t n)
 {
     uint32_t c;
@@ -70,11 +84,22 @@ int main(void)
     CHECK(!strcmp(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
     CHECK(lwprov_crc32((const uint8_t *)"123456789", 9) == 0xCBF43926u);
     CHECK(lwprov_crc16((const uint8_t *)"123456789", 9) == 0x29B1u);
+    /* HMAC-SHA256: RFC 4231 test cases 1 and 6 (a key longer than the block is hashed first). */
+    {
+        uint8_t key[131];
+        memset(key, 0x0b, 20);
+        lwprov_hmac_sha256(key, 20, (const uint8_t *)"Hi There", 8, d); hex(d, 32, h);
+        CHECK(!strcmp(h, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"));
+        memset(key, 0xaa, sizeof key);
+        lwprov_hmac_sha256(key, sizeof key, (const uint8_t *)"Test Using Larger Than Block-Size Key - Hash Key First", 54, d); hex(d, 32, h);
+        CHECK(!strcmp(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"));
+    }
 
     memset(&cfg, 0, sizeof cfg);
     cfg.write = cap_write;
     cfg.store = cap_store;
     cfg.identity.serial = "SELFTEST-1";
+    cfg.prove = psk_prove;
     lwprov_init(&r, &cfg);
 
     /* HELLO behind log noise, fed byte by byte. */
@@ -149,6 +174,53 @@ int main(void)
     out_len = 0; lwprov_feed(&r, f, n);
     CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_IDENTITY && seq == 31);
 
+    /* Protocol v2: HELLO offering v2 → IDENTITY v2; store the 1-byte payload 80; CHALLENGE → PROOF, the appendix A
+     * vector (the same bytes the TypeScript host computes). */
+    {
+        static const uint8_t hello2[7] = {0x01, 0x01, 0x02, 0x02, 0x02, 0x10, 0x00};
+        static const uint8_t empty = 0x80;
+        uint8_t ch[36], dp[5];
+        size_t first;
+        out_len = 0; lwprov_feed(&r, f, frame(f, LWPROV_T_HELLO, 40, hello2, sizeof hello2));
+        CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_IDENTITY && pl[0] == 1 && pl[1] == 1 && pl[2] == 2);
+        lwprov_sha256_init(&c); lwprov_sha256_update(&c, &empty, 1); lwprov_sha256_final(&c, d);
+        memset(p, 0, 4); p[3] = 1; memcpy(p + 4, d, 32); p[36] = 1; p[37] = 0;
+        lwprov_feed(&r, f, frame(f, LWPROV_T_BEGIN, 41, p, 38));
+        memset(dp, 0, 4); dp[4] = empty;
+        lwprov_feed(&r, f, frame(f, LWPROV_T_DATA, 42, dp, 5));
+        out_len = 0; lwprov_feed(&r, f, frame(f, LWPROV_T_COMMIT, 43, NULL, 0));
+        CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_ACK && stored_len == 1);
+        for (i = 0; i < 32; i++) ch[i] = (uint8_t)i;
+        memcpy(ch + 32, "ep-1", 4);
+        out_len = 0; lwprov_feed(&r, f, frame(f, LWPROV_T_CHALLENGE, 44, ch, 36));
+        CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_PROOF && seq == 44 && plen == 33 && pl[0] == LWPROV_PROOF_HMAC_SHA256);
+        hex(pl + 1, 32, h);
+        CHECK(!strcmp(h, "40de1d1cc75d121d8e4c747c8db36250910339c30308d4ab0189d4d190b895b0"));
+        CHECK(proves == 1);
+        /* A repeated CHALLENGE (lost PROOF) is answered from the cache, not proven again. */
+        first = out_len;
+        lwprov_feed(&r, f, frame(f, LWPROV_T_CHALLENGE, 44, ch, 36));
+        CHECK(out_len == 2 * first && !memcmp(out, out + first, first) && proves == 1);
+        /* A malformed CHALLENGE (no endpoint) is refused. */
+        out_len = 0; lwprov_feed(&r, f, frame(f, LWPROV_T_CHALLENGE, 45, ch, 32));
+        CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_ERROR && pl[1] == LWPROV_E_BAD_MESSAGE);
+        /* A version 1 host (HELLO without a version, or offering 1) gets a v1 session: no CHALLENGE. */
+        out_len = 0; lwprov_feed(&r, f, frame(f, LWPROV_T_HELLO, 46, NULL, 0));
+        CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_IDENTITY && pl[2] == 1);
+        out_len = 0; lwprov_feed(&r, f, frame(f, LWPROV_T_CHALLENGE, 47, ch, 36));
+        CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_ERROR && pl[1] == LWPROV_E_UNSUPPORTED && proves == 1);
+    }
+    /* A receiver without prove() is a version 1 receiver, whatever the host offers. */
+    {
+        static lwprov_receiver r1;
+        static const uint8_t hello2[3] = {0x01, 0x01, 0x02};
+        lwprov_config c1 = cfg;
+        c1.prove = NULL;
+        lwprov_init(&r1, &c1);
+        out_len = 0; lwprov_feed(&r1, f, frame(f, LWPROV_T_HELLO, 50, hello2, sizeof hello2));
+        CHECK(first_frame(&pl, &plen, &seq) == LWPROV_T_IDENTITY && pl[2] == 1);
+    }
+
     /* Robustness: random bytes and randomly damaged frames must never crash or overrun (run under ASan in CI). */
     {
         uint32_t x = 12345u;
@@ -161,7 +233,7 @@ int main(void)
             m = (x >> 24) % sizeof junk;
             for (j = 0; j < m; j++) { x = x * 1664525u + 1013904223u; junk[j] = (uint8_t)(x >> 24); }
             if ((x & 7u) == 0) {
-                n = frame(f, (uint8_t)(1 + (x >> 8) % 8), (uint8_t)(x >> 16), junk, m);
+                n = frame(f, (uint8_t)(1 + (x >> 8) % 9), (uint8_t)(x >> 16), junk, m);
                 f[(x >> 4) % n] ^= (uint8_t)(1u << ((x >> 12) & 7u));
                 lwprov_feed(&r, f, n);
             } else {

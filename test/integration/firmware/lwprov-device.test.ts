@@ -84,6 +84,24 @@ function psk(endpoint: string): CredentialSet {
 
 const senml = (c: CredentialSet) => encodeSenmlCbor(buildLwm2mConfig(c))
 
+/** A throwaway self-signed certificate (CN = endpoint) and its PKCS#8 private key, as a host-generated credential. */
+async function selfSigned(endpoint: string, kind: 'ec' | 'rsa'): Promise<{ certificateDer: Uint8Array; privateKeyDer: Uint8Array }> {
+  const alg =
+    kind === 'ec'
+      ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+      : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '03',
+    name: `CN=${endpoint}`,
+    notBefore: new Date(Date.UTC(2026, 0, 1)),
+    notAfter: new Date(Date.UTC(2027, 0, 1)),
+    keys,
+    signingAlgorithm: alg,
+  })
+  return { certificateDer: new Uint8Array(cert.rawData), privateKeyDer: new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) }
+}
+
 beforeAll(() => {
   execFileSync('make', ['-C', FIRMWARE], { stdio: 'pipe' })
 }, 120_000)
@@ -112,7 +130,7 @@ describe('templates/firmware', () => {
     const link = await openLink(dev.link)
     try {
       const id = await proto.identify(link, TIMEOUTS, {})
-      expect(id).toMatchObject({ serial: 'FW-0001', imei: '490154203237518', protocolVersion: 1, maxFrame: 1024 })
+      expect(id).toMatchObject({ serial: 'FW-0001', imei: '490154203237518', protocolVersion: 2, maxFrame: 1024 })
       expect(id.capabilities).toContain('senml-cbor')
       const creds = psk('urn:dev:os:0973-FW0001')
       const plan: InjectionPlan = { endpoint: creds.endpoint, credentials: creds, now: new Date() }
@@ -121,7 +139,10 @@ describe('templates/firmware', () => {
       expect(r.verified).toBe(true)
       expect(fs.readFileSync(dev.store)).toEqual(payload)
       expect(r.readbackDigest).toBe(createHash('sha256').update(payload).digest('hex'))
+      // protocol v2: the C receiver proved it holds the stored PSK (prove() with OpenSSL HMAC, reloaded from --store)
+      expect(r.proof).toBe('pop-hmac')
       expect(logs.join('\n')).toContain('payload committed')
+      expect(logs.join('\n')).toContain('proving possession of the stored credential')
     } finally {
       await link.close()
     }
@@ -212,6 +233,8 @@ describe('templates/firmware', () => {
         {},
       )
       expect(r.verified).toBe(true)
+      // The device signed the challenge with the key it generated and kept (FILE.key), verified with the CSR's key.
+      expect(r.proof).toBe('pop-signature')
       const stored = fs.readFileSync(dev.store)
       expect(stored).toEqual(senml({ ...creds, certificateDer: r.certificateDer! }))
       // The generated private key stays on the device, next to the store; the certificate matches it.
@@ -222,6 +245,61 @@ describe('templates/firmware', () => {
       const { createPrivateKey, createPublicKey } = await import('node:crypto')
       const derived = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' })
       expect(Buffer.from(derived)).toEqual(pub)
+    } finally {
+      await link.close()
+    }
+  })
+
+  it('protocol v2 with a host-generated key (EC and RSA): the device signs the challenge with the stored /0/x/5 key', async () => {
+    for (const kind of ['ec', 'rsa'] as const) {
+      const dev = await startDevice(`hostkey-${kind}`, ['--serial', `FW-HK-${kind}`])
+      const endpoint = `urn:dev:os:0973-HK${kind.toUpperCase()}`
+      const { certificateDer, privateKeyDer } = await selfSigned(endpoint, kind)
+      const creds: CredentialSet = { ...psk(endpoint), security: 'cert', psk: undefined, pskIdentity: undefined, certificateDer, privateKeyDer }
+      const link = await openLink(dev.link)
+      try {
+        const r = await new LwprovProtocol().provision(link, { endpoint, credentials: creds, now: new Date() }, TIMEOUTS, {})
+        expect(r.verified).toBe(true)
+        expect(r.proof).toBe('pop-signature')
+        expect(fs.readFileSync(dev.store)).toEqual(senml(creds))
+      } finally {
+        await link.close()
+      }
+    }
+  })
+
+  it('a device whose stored key is not the certificate\'s fails the proof: E_PROOF_MISMATCH, never verified', async () => {
+    const dev = await startDevice('wrongkey', ['--serial', 'FW-WRONG'])
+    const endpoint = 'urn:dev:os:0973-WRONG'
+    const a = await selfSigned(endpoint, 'ec')
+    const b = await selfSigned(endpoint, 'ec')
+    // The payload carries key B, the host checks against certificate A: what a device that kept an old key looks like.
+    const stored: CredentialSet = { ...psk(endpoint), security: 'cert', psk: undefined, pskIdentity: undefined, certificateDer: a.certificateDer, privateKeyDer: b.privateKeyDer }
+    const link = await openLink(dev.link)
+    try {
+      const err = await new LwprovProtocol({ encodePayload: () => senml(stored) })
+        .provision(link, { endpoint, credentials: { ...stored, privateKeyDer: a.privateKeyDer }, now: new Date() }, TIMEOUTS, {})
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(LwprovError)
+      expect((err as LwprovError).code).toBe('E_PROOF_MISMATCH')
+      expect((err as LwprovError).exitCode).toBe(4)
+    } finally {
+      await link.close()
+    }
+  })
+
+  it('an old receiver (built without prove: --no-prove) still works, as protocol v1 with the weaker digest proof', async () => {
+    const dev = await startDevice('v1', ['--serial', 'FW-V1', '--no-prove'])
+    const link = await openLink(dev.link)
+    try {
+      const proto = new LwprovProtocol()
+      const id = await proto.identify(link, TIMEOUTS, {})
+      expect(id.protocolVersion).toBe(1)
+      const creds = psk('urn:dev:os:0973-FWV1')
+      const r = await proto.provision(link, { endpoint: creds.endpoint, credentials: creds, now: new Date() }, TIMEOUTS, {})
+      expect(r.verified).toBe(true)
+      expect(r.proof).toBe('digest')
+      expect(dev.out()).not.toContain('proving possession')
     } finally {
       await link.close()
     }

@@ -80,6 +80,53 @@ describe('lwprov protocol over a PTY (lwprov sim)', () => {
   })
 })
 
+describe('proof of possession (protocol v2) over a PTY (lwprov sim)', () => {
+  const pskOpts = (link: string, endpoint: string): InjectOptions => ({ connect: serial(link), protocol: new LwprovProtocol(), store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint })
+
+  it('v2 (default) PSK: verified with pop-hmac, recorded in the manifest', async () => {
+    const s = await startSim({ protocol: 'lwprov', serial: 'POP-0001' })
+    const out = await injectOne(pskOpts(s.link!, 'pop-psk-0001'))
+    expect(out.proof).toBe('pop-hmac')
+    expect((await store.get('pop-psk-0001'))!).toMatchObject({ status: 'verified', proof: 'pop-hmac' })
+  })
+
+  it('v2 certificate, host-generated key and on-device key: verified with pop-signature', async () => {
+    const { ca } = await testCa()
+    const a = await startSim({ protocol: 'lwprov', serial: 'POP-0002' })
+    const host = await injectOne({ connect: serial(a.link!), protocol: new LwprovProtocol(), store, ca, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'pop-cert-0002' })
+    expect(host.proof).toBe('pop-signature')
+    const b = await startSim({ protocol: 'lwprov', serial: 'POP-0003' })
+    const dev = await injectOne({ connect: serial(b.link!), protocol: new LwprovProtocol(), store, ca, deviceKeygen: true, profile: profile({ mode: 'direct', security: 'cert' }), endpoint: 'pop-csr-0003' })
+    expect(dev).toMatchObject({ deviceKeygen: true, proof: 'pop-signature' })
+    expect((await store.get('pop-csr-0003'))!.proof).toBe('pop-signature')
+  })
+
+  it('an old (v1) device still works and is recorded with the weaker digest proof', async () => {
+    const s = await startSim({ protocol: 'lwprov', serial: 'POP-V1', protocolVersion: 1 })
+    const out = await injectOne(pskOpts(s.link!, 'pop-v1-0001'))
+    expect(out).toMatchObject({ status: 'verified', proof: 'digest' })
+    expect((await store.get('pop-v1-0001'))!.proof).toBe('digest')
+  })
+
+  it('a liar (acks everything, stores nothing, echoes digests, fakes the proof) ends failed with v2, never verified', async () => {
+    const stored: Buffer[] = []
+    const s = await startSim({ protocol: 'lwprov', serial: 'LIAR-0001', fault: { kind: 'liar' } })
+    s.sim.on('stored', (e: { bytes: Buffer }) => stored.push(e.bytes))
+    const err = await injectOne(pskOpts(s.link!, 'pop-liar-0001')).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'E_PROOF_MISMATCH', exitCode: 4 })
+    expect(stored).toEqual([])
+    const row = (await store.get('pop-liar-0001'))!
+    expect(row.status).toBe('failed')
+    expect(row.proof ?? null).toBeNull()
+  })
+
+  it('the same liar as a v1 device cannot be told apart: verified, but only with the digest proof', async () => {
+    const s = await startSim({ protocol: 'lwprov', serial: 'LIAR-V1', fault: { kind: 'liar' }, protocolVersion: 1 })
+    const out = await injectOne(pskOpts(s.link!, 'pop-liar-v1'))
+    expect(out).toMatchObject({ status: 'verified', proof: 'digest' })
+  })
+})
+
 describe('PTY engines', () => {
   // CI installs socat: the fallback engine must work too (sessions end only with a hang-up there).
   it.runIf(hasSocat())('the socat engine carries a whole session, and a hang-up brings a fresh PTY', async () => {
@@ -107,8 +154,8 @@ describe('Izuma FCC (fcc sim)', () => {
       identity: { serial: 'SN-TCP-1' },
       endpoint: 'fcctcp0001',
     })
-    expect(out).toMatchObject({ status: 'verified', protocol: 'fcc', deviceId: 'SN-TCP-1', port: `tcp://127.0.0.1:${s.port}` })
-    expect((await store.get('fcctcp0001'))!.status).toBe('verified')
+    expect(out).toMatchObject({ status: 'verified', protocol: 'fcc', deviceId: 'SN-TCP-1', port: `tcp://127.0.0.1:${s.port}`, proof: 'fcc-status' })
+    expect((await store.get('fcctcp0001'))!).toMatchObject({ status: 'verified', proof: 'fcc-status' })
   })
 
   it('bootstrap certificate over a PTY (log text on the line)', async () => {
@@ -176,7 +223,9 @@ describe('reference C receiver (gcc-built lwprov-device)', () => {
     const d = await device(['--serial', 'C-0001'])
     try {
       const out = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint: 'c-{serial}' })
-      expect(out).toMatchObject({ endpoint: 'c-C-0001', status: 'verified', deviceId: 'C-0001' })
+      // protocol v2: the C receiver proved possession of the stored PSK (OpenSSL HMAC in the host build's prove())
+      expect(out).toMatchObject({ endpoint: 'c-C-0001', status: 'verified', deviceId: 'C-0001', proof: 'pop-hmac' })
+      expect((await store.get('c-C-0001'))!.proof).toBe('pop-hmac')
       expect(fs.statSync(d.store).size).toBeGreaterThan(0)
     } finally {
       await d.stop()
@@ -188,7 +237,7 @@ describe('reference C receiver (gcc-built lwprov-device)', () => {
     const d = await device(['--serial', 'C-0002'])
     try {
       const a = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'c-cert-0002' })
-      expect(a.status).toBe('verified')
+      expect(a).toMatchObject({ status: 'verified', proof: 'pop-signature' })
       // Re-provisioning the same device with an on-device key replaces what it holds, under the same endpoint.
       const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0
       if (hasOpenssl) {
@@ -197,12 +246,22 @@ describe('reference C receiver (gcc-built lwprov-device)', () => {
           injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, deviceKeygen: true, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'c-cert-0002' }),
         ).rejects.toMatchObject({ code: 'E_SERIAL_COLLISION' })
         const b = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, ca, deviceKeygen: true, reprovision: { reason: 'on-device key' }, profile: profile({ mode: 'bootstrap', security: 'cert', serverCaDer }), endpoint: 'c-cert-0002' })
-        expect(b.deviceKeygen).toBe(true)
+        expect(b).toMatchObject({ deviceKeygen: true, proof: 'pop-signature' })
         const row = (await store.get('c-cert-0002'))!
         expect(row.status).toBe('verified')
         expect(row.fingerprint).toBe(b.fingerprint)
         expect(row.fingerprint).not.toBe(a.fingerprint)
       }
+    } finally {
+      await d.stop()
+    }
+  })
+
+  it.runIf(built)('a C receiver built without prove() is a v1 device: verified with the weaker digest proof', async () => {
+    const d = await device(['--serial', 'C-0004', '--no-prove'])
+    try {
+      const out = await injectOne({ connect: serial(d.link), protocol: new LwprovProtocol(), store, profile: profile({ mode: 'direct', security: 'psk' }), masterKey: MASTER_KEY, endpoint: 'c-v1-0004' })
+      expect(out).toMatchObject({ status: 'verified', proof: 'digest' })
     } finally {
       await d.stop()
     }

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { openManifest } from '../../../src/core/manifest/open.js'
-import { SQLITE_SCHEMA_VERSION } from '../../../src/core/manifest/sqlite.js'
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../../src/core/manifest/sqlite.js'
 import type { ManifestStore } from '../../../src/core/manifest/types.js'
 import { storeContract } from './store-contract.js'
 
@@ -51,6 +51,29 @@ describe('sqlite manifest file', () => {
     db.prepare('INSERT INTO schema_version VALUES (99, ?)').run(new Date().toISOString())
     db.close()
     await expect(openManifest(p)).rejects.toMatchObject({ code: 'E_MANIFEST_SCHEMA' })
+  })
+
+  it('migration 4 (proof) on a version 3 file: verified rows get the weaker digest proof, imported ones none', async () => {
+    const p = join(dir, 'v3.db')
+    const db = new Database(p)
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)')
+    for (let v = 1; v <= 3; v++) {
+      db.exec(SQLITE_MIGRATIONS[v - 1]!)
+      db.prepare('INSERT INTO schema_version VALUES (?, ?)').run(v, new Date().toISOString())
+    }
+    const ins = db.prepare(
+      "INSERT INTO endpoints (endpoint, batch, mode, security, server_uri, status, readback_digest, provenance, created_at, updated_at) VALUES (?, 'b', 'direct', 'psk', 'coaps://x', ?, ?, ?, 't', 't')",
+    )
+    ins.run('old-verified', 'verified', 'ab'.repeat(32), null)
+    ins.run('old-imported', 'verified', 'cd'.repeat(32), 'imported')
+    ins.run('old-generated', 'generated', null, null)
+    db.close()
+    const s = await openManifest(p)
+    open.push(s)
+    expect(SQLITE_SCHEMA_VERSION).toBe(4)
+    expect((await s.get('old-verified'))!.proof).toBe('digest')
+    expect((await s.get('old-imported'))!.proof ?? null).toBeNull()
+    expect((await s.get('old-generated'))!.proof ?? null).toBeNull()
   })
 
   it('without migrate, a missing file is an error and nothing is created', async () => {

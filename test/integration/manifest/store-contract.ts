@@ -126,6 +126,18 @@ export function storeContract(name: string, fresh: () => Promise<ManifestStore>)
       expect(await s.history('nope')).toEqual([])
     })
 
+    it('records how a verified row was proven; any later non-verified status clears the proof (issue 10)', async () => {
+      const s = await fresh()
+      await s.insertMany([rec('p1'), rec('p2')])
+      expect((await s.get('p1'))!.proof ?? null).toBeNull()
+      expect(await s.updateStatus('p1', { status: 'verified', readbackDigest: 'cc'.repeat(32), proof: 'pop-hmac' })).toMatchObject({ proof: 'pop-hmac' })
+      expect((await all(s, { status: 'verified' }))[0]!.proof).toBe('pop-hmac')
+      await s.updateStatus('p2', { status: 'verified', readbackDigest: 'dd'.repeat(32), proof: 'pop-signature' })
+      // A failed re-injection: the proof described the verification that no longer stands.
+      expect(await s.updateStatus('p2', { status: 'failed', statusReason: 'E_PROOF_MISMATCH' })).toMatchObject({ status: 'failed', proof: null })
+      expect((await s.get('p1'))!.proof).toBe('pop-hmac')
+    })
+
     it('stores manifest policies', async () => {
       const s = await fresh()
       expect(await s.getPolicy()).toEqual({})

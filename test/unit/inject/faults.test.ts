@@ -101,6 +101,16 @@ describe('FaultSession', () => {
     expect(new FaultPlan({ kind: 'corrupt' }).deviceFlags()).toEqual({ corruptDigest: true })
   })
 
+  it('liar is a device flag (lwprov sim: stores nothing, echoes digests, fakes the v2 proof) and counts as struck once data flows', () => {
+    expect(parseFault('liar', undefined, false)).toEqual({ kind: 'liar', once: false })
+    const plan = new FaultPlan({ kind: 'liar', once: true })
+    expect(plan.deviceFlags()).toEqual({ liar: true })
+    const { s } = session(plan)
+    s.receive(bytes(1))
+    expect(s.struck).toBe(true)
+    expect(plan.deviceFlags()).toEqual({})
+  })
+
   it('a fault repeats in every session unless once', () => {
     const every = new FaultPlan({ kind: 'drop', at: 2 })
     const once = new FaultPlan({ kind: 'drop', at: 2, once: true })

@@ -12,7 +12,7 @@ import {
   type ScanEvent,
 } from '../../../src/core/inject/lwprov/codec.js'
 import fs from 'node:fs'
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import {
   decodeBegin,
   decodeDeviceHello,
@@ -22,6 +22,9 @@ import {
   encodeDeviceHello,
   encodeError,
   encodeHostHello,
+  encodeChallenge,
+  encodeProof,
+  ProofKind,
   parseTlv,
 } from '../../../src/core/inject/lwprov/messages.js'
 
@@ -221,6 +224,15 @@ describe('docs/protocol.md appendix A', () => {
       encodeFrame({ type: FrameType.DATA, seq: 0x2c, payload: encodeData(0, empty) }),
       encodeFrame({ type: FrameType.ERROR, seq: 0x2d, payload: encodeError(7, 'rejected') }),
     ]
+    // protocol v2 (§11): CHALLENGE with nonce 00..1F for endpoint "ep-1", and the PROOF of a device that stored the
+    // 1-byte payload 80 with the PSK 01×16: HMAC-SHA256(PSK, "lwprov-pop-v2" 00 | nonce | SHA-256(80) | 04 "ep-1").
+    const nonce = Buffer.from(Array.from({ length: 32 }, (_, i) => i))
+    const stored = createHash('sha256').update(empty).digest()
+    const mac = createHmac('sha256', Buffer.alloc(16, 1)).update(Buffer.concat([Buffer.from('lwprov-pop-v2\0'), nonce, stored, Buffer.from([4]), Buffer.from('ep-1')])).digest()
+    examples.push(
+      encodeFrame({ type: FrameType.CHALLENGE, seq: 0x2e, payload: encodeChallenge(nonce, 'ep-1') }),
+      encodeFrame({ type: FrameType.PROOF, seq: 0x2e, payload: encodeProof(ProofKind.hmacSha256, mac) }),
+    )
     for (const f of examples) expect(doc).toContain(hex(f))
   })
 })

@@ -2,7 +2,6 @@ import { createHash, webcrypto } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import * as x509 from '@peculiar/x509'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { encodeCbor } from '../../../src/core/cbor.js'
 import { DEFAULT_TIMEOUTS } from '../../../src/core/inject/types.js'
 import { FrameScanner, FrameType, encodeFrame } from '../../../src/core/inject/lwprov/codec.js'
 import { LwprovProtocol, LwprovSimDevice, type LwprovSimOptions } from '../../../src/core/inject/lwprov/index.js'
@@ -15,14 +14,14 @@ import { lwprovFailure } from '../../helpers/errors.js'
 /** Short enough to keep lost-frame tests quick, long enough that a loaded CI machine causes no spurious resends. */
 const FAST: Timeouts = { identify: 1000, frame: 1000, commit: 3000, total: 20_000 }
 
-/** Test payload encoder: a CBOR array (what the device expects) big enough to need several DATA frames. */
+/**
+ * Test payload encoder: the real SenML-CBOR configuration (the v2 proof needs a device that can find its PSK or key
+ * in what it stored) with a 2500-byte server key, big enough to need several DATA frames.
+ */
 function fakeSenml(c: CredentialSet): Buffer {
-  return encodeCbor([
-    new Map<number, string | Uint8Array>([[0, '/0/1/0'], [3, c.serverUri]]),
-    new Map<number, string | Uint8Array>([[0, '/0/1/3'], [8, c.certificateDer ?? Buffer.from(c.pskIdentity ?? '')]]),
-    new Map<number, string | Uint8Array>([[0, '/0/1/5'], [8, c.psk ?? new Uint8Array(0)]]),
-    new Map<number, string | Uint8Array>([[0, '/0/1/4'], [8, Buffer.alloc(2500, 0x5a)]]),
-  ])
+  const cfg = buildLwm2mConfig(c)
+  cfg.security[0]!.serverPublicKey = Buffer.alloc(2500, 0x5a)
+  return encodeSenmlCbor(cfg)
 }
 
 function creds(over: Partial<CredentialSet> = {}): CredentialSet {
@@ -110,7 +109,7 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
   it('identifies the device', async () => {
     const w = wire({ imei: '490154203237518', mac: '02:00:00:00:00:01', maxFrame: 512 })
     const id = await proto().identify(w.link, FAST, {})
-    expect(id).toMatchObject({ serial: 'SIM-0001', imei: '490154203237518', mac: '02:00:00:00:00:01', protocolVersion: 1, maxFrame: 512 })
+    expect(id).toMatchObject({ serial: 'SIM-0001', imei: '490154203237518', mac: '02:00:00:00:00:01', protocolVersion: 2, maxFrame: 512 })
     expect(id.capabilities).toEqual(['senml-cbor', 'tlv', 'keygen'])
   })
 
@@ -480,3 +479,150 @@ describe('on-device key generation', () => {
     expect(framesIn(w.written).map((f) => f.type)).toEqual([FrameType.HELLO])
   })
 })
+
+describe('protocol v2: proof of possession (docs/protocol.md §11)', () => {
+  const sent = (w: Wire) => framesIn(w.written).map((f) => f.type)
+
+  it('PSK: CHALLENGE after the read-back, verified with pop-hmac', async () => {
+    const w = wire()
+    const r = await proto().provision(w.link, plan(), FAST, {})
+    expect(r).toMatchObject({ verified: true, proof: 'pop-hmac' })
+    const types = sent(w)
+    expect(types.indexOf(FrameType.CHALLENGE)).toBeGreaterThan(types.indexOf(FrameType.READBACK))
+  })
+
+  it('a liar (stores nothing, echoes the BEGIN digest, fakes the proof) ends E_PROOF_MISMATCH, never verified', async () => {
+    for (const liar of [true, 'garbage'] as const) {
+      const w = wire({ liar })
+      const e = await lwprovFailure(proto().provision(w.link, plan(), FAST, {}))
+      expect(e.code).toBe('E_PROOF_MISMATCH')
+      expect(e.exitCode).toBe(4)
+      expect(e.message).toContain('mem://sim')
+      expect(w.stored).toEqual([])
+      expect(w.sim.storedPayload).toBeUndefined()
+    }
+  })
+
+  it('the same liar speaking version 1 is indistinguishable: verified with the weaker digest proof', async () => {
+    const w = wire({ liar: true, protocolVersion: 1 })
+    const r = await proto().provision(w.link, plan(), FAST, {})
+    expect(r).toMatchObject({ verified: true, proof: 'digest' })
+    expect(sent(w)).not.toContain(FrameType.CHALLENGE)
+  })
+
+  it('an old host (offering version 1) gets a v1 session from a v2 device: no CHALLENGE, digest', async () => {
+    const w = wire()
+    const p = new LwprovProtocol({ encodePayload: fakeSenml, maxVersion: 1 })
+    expect((await p.identify(w.link, FAST, {})).protocolVersion).toBe(1)
+    const r = await p.provision(w.link, plan(), FAST, {})
+    expect(r).toMatchObject({ verified: true, proof: 'digest' })
+    expect(sent(w)).not.toContain(FrameType.CHALLENGE)
+  })
+
+  it('NoSec has nothing to prove: no CHALLENGE, recorded with the digest proof', async () => {
+    const w = wire()
+    const c = creds({ security: 'nosec', psk: undefined, pskIdentity: undefined, serverUri: 'coap://127.0.0.1:5683' })
+    const r = await proto().provision(w.link, plan({ credentials: c }), FAST, {})
+    expect(r).toMatchObject({ verified: true, proof: 'digest' })
+    expect(sent(w)).not.toContain(FrameType.CHALLENGE)
+  })
+
+  it('certificate with a host-generated key (EC and RSA): the stored key signs, verified with pop-signature', async () => {
+    for (const kind of ['ec', 'rsa'] as const) {
+      const { certificateDer, privateKeyDer } = await selfSigned('urn:dev:os:0001', kind)
+      const w = wire()
+      const c = creds({ security: 'cert', psk: undefined, pskIdentity: undefined, certificateDer, privateKeyDer })
+      const r = await proto().provision(w.link, plan({ credentials: c }), FAST, {})
+      expect(r).toMatchObject({ verified: true, proof: 'pop-signature' })
+    }
+  })
+
+  it('a device holding another PSK than the one sent fails the proof', async () => {
+    const w = wire()
+    // The device stores PSK 02×16 (what a device with stale storage would prove with); the host sent 01×16.
+    const p = new LwprovProtocol({ encodePayload: (c) => fakeSenml({ ...c, psk: Buffer.alloc(16, 2) }) })
+    const e = await lwprovFailure(p.provision(w.link, plan(), FAST, {}))
+    expect(e.code).toBe('E_PROOF_MISMATCH')
+    expect(e.message).toMatch(/HMAC does not match/)
+  })
+
+  it('a proof of the wrong kind, a malformed PROOF and an ERROR answer are never verified', async () => {
+    const rewrite = (payload: Buffer) => (b: Buffer) => {
+      const f = new FrameScanner().push(b).find((e) => e.kind === 'frame')
+      return f?.kind === 'frame' && f.frame.type === FrameType.PROOF ? encodeFrame({ type: f.frame.type, seq: f.frame.seq, payload }) : b
+    }
+    const wrongKind = wire({}, { toHost: rewrite(Buffer.concat([Buffer.from([2]), Buffer.alloc(32, 7)])) })
+    expect((await lwprovFailure(proto().provision(wrongKind.link, plan(), FAST, {}))).code).toBe('E_PROOF_MISMATCH')
+    const malformed = wire({}, { toHost: rewrite(Buffer.from([1])) })
+    expect((await lwprovFailure(proto().provision(malformed.link, plan(), FAST, {}))).code).toBe('E_DEVICE_GARBAGE')
+    const refused = wire({}, {
+      toHost: (b) => {
+        const f = new FrameScanner().push(b).find((e) => e.kind === 'frame')
+        return f?.kind === 'frame' && f.frame.type === FrameType.PROOF ? encodeFrame({ type: FrameType.ERROR, seq: f.frame.seq, payload: encodeError(12, 'no credential') }) : b
+      },
+    })
+    expect((await lwprovFailure(proto().provision(refused.link, plan(), FAST, {}))).code).toBe('E_DEVICE_REFUSED')
+  })
+
+  it('a lost PROOF is recovered by resending the same CHALLENGE; the device answers from its cache', async () => {
+    let dropped = false
+    const w = wire({}, {
+      toHost: (b) => {
+        const f = new FrameScanner().push(b).find((e) => e.kind === 'frame')
+        if (!dropped && f?.kind === 'frame' && f.frame.type === FrameType.PROOF) {
+          dropped = true
+          return null
+        }
+        return b
+      },
+    })
+    const r = await proto().provision(w.link, plan(), { ...FAST, commit: 300 }, {})
+    expect(r.proof).toBe('pop-hmac')
+    const challenges = framesIn(w.written).filter((f) => f.type === FrameType.CHALLENGE)
+    expect(challenges).toHaveLength(2)
+    expect(challenges[0]!.seq).toBe(challenges[1]!.seq)
+  })
+
+  it('every session challenges with a fresh nonce', async () => {
+    const nonces: Buffer[] = []
+    for (let i = 0; i < 2; i++) {
+      const w = wire()
+      await proto().provision(w.link, plan(), FAST, {})
+      const s = new FrameScanner()
+      for (const ev of w.written.flatMap((b) => s.push(b))) if (ev.kind === 'frame' && ev.frame.type === FrameType.CHALLENGE) nonces.push(ev.frame.payload.subarray(0, 32))
+    }
+    expect(nonces).toHaveLength(2)
+    expect(nonces[0]!.equals(nonces[1]!)).toBe(false)
+  })
+
+  it('a device answering with a version above the offer is refused (E_PROTOCOL_VERSION)', async () => {
+    const w = wire({}, {
+      toHost: (b) => {
+        const f = new FrameScanner().push(b).find((e) => e.kind === 'frame')
+        if (f?.kind !== 'frame' || f.frame.type !== FrameType.IDENTITY) return b
+        const p = Buffer.from(f.frame.payload)
+        p[2] = 3 // tag 01 len 01 value: the version
+        return encodeFrame({ type: FrameType.IDENTITY, seq: f.frame.seq, payload: p })
+      },
+    })
+    expect((await lwprovFailure(proto().identify(w.link, FAST, {}))).code).toBe('E_PROTOCOL_VERSION')
+  })
+})
+
+/** A throwaway self-signed certificate (CN = endpoint) and its PKCS#8 key: a host-generated certificate credential. */
+async function selfSigned(endpoint: string, kind: 'ec' | 'rsa'): Promise<{ certificateDer: Uint8Array; privateKeyDer: Uint8Array }> {
+  const alg =
+    kind === 'ec'
+      ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+      : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '05',
+    name: `CN=${endpoint}`,
+    notBefore: new Date(Date.UTC(2026, 0, 1)),
+    notAfter: new Date(Date.UTC(2027, 0, 1)),
+    keys,
+    signingAlgorithm: alg,
+  })
+  return { certificateDer: new Uint8Array(cert.rawData), privateKeyDer: new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) }
+}

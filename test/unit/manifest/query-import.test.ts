@@ -29,7 +29,12 @@ describe('filter flags', () => {
 
   it('publicRecord drops the sealed blob', () => {
     const r = publicRecord({ endpoint: 'x', secret: Buffer.alloc(3) } as ManifestRecord)
-    expect(r).toEqual({ endpoint: 'x', hasSecret: true })
+    expect(r).toEqual({ endpoint: 'x', proof: 'none', hasSecret: true })
+  })
+
+  it('publicRecord shows the proof a row was verified with, and none when there is none', () => {
+    expect(publicRecord({ endpoint: 'x', proof: 'pop-hmac' } as ManifestRecord).proof).toBe('pop-hmac')
+    expect(publicRecord({ endpoint: 'x', proof: null } as ManifestRecord).proof).toBe('none')
   })
 })
 
@@ -48,6 +53,7 @@ describe('import', () => {
     shortServerId: 7,
     developer: false,
     secret: sealSecrets(key, { psk }, 'imp-1'),
+    proof: 'pop-hmac',
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-02T00:00:00.000Z',
   }
@@ -74,6 +80,9 @@ describe('import', () => {
       const r = rows[0]!
       expect(r).toMatchObject({ endpoint: 'imp-1', batch: 'b', status: 'verified', provenance: 'imported', shortServerId: 7, readbackDigest: 'ab'.repeat(32), serverUri: 'coaps://s:5684', createdAt: '2026-01-01T00:00:00.000Z' })
       expect(openSecrets(key, r.secret!, 'imp-1').psk?.equals(psk)).toBe(true)
+      // The export says how the row was proven; an import does not take the file's word for it.
+      expect(await exported(fmt)).toContain('pop-hmac')
+      expect(r.proof ?? null).toBeNull()
     })
   }
 

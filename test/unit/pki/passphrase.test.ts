@@ -11,9 +11,11 @@ const { tempDir } = await import('./helpers.js')
 
 let dir: string
 let cleanup: () => void
-const saved = { env: process.env.LWPROV_CA_PASSPHRASE, stdin: process.stdin.isTTY, stderr: process.stderr.isTTY }
+const saved = { env: process.env.LWPROV_CA_PASSPHRASE, ci: process.env.CI, stdin: process.stdin.isTTY, stderr: process.stderr.isTTY }
 beforeEach(() => {
   ;({ dir, cleanup } = tempDir())
+  // the prompt paths are what is tested: CI=true (as on CI) would rightly turn every prompt off
+  delete process.env.CI
   delete process.env.LWPROV_CA_PASSPHRASE
   delete process.env.LWPROV_PARENT_CA_PASSPHRASE
 })
@@ -21,6 +23,8 @@ afterEach(() => {
   cleanup()
   if (saved.env === undefined) delete process.env.LWPROV_CA_PASSPHRASE
   else process.env.LWPROV_CA_PASSPHRASE = saved.env
+  if (saved.ci === undefined) delete process.env.CI
+  else process.env.CI = saved.ci
   process.stdin.isTTY = saved.stdin
   process.stderr.isTTY = saved.stderr
   answers.length = 0
@@ -54,10 +58,22 @@ describe('resolveCaPassphrase', () => {
 
   it('prompts on a terminal and asks again until the confirmation matches', async () => {
     setTty(true)
-    answers.push('one', 'two', 'secret', 'secret')
+    answers.push('short', 'one-long-passphrase', 'two-long-passphrase', 'also-short')
     const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
-    expect(await resolveCaPassphrase({ interactive: true, confirm: true })).toBe('secret')
-    expect(write.mock.calls.map((c) => String(c[0])).join('')).toMatch(/did not match/)
+    await expect(resolveCaPassphrase({ interactive: true, confirm: true })).rejects.toMatchObject({ code: 'E_CA_PASSPHRASE_MISSING' })
+    const said = write.mock.calls.map((c) => String(c[0])).join('')
+    expect(said).toMatch(/at least 12 characters/)
+    expect(said).toMatch(/did not match/)
+    answers.length = 0
+    answers.push('one-long-passphrase', 'two-long-passphrase', 'secret-passphrase', 'secret-passphrase')
+    expect(await resolveCaPassphrase({ interactive: true, confirm: true })).toBe('secret-passphrase')
+    write.mockRestore()
+  })
+
+  it('gives up after a few empty answers instead of asking for ever', async () => {
+    setTty(true)
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    await expect(resolveCaPassphrase({ interactive: true })).rejects.toMatchObject({ code: 'E_CA_PASSPHRASE_MISSING', exitCode: 2 })
     write.mockRestore()
   })
 

@@ -281,6 +281,7 @@ export class FccProtocol implements ProvisioningProtocol {
       return {
         verified: true,
         readbackDigest: sha256(response.raw).toString('hex'),
+        proof: 'fcc-status',
         ...(onDeviceKey ? { certificateDer } : {}),
         ...(plan.firstToClaim ? { enrollmentId: enrollmentId(certificateDer) } : {}),
         deviceLog: reader.log,

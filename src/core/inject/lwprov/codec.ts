@@ -7,7 +7,7 @@
  * | off | size | field                                                    |
  * |-----|------|----------------------------------------------------------|
  * | 0   | 4    | sync `AA 4C 57 50` (0xAA then "LWP")                     |
- * | 4   | 1    | version (1)                                              |
+ * | 4   | 1    | frame version (1; the session version is negotiated in HELLO)|
  * | 5   | 1    | type                                                     |
  * | 6   | 1    | seq                                                      |
  * | 7   | 1    | flags (0)                                                |
@@ -22,8 +22,15 @@ export const SYNC = Buffer.from([0xaa, 0x4c, 0x57, 0x50])
 export const HEADER_SIZE = 12
 export const TRAILER_SIZE = 4
 export const FRAME_OVERHEAD = HEADER_SIZE + TRAILER_SIZE
-/** Protocol version this implementation speaks. */
-export const PROTOCOL_VERSION = 1
+/**
+ * Version of the frame encoding (header byte 4). Unchanged by protocol v2: the frame layout is the same, so a v1
+ * receiver still understands the HELLO in which a v2 host offers v2, and answers with the version it speaks.
+ */
+export const FRAME_VERSION = 1
+/** Highest session protocol version this implementation speaks (negotiated in HELLO tag 0x01, docs/protocol.md §10). */
+export const PROTOCOL_VERSION = 2
+/** Lowest session protocol version this host still accepts (old receivers: read-back digest only). */
+export const MIN_PROTOCOL_VERSION = 1
 /** Largest payload any lwprov peer may send; longer length fields are treated as corruption. */
 export const MAX_PAYLOAD = 4096
 /** Every device accepts at least this payload size, so HELLO needs no negotiation. */
@@ -39,12 +46,16 @@ export const FrameType = {
   KEYGEN: 0x06,
   CSR_READ: 0x07,
   ABORT: 0x08,
+  /** v2: proof-of-possession challenge after COMMIT (docs/protocol.md §11). */
+  CHALLENGE: 0x09,
   BOOT: 0x80,
   IDENTITY: 0x81,
   ACK: 0x82,
   NAK: 0x83,
   DIGEST: 0x84,
   CSR_DATA: 0x85,
+  /** v2: answer to CHALLENGE. */
+  PROOF: 0x86,
   ERROR: 0x8f,
 } as const
 export type FrameTypeName = keyof typeof FrameType
@@ -96,7 +107,7 @@ export function encodeFrame(f: { type: number; seq: number; payload?: Uint8Array
   if (payload.length > MAX_PAYLOAD) throw new RangeError(`lwprov frame payload ${payload.length} > ${MAX_PAYLOAD}`)
   const out = Buffer.alloc(FRAME_OVERHEAD + payload.length)
   SYNC.copy(out, 0)
-  out[4] = f.version ?? PROTOCOL_VERSION
+  out[4] = f.version ?? FRAME_VERSION
   out[5] = f.type & 0xff
   out[6] = f.seq & 0xff
   out[7] = (f.flags ?? 0) & 0xff

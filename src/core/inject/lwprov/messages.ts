@@ -50,6 +50,8 @@ export const DeviceErrorCode = {
   KEYGEN_FAILED: 9,
   VERSION: 10,
   NOTHING_STORED: 11,
+  /** v2: the device cannot compute a proof (no credential stored, or a NoSec configuration). */
+  NO_CREDENTIAL: 12,
 } as const
 
 export function deviceErrorName(code: number): string {
@@ -115,8 +117,15 @@ export function parseTlv(p: Buffer): Map<number, Buffer> {
 }
 
 /** Host HELLO: the highest protocol version the host speaks and the largest frame payload it accepts. */
-export function encodeHostHello(maxFrame: number): Buffer {
-  return Buffer.concat([tlv(HelloTag.version, Buffer.from([PROTOCOL_VERSION])), tlv(HelloTag.maxFrame, u16(maxFrame))])
+export function encodeHostHello(maxFrame: number, version: number = PROTOCOL_VERSION): Buffer {
+  return Buffer.concat([tlv(HelloTag.version, Buffer.from([version])), tlv(HelloTag.maxFrame, u16(maxFrame))])
+}
+
+/** The version a host offers in its HELLO (tag 0x01); hosts that omit it speak version 1. */
+export function decodeHostHelloVersion(p: Buffer): number {
+  const v = parseTlv(p).get(HelloTag.version)
+  if (v === undefined || v.length !== 1) return 1
+  return v[0]!
 }
 
 export function encodeDeviceHello(h: DeviceHello): Buffer {
@@ -261,3 +270,54 @@ export function decodeCsrData(p: Buffer): { offset: number; chunk: Buffer } {
 }
 
 export { u16 as encodeU16, u32 as encodeU32 }
+
+/* ---- protocol v2: proof of possession (docs/protocol.md §11) ----------------------------------------------- */
+
+/** Nonce bytes in a CHALLENGE. */
+export const NONCE_SIZE = 32
+/** Longest endpoint name in a CHALLENGE (the endpoint is the certificate CN: RFC 5280 caps it at 64). */
+export const CHALLENGE_MAX_ENDPOINT = 64
+/** Domain separation of the proof message: no other lwprov (or DTLS) computation MACs or signs bytes starting so. */
+export const POP_CONTEXT = Buffer.from('lwprov-pop-v2\0', 'latin1')
+
+/** PROOF kinds: how the device proved it holds the credential it stored. */
+export const ProofKind = {
+  /** HMAC-SHA256 keyed with the stored PSK (/0/x/5). */
+  hmacSha256: 1,
+  /** A signature with the stored private key: ECDSA (DER) or RSA PKCS#1 v1.5, both over SHA-256. */
+  signature: 2,
+} as const
+
+export function encodeChallenge(nonce: Uint8Array, endpoint: string): Buffer {
+  const ep = Buffer.from(endpoint, 'utf8')
+  if (nonce.length !== NONCE_SIZE) throw new RangeError(`CHALLENGE nonce must be ${NONCE_SIZE} bytes`)
+  if (ep.length < 1 || ep.length > CHALLENGE_MAX_ENDPOINT) throw new RangeError(`CHALLENGE endpoint must be 1..${CHALLENGE_MAX_ENDPOINT} bytes`)
+  return Buffer.concat([nonce, ep])
+}
+
+export function decodeChallenge(p: Buffer): { nonce: Buffer; endpoint: Buffer } {
+  if (p.length < NONCE_SIZE + 1 || p.length > NONCE_SIZE + CHALLENGE_MAX_ENDPOINT) {
+    throw new MessageError(`CHALLENGE payload is ${p.length} bytes, expected ${NONCE_SIZE + 1}..${NONCE_SIZE + CHALLENGE_MAX_ENDPOINT}`)
+  }
+  return { nonce: Buffer.from(p.subarray(0, NONCE_SIZE)), endpoint: Buffer.from(p.subarray(NONCE_SIZE)) }
+}
+
+/**
+ * The bytes a device MACs or signs to answer a CHALLENGE:
+ * `"lwprov-pop-v2" 00 | nonce (32) | SHA-256 of the stored payload (32) | u8 endpoint length | endpoint`.
+ * The host fills in the digest of what it sent; a device fills in the digest of what it reloads from storage, so
+ * a proof only verifies when the device holds the credential AND stored exactly the payload.
+ */
+export function proofMessage(nonce: Uint8Array, storedSha256: Uint8Array, endpoint: Uint8Array): Buffer {
+  if (storedSha256.length !== 32) throw new RangeError('proof message digest must be 32 bytes')
+  return Buffer.concat([POP_CONTEXT, nonce, storedSha256, Buffer.from([endpoint.length]), endpoint])
+}
+
+export function encodeProof(kind: number, proof: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from([kind]), proof])
+}
+
+export function decodeProof(p: Buffer): { kind: number; proof: Buffer } {
+  if (p.length < 2) throw new MessageError('PROOF payload lacks the proof')
+  return { kind: p[0]!, proof: Buffer.from(p.subarray(1)) }
+}

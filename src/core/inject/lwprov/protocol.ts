@@ -2,7 +2,7 @@
  * Host side of the lwprov device protocol (docs/protocol.md): HELLO → [KEYGEN → CSR_READ… → sign] → BEGIN →
  * DATA… → COMMIT → READBACK, every request acknowledged, resent with the same sequence number on NAK/timeout.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { LwprovError } from '../../errors.js'
 import type { CredentialSet } from '../../model.js'
 import type {
@@ -15,7 +15,20 @@ import type {
   ProvisioningProtocol,
   Timeouts,
 } from '../types.js'
-import { FrameScanner, FrameType, LogLineAssembler, MAX_PAYLOAD, MIN_PAYLOAD, PROTOCOL_VERSION, encodeFrame, frameTypeName, type Frame } from './codec.js'
+import type { ProofName } from '../../manifest/types.js'
+import {
+  FRAME_VERSION,
+  FrameScanner,
+  FrameType,
+  LogLineAssembler,
+  MAX_PAYLOAD,
+  MIN_PAYLOAD,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  encodeFrame,
+  frameTypeName,
+  type Frame,
+} from './codec.js'
 import {
   BeginFlag,
   Capability,
@@ -34,8 +47,12 @@ import {
   encodeData,
   encodeHostHello,
   encodeKeygen,
+  NONCE_SIZE,
+  decodeProof,
+  encodeChallenge,
   type DeviceHello,
 } from './messages.js'
+import { checkProof, expectedProof } from './proof.js'
 
 /** Options of {@link LwprovProtocol}. */
 export interface LwprovProtocolOptions {
@@ -45,6 +62,10 @@ export interface LwprovProtocolOptions {
   encodePayload?: (c: CredentialSet) => Buffer | Promise<Buffer>
   /** Caps the DATA chunk size below the device's max frame (e.g. to test many chunks); default none. */
   maxChunk?: number
+  /** Highest protocol version offered in HELLO (tests: 1 behaves as an old host); default {@link PROTOCOL_VERSION}. */
+  maxVersion?: number
+  /** Nonce source for CHALLENGE (tests); default 32 random bytes. */
+  nonce?: () => Buffer
 }
 
 const DEFAULT_RETRIES = 3
@@ -63,15 +84,19 @@ export class LwprovProtocol implements ProvisioningProtocol {
   private readonly retries: number
   private readonly encodePayload: (c: CredentialSet) => Buffer | Promise<Buffer>
   private readonly maxChunk: number | undefined
+  private readonly maxVersion: number
+  private readonly nonce: () => Buffer
 
   constructor(opts: LwprovProtocolOptions = {}) {
     this.retries = opts.retries ?? DEFAULT_RETRIES
     this.encodePayload = opts.encodePayload ?? defaultPayload
     this.maxChunk = opts.maxChunk
+    this.maxVersion = Math.max(MIN_PROTOCOL_VERSION, Math.min(opts.maxVersion ?? PROTOCOL_VERSION, PROTOCOL_VERSION))
+    this.nonce = opts.nonce ?? (() => randomBytes(NONCE_SIZE))
   }
 
   async identify(link: ByteLink, timeouts: Timeouts, hooks: InjectionHooks, fallback?: Partial<DeviceIdentity>): Promise<DeviceIdentity> {
-    const s = new Session(link, timeouts, hooks, this.retries)
+    const s = new Session(link, timeouts, hooks, this.retries, this.maxVersion)
     try {
       const hello = await s.hello()
       const id = toIdentity(hello, fallback)
@@ -83,7 +108,7 @@ export class LwprovProtocol implements ProvisioningProtocol {
   }
 
   async provision(link: ByteLink, plan: InjectionPlan, timeouts: Timeouts, hooks: InjectionHooks): Promise<InjectionResult> {
-    const s = new Session(link, timeouts, hooks, this.retries)
+    const s = new Session(link, timeouts, hooks, this.retries, this.maxVersion)
     let begun = false
     try {
       // Right after identify() the device session is already open; otherwise HELLO opens one and proves the same
@@ -171,10 +196,12 @@ export class LwprovProtocol implements ProvisioningProtocol {
           },
         )
       }
+      const proof = hello.version >= 2 ? await this.challenge(s, plan.endpoint, creds, digest) : 'digest'
       s.step('done')
       return {
         verified: true,
         readbackDigest: readback.sha256.toString('hex'),
+        proof,
         ...(certificateDer === undefined ? {} : { certificateDer }),
         deviceLog: s.deviceLog(),
       }
@@ -189,6 +216,32 @@ export class LwprovProtocol implements ProvisioningProtocol {
     } finally {
       s.dispose()
     }
+  }
+  /**
+   * Protocol v2 proof of possession (docs/protocol.md §11): a fresh nonce after the read-back; the device answers from
+   * the credential it reloads from storage. NoSec has no secret to prove: the read-back digest is all there is.
+   * Anything but a valid proof ends the session unverified.
+   */
+  private async challenge(s: Session, endpoint: string, creds: CredentialSet, sentSha256: Buffer): Promise<ProofName> {
+    const want = expectedProof(creds)
+    if (!want) return 'digest'
+    const nonce = this.nonce()
+    const f = await s.request(FrameType.CHALLENGE, encodeChallenge(nonce, endpoint), s.commitTimeout, FrameType.PROOF)
+    let answer: { kind: number; proof: Buffer }
+    try {
+      answer = decodeProof(f.payload)
+    } catch (e) {
+      throw s.garbage((e as Error).message)
+    }
+    const why = checkProof(creds, { nonce, sentSha256, endpoint }, answer)
+    if (why !== undefined) {
+      throw new LwprovError('E_PROOF_MISMATCH', `The device on ${s.linkName} failed the proof of possession for ${endpoint}: ${why}`, {
+        exit: 'device',
+        hint: 'The device did not prove it holds the credentials it acknowledged (it may store nothing and echo what it was sent). It is not verified: check its firmware and storage, then re-run inject.',
+        details: { proofKind: answer.kind, expected: want.name },
+      })
+    }
+    return want.name
   }
 }
 
@@ -238,6 +291,7 @@ class Session {
     private readonly timeouts: Timeouts,
     private readonly hooks: InjectionHooks,
     private readonly retries: number,
+    private readonly maxVersion: number = PROTOCOL_VERSION,
   ) {
     this.deadline = Date.now() + timeouts.total
     this.dead = new Promise<never>((_, reject) => (this.rejectDead = reject))
@@ -282,20 +336,29 @@ class Session {
     return this.log
   }
 
+  get linkName(): string {
+    return this.link.description
+  }
+
+  get commitTimeout(): number {
+    return this.timeouts.commit
+  }
+
   async hello(): Promise<DeviceHello> {
     this.step('identify')
     // Stale bytes from before this session (boot chatter, answers to an earlier host) are useless: drop them.
     // Only here, never mid-session, where they could be the answer in flight.
     await this.link.flushInput?.().catch(() => undefined)
-    const f = await this.request(FrameType.HELLO, encodeHostHello(MAX_PAYLOAD), this.timeouts.identify, FrameType.IDENTITY)
+    const f = await this.request(FrameType.HELLO, encodeHostHello(MAX_PAYLOAD, this.maxVersion), this.timeouts.identify, FrameType.IDENTITY)
     let h: DeviceHello
     try {
       h = decodeDeviceHello(f.payload)
     } catch (e) {
       throw this.garbage((e as Error).message)
     }
-    if (h.version !== PROTOCOL_VERSION) {
-      throw new LwprovError('E_PROTOCOL_VERSION', `The device on ${this.link.description} speaks lwprov protocol version ${h.version}; this lwprov speaks ${PROTOCOL_VERSION}`, {
+    // The device answers with the version it will use: at most what we offered, at least the oldest we still speak.
+    if (h.version < MIN_PROTOCOL_VERSION || h.version > this.maxVersion) {
+      throw new LwprovError('E_PROTOCOL_VERSION', `The device on ${this.link.description} speaks lwprov protocol version ${h.version}; this lwprov speaks ${MIN_PROTOCOL_VERSION}…${this.maxVersion}`, {
         exit: 'device',
         hint: 'Update lwprov or the device receiver so both speak the same protocol version.',
       })
@@ -506,7 +569,7 @@ class Session {
   }
 
   private onFrame(f: Frame): void {
-    if (f.version !== PROTOCOL_VERSION) {
+    if (f.version !== FRAME_VERSION) {
       this.garbageSeen++
       return
     }

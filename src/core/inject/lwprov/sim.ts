@@ -3,17 +3,25 @@
  * unit tests and `lwprov sim` can exercise the host protocol against something that behaves like real firmware,
  * including the log lines firmware prints on the same line between frames.
  */
-import { createHash, webcrypto } from 'node:crypto'
-import { FrameScanner, FrameType, MAX_PAYLOAD, PROTOCOL_VERSION, encodeFrame, type Frame } from './codec.js'
+import { KeyObject, createHash, createHmac, randomBytes, webcrypto } from 'node:crypto'
+import { decodeSenmlCbor } from '../../lwm2m/senml.js'
+import { SECURITY_MODE } from '../../lwm2m/objects.js'
+import { FRAME_VERSION, FrameScanner, FrameType, MAX_PAYLOAD, PROTOCOL_VERSION, encodeFrame, type Frame } from './codec.js'
 import {
   BeginFlag,
   Capability,
   DeviceErrorCode,
   KeyType,
+  MessageError,
   NakReason,
   PayloadFormat,
+  ProofKind,
   decodeBegin,
+  decodeChallenge,
   decodeCsrRead,
+  decodeHostHelloVersion,
+  encodeProof,
+  proofMessage,
   decodeData,
   decodeKeygen,
   encodeAck,
@@ -25,6 +33,7 @@ import {
   encodeU32,
   type Begin,
 } from './messages.js'
+import { computeProof } from './proof.js'
 
 /** Options of {@link LwprovSimDevice} (the simulated-device contract shared by all protocols). */
 export interface LwprovSimOptions {
@@ -48,6 +57,14 @@ export interface LwprovSimOptions {
   capacity?: number
   /** Offer on-device key generation; default true. */
   keygen?: boolean
+  /** Highest protocol version the device speaks: 2 (default, answers CHALLENGE) or 1 (an old receiver). */
+  protocolVersion?: number
+  /**
+   * A lying device (`--fault liar`): acknowledges everything, stores nothing, echoes the BEGIN digest as its
+   * read-back and answers CHALLENGE with an HMAC keyed by the digest it was sent (`true`) or random bytes
+   * (`'garbage'`): something computed from the sent bytes, never from a stored key.
+   */
+  liar?: boolean | 'garbage'
 }
 
 interface Staging {
@@ -68,7 +85,13 @@ export class LwprovSimDevice {
   private inSession = false
   private staging: Staging | undefined
   private stored: Buffer | undefined
-  private key: { csr: Buffer; generated: boolean } | undefined
+  private key: { csr: Buffer; generated: boolean; privateKey: KeyObject } | undefined
+  /** The generated key bound to the stored configuration (flash / secure element); survives reset(). */
+  private storedKey: KeyObject | undefined
+  /** Session version negotiated by the last HELLO. */
+  private version = 1
+  /** Liar: what BEGIN announced (echoed as the read-back). */
+  private announced: Begin | undefined
   private last: { seq: number; type: number; response: Buffer } | undefined
   /** Bumped by reset() so answers computed before a reboot (async keygen) are dropped. */
   private epoch = 0
@@ -88,11 +111,22 @@ export class LwprovSimDevice {
 
   receive(chunk: Buffer): void {
     for (const ev of this.scanner.push(chunk)) {
-      if (ev.kind === 'frame') this.handle(ev.frame)
+      if (ev.kind === 'frame') this.handleSafely(ev.frame)
       else if (ev.kind === 'corrupt') {
         // Only a frame whose header survived names a sequence number worth NAKing; a broken header may be noise.
         if (ev.reason === 'crc') this.send(FrameType.NAK, ev.seq ?? 0, Buffer.from([NakReason.crc]), false)
       }
+    }
+  }
+
+  /** A malformed request payload is answered BAD_MESSAGE, as firmware does; it never takes the simulator down. */
+  private handleSafely(f: Frame): void {
+    try {
+      this.handle(f)
+    } catch (e) {
+      if (!(e instanceof MessageError)) throw e
+      this.log(`lwprov: error ${DeviceErrorCode.BAD_MESSAGE}: ${e.message}`)
+      this.reply(f, FrameType.ERROR, encodeError(DeviceErrorCode.BAD_MESSAGE, e.message))
     }
   }
 
@@ -110,10 +144,14 @@ export class LwprovSimDevice {
     this.emit(encodeFrame({ type: FrameType.BOOT, seq: 0, payload: this.hello() }))
   }
 
-  private hello(): Buffer {
+  private get maxVersion(): number {
+    return Math.max(1, Math.min(this.opts.protocolVersion ?? PROTOCOL_VERSION, PROTOCOL_VERSION))
+  }
+
+  private hello(version = this.maxVersion): Buffer {
     const caps = Capability.senmlCbor | Capability.tlv | (this.opts.keygen === false ? 0 : Capability.keygen)
     return encodeDeviceHello({
-      version: PROTOCOL_VERSION,
+      version,
       maxFrame: Math.min(this.opts.maxFrame ?? 1024, MAX_PAYLOAD),
       capabilities: caps,
       capacity: this.opts.capacity ?? 16384,
@@ -126,7 +164,7 @@ export class LwprovSimDevice {
   }
 
   private handle(f: Frame): void {
-    if (f.version !== PROTOCOL_VERSION) {
+    if (f.version !== FRAME_VERSION) {
       this.send(FrameType.ERROR, f.seq, encodeError(DeviceErrorCode.VERSION, `frame version ${f.version} not supported`))
       return
     }
@@ -144,11 +182,14 @@ export class LwprovSimDevice {
       this.inSession = true
       this.staging = undefined
       this.key = undefined
-      this.log('lwprov: session started')
-      remember(FrameType.IDENTITY, this.hello())
+      // The session speaks the lower of what the host offers and what this device knows.
+      this.version = Math.max(1, Math.min(decodeHostHelloVersion(f.payload), this.maxVersion))
+      this.log(`lwprov: session started (protocol v${this.version})`)
+      remember(FrameType.IDENTITY, this.hello(this.version))
       return
     }
     if (!this.inSession) return fail(DeviceErrorCode.BAD_STATE, 'no session: send HELLO first')
+    if (this.opts.liar && this.lie(f, remember)) return
     switch (f.type) {
       case FrameType.KEYGEN: {
         if (this.opts.keygen === false) return fail(DeviceErrorCode.UNSUPPORTED, 'key generation not supported')
@@ -157,9 +198,9 @@ export class LwprovSimDevice {
         this.log(`lwprov: generating EC P-256 key for CN=${commonName}`)
         const epoch = this.epoch
         makeCsr(commonName).then(
-          (csr) => {
+          ({ csr, privateKey }) => {
             if (epoch !== this.epoch) return
-            this.key = { csr, generated: true }
+            this.key = { csr, generated: true, privateKey }
             this.log(`lwprov: CSR ready (${csr.length} bytes)`)
             remember(FrameType.ACK, encodeAck(FrameType.KEYGEN, encodeU16(csr.length)))
           },
@@ -218,6 +259,8 @@ export class LwprovSimDevice {
           return fail(DeviceErrorCode.REFUSED, 'LwM2M client rejected the configuration (simulated refusal); nothing stored')
         }
         this.stored = payload
+        // The generated key is bound to the stored configuration in the same step (docs/protocol.md §6).
+        this.storedKey = st.begin.flags & BeginFlag.useGeneratedKey ? this.key?.privateKey : undefined
         this.staging = undefined
         this.opts.store?.(Buffer.from(payload))
         this.log(`lwprov: committed ${payload.length} bytes${st.begin.flags & BeginFlag.useGeneratedKey ? ' with the generated key' : ''}`)
@@ -231,6 +274,19 @@ export class LwprovSimDevice {
         remember(FrameType.DIGEST, encodeDigest(digest, this.stored.length))
         return
       }
+      case FrameType.CHALLENGE: {
+        if (this.version < 2) return fail(DeviceErrorCode.UNSUPPORTED, 'CHALLENGE needs protocol version 2')
+        const { nonce, endpoint } = decodeChallenge(f.payload)
+        if (!this.stored) return fail(DeviceErrorCode.NOTHING_STORED, 'nothing committed')
+        // Answer from storage, as firmware must: the credential is what the stored configuration holds.
+        const cred = this.storedCredential()
+        if (!cred) return fail(DeviceErrorCode.NO_CREDENTIAL, 'the stored configuration holds no PSK or private key')
+        const storedSha256 = createHash('sha256').update(this.stored).digest()
+        const { kind, proof } = computeProof(cred.security, cred.secret, { nonce, storedSha256, endpoint })
+        this.log(`lwprov: proof of possession (${kind === ProofKind.hmacSha256 ? 'HMAC-SHA256' : 'signature'})`)
+        remember(FrameType.PROOF, encodeProof(kind, proof))
+        return
+      }
       case FrameType.ABORT: {
         this.staging = undefined
         this.log('lwprov: session aborted by host')
@@ -239,6 +295,63 @@ export class LwprovSimDevice {
       }
       default:
         return fail(DeviceErrorCode.UNSUPPORTED, `frame type 0x${f.type.toString(16)} not supported`)
+    }
+  }
+
+  /** The PSK or private key of the stored configuration's first secured security instance. */
+  private storedCredential(): { security: 'psk' | 'cert'; secret: Uint8Array | KeyObject } | undefined {
+    let cfg
+    try {
+      cfg = decodeSenmlCbor(this.stored!)
+    } catch {
+      return undefined
+    }
+    for (const sec of cfg.security) {
+      if (sec.securityMode === SECURITY_MODE.psk && sec.secretKey.length > 0) return { security: 'psk', secret: sec.secretKey }
+      if (sec.securityMode === SECURITY_MODE.cert) {
+        if (sec.secretKey.length > 0) return { security: 'cert', secret: sec.secretKey }
+        if (this.storedKey) return { security: 'cert', secret: this.storedKey }
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * `--fault liar`: answers what a device that stores nothing can answer. Returns false for requests it handles
+   * like an honest device (HELLO is handled before, KEYGEN/CSR_READ/ABORT as usual).
+   */
+  private lie(f: Frame, remember: (type: number, payload: Buffer) => void): boolean {
+    switch (f.type) {
+      case FrameType.BEGIN: {
+        this.announced = decodeBegin(f.payload)
+        this.staging = { begin: this.announced, data: [], received: 0 }
+        remember(FrameType.ACK, encodeAck(FrameType.BEGIN))
+        return true
+      }
+      case FrameType.DATA: {
+        const { offset, chunk } = decodeData(f.payload)
+        remember(FrameType.ACK, encodeAck(FrameType.DATA, encodeU32(offset + chunk.length)))
+        return true
+      }
+      case FrameType.COMMIT:
+        this.log('lwprov: committed (not really: this device stores nothing)')
+        remember(FrameType.ACK, encodeAck(FrameType.COMMIT))
+        return true
+      case FrameType.READBACK: {
+        const b = this.announced
+        remember(FrameType.DIGEST, encodeDigest(b?.sha256 ?? Buffer.alloc(32), b?.total ?? 0))
+        return true
+      }
+      case FrameType.CHALLENGE: {
+        if (this.version < 2) return false
+        const { nonce, endpoint } = decodeChallenge(f.payload)
+        const sent = this.announced?.sha256 ?? Buffer.alloc(32)
+        const proof = this.opts.liar === 'garbage' ? randomBytes(32) : createHmac('sha256', sent).update(proofMessage(nonce, sent, endpoint)).digest()
+        remember(FrameType.PROOF, encodeProof(ProofKind.hmacSha256, proof))
+        return true
+      }
+      default:
+        return false
     }
   }
 
@@ -267,7 +380,7 @@ export class LwprovSimDevice {
 }
 
 /** Makes an EC P-256 key pair and a PKCS#10 CSR with CN = commonName; the private key stays inside the "device". */
-async function makeCsr(commonName: string): Promise<Buffer> {
+async function makeCsr(commonName: string): Promise<{ csr: Buffer; privateKey: KeyObject }> {
   await import('reflect-metadata')
   const x509 = await import('@peculiar/x509')
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
@@ -277,5 +390,5 @@ async function makeCsr(commonName: string): Promise<Buffer> {
     keys,
     signingAlgorithm: alg,
   })
-  return Buffer.from(csr.rawData)
+  return { csr: Buffer.from(csr.rawData), privateKey: KeyObject.from(keys.privateKey) }
 }

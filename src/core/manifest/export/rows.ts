@@ -32,6 +32,8 @@ export interface ExportRow {
   binding: string | null
   enrollmentId: string | null
   readbackDigest: string | null
+  /** How the verification was proven: pop-hmac | pop-signature | digest | fcc-status | none. */
+  proof: string
   statusReason: string | null
   developer: boolean
   template: string | null
@@ -65,6 +67,7 @@ export const ROW_FIELDS: ReadonlyArray<keyof ExportRow> = [
   'binding',
   'enrollmentId',
   'readbackDigest',
+  'proof',
   'statusReason',
   'developer',
   'template',
@@ -97,6 +100,7 @@ export function toExportRow(r: ManifestRecord, secrets?: RowSecrets, manifest?: 
     binding: r.binding ?? null,
     enrollmentId: r.enrollmentId ?? null,
     readbackDigest: r.readbackDigest ?? null,
+    proof: r.proof ?? 'none',
     statusReason: r.statusReason ?? null,
     developer: r.developer,
     template: r.template ?? null,
