@@ -147,6 +147,12 @@ describe('token root, delegated line CA, station, signed export, audit (e2e)', (
     const m = await cli(['ca', 'create', '--name', 'X', '--pkcs11', 'pkcs11:token=Factory;object=x', '--pin-file', pinFile, '--out', join(dir, 'x2'), '--json'])
     expect(m.code).toBe(2)
     expect(m.json.error.code).toBe('E_PKCS11_MODULE_MISSING')
+    // adopting the root's token key under a new directory: ca.key.uri only, and it signs
+    const imp = await cli(['ca', 'import', '--pkcs11', 'pkcs11:token=Factory;object=root-ca', '--module', SOFTHSM_MODULE, '--pin-file', pinFile, '--cert', join(dir, 'root', 'ca.pem'), '--out', join(dir, 'adopted'), '--json'])
+    expect(imp.code, imp.stderr).toBe(0)
+    expect(readdirSync(join(dir, 'adopted')).sort()).toEqual(['ca.key.uri', 'ca.pem', 'chain.pem'])
+    const g = await cli(['credentials', 'generate', '--count', '1', '--endpoint', 'adopted-{seq}', '--mode', 'direct', '--security', 'cert', '--server', 'coaps://a.example.com:5684', '--ca', join(dir, 'adopted'), '--pin-file', pinFile, '--manifest', join(dir, 'other.db'), '--json'])
+    expect(g.code, g.stderr).toBe(0)
     const noPin = await runCli(['ca', 'create', '--name', 'X', '--pkcs11', 'pkcs11:token=Factory;object=x', '--module', SOFTHSM_MODULE, '--out', join(dir, 'x3'), '--json'], { env: { ...env, CI: 'true' } })
     expect(noPin.json.error.code).toBe('E_PKCS11_PIN_MISSING')
   }, 60_000)
