@@ -103,8 +103,9 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
           if (masterKey) await checkMasterKey(store, filter, masterKey)
           this.streamedEnvelope = true
           process.stdout.write('{"status":0,"result":')
-          await exportManifest(store, format, opts, streamTarget(process.stdout))
+          const streamed = await exportManifest(store, format, opts, streamTarget(process.stdout))
           process.stdout.write('}\n')
+          if (audited) await store.appendAudit([{ action: 'exported.secrets', subject: 'stdout', details: { format: streamed.format, rows: streamed.rows } }])
           return undefined
         }
         const r = await exportManifest(store, format, opts, streamTarget(process.stdout))
