@@ -13,7 +13,7 @@ import { writeOutputFileSync } from '../core/fs/safe-write.js'
 import { FaultPlan, FaultSession, type FaultSpec, type SimDevice, type SimDeviceOptions } from '../core/inject/faults.js'
 import { openPty, type PtyDevice, type PtyEngine } from './pty.js'
 
-export type SimProtocol = 'fcc' | 'lwprov'
+export type SimProtocol = 'fcc' | 'lwprov' | 'zephyr-shell' | 'nrf-at' | 'mcumgr'
 
 export interface SimulatorOptions {
   protocol: SimProtocol
@@ -32,12 +32,16 @@ export interface SimulatorOptions {
   renew?: boolean
   /** Deliver host bytes no faster than baud/10 bytes/s (models a UART); default: unpaced. */
   baud?: number
+  /** With `baud`: pace the device's replies too (chatty consoles: hex dumps, echo); default: replies unpaced. */
+  paceReplies?: boolean
   /** PTY engine override (tests). */
   engine?: PtyEngine
   /** Simulator status lines (session start/end, faults). */
   log?: (line: string) => void
   /** Device log lines. */
   deviceLog?: (line: string) => void
+  /** Extra options for the protocol's simulated device (e.g. zephyr-shell `contextDelayMs`, mcumgr `idleMs`). */
+  deviceOptions?: Record<string, unknown>
   /** lwprov: highest protocol version the simulated device speaks (1 = an old receiver without the v2 proof). */
   protocolVersion?: number
   /** Device factory override (tests); default: the protocol's simulated device. */
@@ -67,7 +71,11 @@ export function nextSerial(serial: string): string {
   return `${m[1]}${n}`
 }
 
-async function deviceFactory(protocol: SimProtocol, transport: 'serial' | 'tcp'): Promise<(o: SimDeviceOptions) => SimDevice> {
+async function deviceFactory(protocol: SimProtocol, transport: 'serial' | 'tcp', extra: Record<string, unknown> = {}): Promise<(o: SimDeviceOptions) => SimDevice> {
+  if (protocol === 'zephyr-shell' || protocol === 'nrf-at' || protocol === 'mcumgr') {
+    const { fieldDeviceFactory } = await import('../core/inject/field-sims.js')
+    return fieldDeviceFactory(protocol, extra)
+  }
   if (protocol === 'lwprov') {
     const { LwprovSimDevice } = await import('../core/inject/lwprov/index.js')
     return (o) => new LwprovSimDevice(o)
@@ -174,6 +182,8 @@ class SimulatorImpl extends EventEmitter implements Simulator {
   ): { receive: (b: Buffer) => void; end: () => void } {
     const serial = this.serial
     let stored = false
+    const replies = this.opts.baud && this.opts.paceReplies ? new Pacer(this.opts.baud / 10, send) : undefined
+    if (replies) send = (b) => replies.push(b)
     const device = this.make({
       serial,
       ...this.plan.deviceFlags(),
@@ -199,6 +209,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
         if (ended) return
         ended = true
         pacer?.clear()
+        replies?.clear()
         fs_.end()
         this.log(`${serial}: session end${stored ? ' (provisioned)' : ''}`)
         this.emit('session-end', { serial, stored, struck: fs_.struck })
@@ -290,7 +301,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
 
 /** Starts a simulator; resolves once the PTY link exists / the TCP port listens. */
 export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
-  const make = opts.createDevice ?? (await deviceFactory(opts.protocol, opts.link !== undefined ? 'serial' : 'tcp'))
+  const make = opts.createDevice ?? (await deviceFactory(opts.protocol, opts.link !== undefined ? 'serial' : 'tcp', opts.deviceOptions))
   const sim = new SimulatorImpl(opts.protocol, opts, make)
   if (opts.link !== undefined) await sim.startPty(opts.link)
   else await sim.startTcp(opts.tcpPort ?? 0)

@@ -118,9 +118,27 @@ export const transportFlags = {
   baud: Flags.integer({ summary: 'Serial baud rate.', default: 115200, env: 'LWPROV_BAUD', helpGroup: 'TRANSPORT' }),
   tcp: Flags.string({ summary: 'Device TCP address HOST:PORT (Linux devices running FCC).', helpGroup: 'TRANSPORT' }),
   protocol: Flags.string({
-    summary: 'Device protocol: fcc (Izuma factory configurator) or lwprov (open protocol).',
-    options: ['fcc', 'lwprov'],
+    summary: 'Device protocol: lwprov (open protocol), fcc (Izuma factory configurator), zephyr-shell, nrf-at, mcumgr, or auto (probe).',
+    options: ['lwprov', 'fcc', 'zephyr-shell', 'nrf-at', 'mcumgr', 'auto'],
     env: 'LWPROV_PROTOCOL',
     helpGroup: 'TRANSPORT',
   }),
+}
+
+/** Options of the field-device protocols (docs/zephyr-shell.md, docs/nrf-at.md, docs/mcumgr.md). */
+export const fieldDeviceFlags = {
+  start: Flags.boolean({ summary: 'zephyr-shell: start LwM2M registration (lwm2m start) after a verified write.', env: 'LWPROV_START', helpGroup: 'FIELD DEVICES' }),
+  'sec-tag': Flags.integer({ summary: 'nrf-at: modem sec_tag (default: the NCS LwM2M client\'s 35724862 bootstrap / 35724861 server tag).', min: 0, max: 4294967291, env: 'LWPROV_SEC_TAG', helpGroup: 'FIELD DEVICES' }),
+  'smp-path': Flags.string({ summary: 'mcumgr: upload target on the device (default /factory/provision.cbor; e.g. /lfs/provision.cbor).', env: 'LWPROV_SMP_PATH', helpGroup: 'FIELD DEVICES' }),
+  'smp-mtu': Flags.integer({ summary: 'mcumgr: SMP MTU when the device does not report its buffer size (default 256).', min: 128, max: 8192, env: 'LWPROV_SMP_MTU', helpGroup: 'FIELD DEVICES' }),
+}
+
+/** The protocol options from the parsed field-device flags. */
+export function protocolOptionsFromFlags(f: { start?: boolean | undefined; 'sec-tag'?: number | undefined; 'smp-path'?: string | undefined; 'smp-mtu'?: number | undefined }) {
+  return {
+    ...(f.start ? { start: true } : {}),
+    ...(f['sec-tag'] === undefined ? {} : { secTag: f['sec-tag'] }),
+    ...(f['smp-path'] === undefined ? {} : { smpPath: f['smp-path'] }),
+    ...(f['smp-mtu'] === undefined ? {} : { smpMtu: f['smp-mtu'] }),
+  }
 }

@@ -92,7 +92,11 @@ export async function askProtocol(): Promise<string> {
     {
       message: 'Device protocol:',
       choices: [
+        { name: 'auto (probe each port and use what answers)', value: 'auto' },
         { name: 'lwprov (open protocol: Anjay, Wakaama, Zephyr firmware)', value: 'lwprov' },
+        { name: 'zephyr-shell (Zephyr lwm2m shell)', value: 'zephyr-shell' },
+        { name: 'nrf-at (nRF91 modem AT commands)', value: 'nrf-at' },
+        { name: 'mcumgr (Anjay-Zephyr factory provisioning over SMP)', value: 'mcumgr' },
         { name: 'fcc (Izuma factory configurator)', value: 'fcc' },
       ],
     },

@@ -5,6 +5,8 @@
  */
 import { Listr, ListrLogger, type ListrTaskWrapper, ProcessOutput } from 'listr2'
 
+import type { LwprovError } from '../core/errors.js'
+import type { SessionHooks } from '../core/inject/session.js'
 import type { StationEvent } from '../core/station/runner.js'
 import type { StationResult } from '../core/station/service.js'
 import { shown } from '../core/validate/escape.js'
@@ -17,12 +19,16 @@ export function chooseRenderer(json: boolean, stderrIsTty = Boolean(process.stde
   return stderrIsTty ? 'default' : 'simple'
 }
 
+const NO_ANSWER = 'no device answered; waiting for one'
+
 const paint = (on: boolean, code: number, s: string) => (on ? `\u001B[${code}m${s}\u001B[0m` : s)
 
 interface PortView {
   verified: number
   failed: number
   interrupted: number
+  /** The port said "no device answered" and nothing has answered since. */
+  silent?: boolean
   device?: string
   endpoint?: string
   step?: string
@@ -42,11 +48,24 @@ export interface StationView {
   finish(): Promise<void>
 }
 
+export interface RenderOptions {
+  renderer: RendererName
+  bell?: boolean
+  color?: boolean
+  /**
+   * One device (`inject`): no per-port tally, and the error is left to the command's error output instead of being
+   * repeated in the final title.
+   */
+  single?: boolean
+}
+
 /**
  * Starts rendering one task per port. `bell` rings the terminal bell on every failed device (TTY only, since a bell
  * character in a log file is noise).
  */
-export function renderStation(ports: string[], o: { renderer: RendererName; bell?: boolean; color?: boolean }): StationView {
+export function renderStation(ports: string[], o: RenderOptions): StationView {
+  // A log (non-TTY) has no live title: with `single` (inject), every step is a line of its own.
+  const logSteps = o.single === true && o.renderer !== 'default'
   const color = (o.color ?? true) && o.renderer === 'default' && process.env.NO_COLOR === undefined
   const views = new Map<string, PortView>()
   const make = (port: string): PortView => {
@@ -59,6 +78,7 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
   for (const p of ports) make(p)
 
   const title = (port: string, v: PortView) => {
+    if (o.single) return `${port}${v.step ? ` · ${v.device ?? 'device'}${v.endpoint ? ` → ${v.endpoint}` : ''} · ${v.step}${v.bytes ? ` ${v.bytes}` : ''}` : ''}`
     const tally = `${paint(color, 32, `${v.verified} ✔`)} ${v.failed > 0 ? paint(color, 31, `${v.failed} ✖`) : `${v.failed} ✖`}${v.interrupted > 0 ? ` ${paint(color, 33, `${v.interrupted} ⏸`)}` : ''}`
     const now = v.step ? ` · ${v.device ?? 'device'}${v.endpoint ? ` → ${v.endpoint}` : ''} · ${v.step}${v.bytes ? ` ${v.bytes}` : ''}` : ''
     return `${port}  ${tally}${now}`
@@ -79,10 +99,10 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
       // Events that came before listr2 started this task (a device failing at once) were only counted: show them now.
       update(port, v, v.output)
       await v.ended
-      task.title = `${title(port, { ...v, step: undefined })}${v.last ? ` · last: ${v.last}` : ''}`
+      task.title = o.single ? `${port}${v.endpoint ? ` · ${v.endpoint}` : ''}` : `${title(port, { ...v, step: undefined })}${v.last ? ` · last: ${v.last}` : ''}`
       // Thrown only for the red ✖: the reason is already in the title and the output line, so it is not repeated
       // (the default renderer shows the message in place of the title, the simple one appends it).
-      if (v.failed > 0 && v.verified === 0) throw new Error(o.renderer === 'default' ? task.title : 'no device verified')
+      if ((v.failed > 0 || (o.single && v.interrupted > 0)) && v.verified === 0) throw new Error(o.renderer === 'default' ? task.title : o.single ? 'failed' : 'no device verified')
     },
     rendererOptions: { persistentOutput: true, outputBar: 1 },
   })
@@ -109,24 +129,27 @@ export function renderStation(ports: string[], o: { renderer: RendererName; bell
         case 'waiting':
           // A log has no live title: say on a line of its own that the port is waiting (after an unplug, say).
           if (e.reason === 'no-port' && o.renderer !== 'default' && v.step !== 'waiting for the port') update(e.port, v, 'waiting for a device to appear on the port')
-          v.step = e.reason === 'no-port' ? 'waiting for the port' : 'waiting for the next device'
+          if (e.reason === 'no-answer' && o.renderer !== 'default' && !v.silent) update(e.port, v, NO_ANSWER)
+          v.silent = e.reason === 'no-answer'
+          v.step = e.reason === 'no-port' ? 'waiting for the port' : e.reason === 'no-answer' ? NO_ANSWER : 'waiting for the next device'
           v.device = undefined
           v.endpoint = undefined
           v.bytes = undefined
           update(e.port, v)
           break
         case 'device':
+          v.silent = false
           v.device = e.deviceId === undefined ? 'device' : shown(e.deviceId)
-          update(e.port, v)
+          update(e.port, v, logSteps ? `device ${v.device}${e.detail ? ` ${shown(e.detail)}` : ''}` : undefined)
           break
         case 'endpoint':
           v.endpoint = shown(e.endpoint)
-          update(e.port, v)
+          update(e.port, v, logSteps ? `endpoint ${v.endpoint}` : undefined)
           break
         case 'step':
           v.step = e.step
           v.bytes = e.step === 'write' && e.detail ? e.detail : v.step === 'write' ? v.bytes : undefined
-          update(e.port, v)
+          update(e.port, v, logSteps ? `${e.step}${e.detail ? ` (${shown(e.detail)})` : ''}` : undefined)
           break
         case 'progress':
           v.bytes = `${e.written}/${e.total} B`
@@ -193,4 +216,19 @@ export function stationSummary(r: StationResult, color: (c: 'red' | 'green' | 'y
   if (r.batch) lines.push(`Work order ${r.batch.name}: ${r.batch.verified} verified, ${r.batch.remaining} remaining.`)
   if (interrupted && resume) lines.push(`Resume with: ${resume}`)
   return lines.join('\n')
+}
+
+/** Inject-session hooks that feed a view (`inject`: one port); `onRetry` also gets the retry (a warning in the envelope). */
+export function viewHooks(port: string, view: StationView, signal: AbortSignal, onRetry: (n: number, err: LwprovError) => void): SessionHooks {
+  return {
+    signal,
+    onStep: (step, detail) => view.onEvent({ type: 'step', port, step, ...(detail === undefined ? {} : { detail }) }),
+    onProgress: (written, total) => view.onEvent({ type: 'progress', port, written, total }),
+    onIdentity: (id, deviceId) => {
+      const detail = [id.model, id.firmware && `fw ${id.firmware}`].filter(Boolean).join(' ')
+      view.onEvent({ type: 'device', port, ...(deviceId === undefined ? {} : { deviceId }), ...(detail ? { detail } : {}) })
+    },
+    onEndpoint: (endpoint) => view.onEvent({ type: 'endpoint', port, endpoint }),
+    onRetry,
+  }
 }

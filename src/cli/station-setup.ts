@@ -32,6 +32,7 @@ import {
   type ManifestFlagValues,
   type ProfileFlagValues,
 } from './context.js'
+import { protocolOptionsFromFlags } from './flags.js'
 import * as prompts from './prompts.js'
 
 /** The station's flag values this module reads (the parsed flags of `lwprov station`). */
@@ -149,7 +150,7 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
     commandWords: words,
     store,
     profile,
-    protocol: protocolByName(s.protocol),
+    protocol: protocolByName(s.protocol, protocolOptionsFromFlags(s as Parameters<typeof protocolOptionsFromFlags>[0])),
     ports,
     ...(workOrder ? { workOrder } : {}),
     station: s.station ?? hostname(),

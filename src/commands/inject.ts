@@ -1,17 +1,12 @@
-import path from 'node:path'
-
 import { Flags } from '@oclif/core'
 
-import { openSerialLink } from '../adapters/serial-link.js'
-import { openTcpLink } from '../adapters/tcp-link.js'
-import { BaseCommand } from '../cli/base-command.js'
-import { bindCaToManifest, deviceInfoFromFlags, identityFlagValues, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags, profileFromFlagsOrBatch } from '../cli/context.js'
-import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
-import { usageError } from '../core/errors.js'
-import { injectOne, protocolByName, validateInjectRequest, type ByteLink, type InjectOutcome } from '../core/inject/index.js'
-import { withAccountId } from '../core/inject/fcc/bundle.js'
-import { deviceInfoSource } from '../core/inject/device-info.js'
-import { checkReason, shown } from '../core/validate/index.js'
+import { BaseCommand, toLwprovError } from '../cli/base-command.js'
+import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, fieldDeviceFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { prepareInject } from '../cli/inject-setup.js'
+import { chooseRenderer, renderStation, viewHooks } from '../cli/render.js'
+import type { LwprovError } from '../core/errors.js'
+import { injectOne, type InjectOutcome } from '../core/inject/session.js'
+import { shown } from '../core/validate/escape.js'
 
 export type InjectResult = Omit<InjectOutcome, 'attempts' | 'deviceKeygen'> & { attempts: number }
 
@@ -35,6 +30,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
     ...caFlags,
     ...manifestFlags,
     ...deviceInfoFlags,
+    ...fieldDeviceFlags,
     'device-keygen': Flags.boolean({ summary: 'Let the device generate its key pair and sign its CSR with --ca (the private key never leaves it).', helpGroup: 'CREDENTIALS' }),
     'first-to-claim': Flags.boolean({ summary: 'Izuma first-to-claim: no aid= in the bootstrap URI, the enrollment id is recorded.', helpGroup: 'CREDENTIALS' }),
     station: Flags.string({ summary: 'Station name recorded with the manifest row (default: host name).', env: 'LWPROV_STATION' }),
@@ -46,78 +42,38 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
 
   async run(): Promise<InjectResult> {
     const { flags } = await this.parse(Inject)
-    if ((flags.port === undefined) === (flags.tcp === undefined)) {
-      throw usageError('E_TRANSPORT_MISSING', 'Give exactly one of --port and --tcp.', 'Pass --port /dev/ttyUSB0 for a serial device, or --tcp HOST:PORT for a device on the network.')
-    }
-    if (flags.protocol === undefined) {
-      throw usageError('E_PROTOCOL_MISSING', 'Missing --protocol.', 'Pass --protocol lwprov (open protocol) or --protocol fcc (Izuma factory configurator).')
-    }
-    if (flags.endpoint === undefined && flags.batch === undefined) {
-      throw usageError('E_ENDPOINT_MISSING', 'No endpoint for the device.', "Pass --endpoint NAME (or a template such as 'urn:dev:ops:32473-Widget-{serial}') or --batch NAME.")
-    }
-    // Everything checkable without the device, the port or the manifest, so a mistake opens nothing. A profile that
-    // comes from the batch's recorded rows is checked once the manifest is open (still before any port).
-    const warn = (t: string) => this.warn(t)
-    const complete = Boolean(flags.mode && flags.security && flags.server)
-    const early = complete ? profileFromFlags(flags, warn) : undefined
-    const request = {
-      hasCa: Boolean(flags.ca),
-      security: flags.security,
-      deviceKeygen: flags['device-keygen'],
-      ...(flags.tcp === undefined ? { baud: flags.baud } : {}),
-      endpoint: flags.endpoint,
-      station: flags.station,
-      identityFlags: identityFlagValues(flags),
-    }
-    validateInjectRequest({ ...request, ...(early ? { profile: early } : {}) })
-    const reprovision = flags.reprovision ? { reason: checkReason(flags.reason) } : undefined
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
-    const given = early ?? (await profileFromFlagsOrBatch(flags, store, warn))
-    if (!early) validateInjectRequest({ ...request, profile: given })
-    const profile = flags.protocol === 'fcc' ? withAccountId(given, flags['first-to-claim']) : given
-    const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
-    const ca = bindCaToManifest(await loadCaFromFlags(flags, (fn) => this.onCleanup(fn)), store)
-    const deviceInfo = await deviceInfoSource(store, deviceInfoFromFlags(flags))()
-    const protocol = protocolByName(flags.protocol)
-    const connect = (): Promise<ByteLink> =>
-      flags.tcp !== undefined ? openTcpLink(flags.tcp) : openSerialLink(path.resolve(flags.port!), { baud: flags.baud })
-
+    const { options, where } = await prepareInject(flags, { warn: (t) => this.warn(t), onCleanup: (fn) => this.onCleanup(fn) })
     const abort = new AbortController()
     const onSigint = () => abort.abort(new Error('SIGINT'))
     process.once('SIGINT', onSigint)
     this.onCleanup(() => {
       process.removeListener('SIGINT', onSigint)
     })
-    const where = flags.tcp ?? flags.port!
-    const t = flags.timeout
-    const outcome = await injectOne({
-      connect,
-      target: flags.tcp ?? path.resolve(flags.port!),
-      protocol,
-      store,
-      profile,
-      ...(flags.endpoint === undefined ? {} : { endpoint: flags.endpoint }),
-      ...(flags.batch === undefined ? {} : { batch: flags.batch }),
-      ...(ca ? { ca } : {}),
-      ...(masterKey ? { masterKey } : {}),
-      deviceKeygen: flags['device-keygen'],
-      firstToClaim: flags['first-to-claim'],
-      ...(reprovision ? { reprovision } : {}),
-      ...(deviceInfo ? { deviceInfo } : {}),
-      ...(deviceInfo?.serialNumber ? { identity: { serial: deviceInfo.serialNumber } } : {}),
-      station: flags.station ?? (await import('node:os')).hostname(),
-      retries: flags.retries,
-      ...(t === undefined ? {} : { timeouts: { identify: t, frame: t, commit: 3 * t } }),
-      hooks: {
-        signal: abort.signal,
-        onStep: (step, detail) => this.info(this.color('dim', `${where}: ${step}${detail ? ` (${detail})` : ''}`)),
-        onIdentity: (id, deviceId) => this.info(`${where}: device ${shown(deviceId ?? '(no serial)')}${id.model ? ` ${shown(id.model)}` : ''}${id.firmware ? ` fw ${shown(id.firmware)}` : ''}`),
-        onEndpoint: (ep) => this.info(`${where}: endpoint ${shown(ep)}`),
-        onRetry: (n, err) => this.warn(`${where}: ${err.message} — retrying (${n}/${flags.retries})`),
-      },
-    })
+    // The same live view as `station`, for one port.
+    const renderer = chooseRenderer(this.jsonEnabled())
+    const view = renderStation([where], { renderer, single: true })
+    const t0 = Date.now()
+    let outcome: InjectOutcome
+    try {
+      const onRetry = (n: number, err: LwprovError) => {
+        const text = `${where}: ${err.message} — retrying (${n}/${flags.retries})`
+        // On a live view a stray stderr line would tear the display: the view shows it, the envelope keeps it.
+        if (renderer !== 'default') return void this.warn(text)
+        this.warnings.push(text)
+        view.onEvent({ type: 'retry', port: where, attempt: n, reason: err.message })
+      }
+      outcome = await injectOne({ ...options, hooks: viewHooks(where, view, abort.signal, onRetry) })
+      view.onEvent({ type: 'verified', port: where, endpoint: outcome.endpoint, ...(outcome.deviceId ? { deviceId: outcome.deviceId } : {}), ms: Date.now() - t0 })
+    } catch (e) {
+      const err = toLwprovError(e)
+      view.onEvent({ type: 'failed', port: where, code: err.code, reason: err.code === 'E_INTERRUPTED' ? err.message : 'details below' })
+      throw e
+    } finally {
+      view.onEvent({ type: 'idle', port: where, reason: 'done' })
+      await view.finish()
+    }
     const { deviceKeygen: _k, ...result } = outcome
-    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}, proof ${result.proof}`)
+    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}`)
     return result
   }
 }

@@ -4,6 +4,7 @@ import { Flags } from '@oclif/core'
 
 import { startSimulator, type SimProtocol } from '../adapters/sim-runner.js'
 import { BaseCommand } from '../cli/base-command.js'
+import { fieldSimFlags, simDeviceOptions } from '../cli/sim-flags.js'
 import { usageError } from '../core/errors.js'
 import { FAULT_KINDS, checkLwprovOnly, parseFault } from '../core/inject/faults.js'
 
@@ -16,7 +17,7 @@ export interface SimResult {
 
 export default class Sim extends BaseCommand {
   static override summary = 'Run a simulated device on a new PTY or a TCP port, optionally with faults.'
-  static override description = `The device speaks the Izuma FCC or the lwprov protocol exactly as firmware does, so \`lwprov inject\` and \`lwprov station\` can be tried, taught and tested without hardware. Each open of the PTY (or TCP connection) is a new session with a freshly booted device.
+  static override description = `The device speaks the Izuma FCC, the lwprov protocol, a Zephyr lwm2m shell, an nRF91 modem's AT commands or MCUmgr SMP (Anjay factory provisioning) as firmware does, so \`lwprov inject\` and \`lwprov station\` can be tried, taught and tested without hardware. Each open of the PTY (or TCP connection) is a new session with a freshly booted device.
 
 Faults strike at a host→device byte offset (--fault-at): drop hangs up, delay goes silent past the host timeout, reset reboots the device (staged data lost), corrupt flips a reply bit (or, without --fault-at, reports a wrong read-back digest), refuse rejects the credentials, liar (lwprov) acknowledges everything, stores nothing, echoes the digest it was sent and fakes the proof of possession: protocol v2 ends it failed, with --protocol-version 1 it can only be recorded verified with the weaker "digest" proof. A fault strikes in every session unless --fault-once.
 
@@ -31,7 +32,7 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
   ]
 
   static override flags = {
-    protocol: Flags.string({ summary: 'Device protocol.', options: ['fcc', 'lwprov'], required: true, env: 'LWPROV_PROTOCOL' }),
+    protocol: Flags.string({ summary: 'Device protocol.', options: ['fcc', 'lwprov', 'zephyr-shell', 'nrf-at', 'mcumgr'], required: true, env: 'LWPROV_PROTOCOL' }),
     link: Flags.string({ summary: 'Create a PTY and symlink it at this path.', exactlyOne: ['link', 'tcp'] }),
     tcp: Flags.integer({ summary: 'Listen on this TCP port on 127.0.0.1 (0 = any free port).', min: 0, max: 65535, exactlyOne: ['link', 'tcp'] }),
     serial: Flags.string({ summary: 'Serial number the device reports (default SIM- + random hex).' }),
@@ -43,6 +44,7 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
     renew: Flags.boolean({ summary: 'After each provisioning, come back as a new device (next serial, new PTY).' }),
     baud: Flags.integer({ summary: 'Pace host bytes to this baud rate (baud/10 bytes/s), like a real UART.', min: 300 }),
     'device-log': Flags.boolean({ summary: "Echo the device's log lines on stderr." }),
+    ...fieldSimFlags,
     'protocol-version': Flags.integer({ summary: 'lwprov: highest protocol version the device speaks (1 = an old receiver: read-back digest only, no proof of possession).', min: 1, max: 2, default: 2 }),
   }
 
@@ -60,6 +62,7 @@ With --json one line {"status":0,"result":{…}} is printed when the device is r
       ...(flags.store === undefined ? {} : { storeFile: path.resolve(flags.store), storeForce: flags.force }),
       ...(flags.baud === undefined ? {} : { baud: flags.baud }),
       renew: flags.renew,
+      deviceOptions: simDeviceOptions(flags),
       protocolVersion: flags['protocol-version'],
       log: (line) => {
         if (!quiet) this.info(`sim: ${line}`)

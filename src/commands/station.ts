@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core'
 import { openSerialLink } from '../adapters/serial-link.js'
 import { BaseCommand } from '../cli/base-command.js'
 import { isInteractive } from '../cli/context.js'
-import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, manifestFlags, transportFlags } from '../cli/flags.js'
+import { caFlags, credentialProfileFlags, deviceInfoFlags, endpointFlags, fieldDeviceFlags, manifestFlags, transportFlags } from '../cli/flags.js'
 import { abortOnSignals } from '../cli/interrupt.js'
 import { chooseRenderer, renderStation, stationSummary } from '../cli/render.js'
 import { autoPorts, resumeCommand, setUpStation } from '../cli/station-setup.js'
@@ -47,6 +47,7 @@ Killing a station (Ctrl-C or kill -9) is safe: names are claimed atomically per 
     ...caFlags,
     ...manifestFlags,
     ...deviceInfoFlags,
+    ...fieldDeviceFlags,
   }
 
   async run(): Promise<StationResult> {

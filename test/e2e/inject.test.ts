@@ -41,7 +41,8 @@ describe('inject (e2e)', () => {
       result: { endpoint: 'urn:dev:ops:32473-E2e-E2E-0001', status: 'verified', deviceId: 'E2E-0001', protocol: 'lwprov', port: sim.ready.link },
     })
     expect(r.json.result.readbackDigest).toMatch(/^[0-9a-f]{64}$/)
-    expect(r.stderr).toMatch(/identify/)
+    // Like station, the progress view is silent under --json (stdout carries the envelope, stderr stays quiet).
+    expect(r.stderr).not.toMatch(/identify/)
     const row = await show('urn:dev:ops:32473-E2e-E2E-0001')
     expect(row).toMatchObject({ status: 'verified', deviceId: 'E2E-0001', readbackDigest: r.json.result.readbackDigest })
     // The PSK is sealed in the manifest, never printed.

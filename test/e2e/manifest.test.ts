@@ -178,7 +178,8 @@ describe('manifest commands (e2e)', () => {
     expect(csv.stdout).toBe('')
     expect(csv.stderr).toContain('E_SECRET_UNSEALABLE')
 
-    // the first sealed row opens, a later one does not (sealed for another endpoint): fails after the envelope began
+    // the first sealed row opens, a later one does not (sealed for another endpoint): every row is checked before the
+    // first byte, so stdout carries only the error envelope, never half an export
     const t = join(dir, 'midstream.db')
     writeFileSync(t, readFileSync(db))
     const raw = new Database(t)
@@ -186,10 +187,12 @@ describe('manifest commands (e2e)', () => {
     raw.close()
     const mid = await runCli(['manifest', 'export', '--format', 'json', '--include-secrets', '--batch', 'psks', '--json', '--manifest', t], { env })
     expect(mid.code).toBe(6)
-    expect(mid.json).toBeUndefined()
-    const err = JSON.parse(mid.stderr.trim().split('\n').pop()!)
-    expect(err).toMatchObject({ status: 6, error: { code: 'E_SECRET_UNSEALABLE' } })
-    expect(err.error.message).toContain('mf-psk-002')
+    expect(mid.json).toMatchObject({ status: 6, error: { code: 'E_SECRET_UNSEALABLE' } })
+    expect(mid.json.error.message).toContain('mf-psk-002')
+    expect(mid.stdout).not.toContain('"result"')
+    const plain = await runCli(['manifest', 'export', '--format', 'json', '--include-secrets', '--batch', 'psks', '--manifest', t], { env })
+    expect(plain.code).toBe(6)
+    expect(plain.stdout).toBe('')
   })
 
   it('--out under a file is a usage error naming the path and errno', async () => {

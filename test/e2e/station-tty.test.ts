@@ -147,8 +147,7 @@ describe('station summary after Ctrl-C', () => {
     for (const until = Date.now() + 40_000; ; ) {
       if (exitCode !== undefined) throw new Error(`station exited (${exitCode}) early:\n${err}`)
       if (Date.now() > until) throw new Error(`never reached the interrupt point:\n${err}`)
-      // the OK device's own ✔ line (every tally line also carries a ✔, '0 ✔' included)
-      if (/✔ urn:dev:ops:32473-Int-INT-OK-1/.test(err)) {
+      if (err.includes('✔ urn:dev:ops:32473-Int-INT-OK-1')) {
         const store = await openManifest(db)
         const row = await store.get('urn:dev:ops:32473-Int-INT-STUCK-1')
         await store.close()
@@ -204,4 +203,65 @@ describe('station when a device is unplugged mid-write', () => {
     child.kill('SIGINT')
     expect(await exited, err).toBe(130)
   }, 90_000)
+})
+
+describe('a port where nothing answers', () => {
+  // The device is attached but stays silent from the first byte (the fault waits 30 s): to the host, nothing is there.
+  const silentSim = (name: string) => startSim({ protocol: 'lwprov', serial: `SILENT-${name}`, link: join(dir, name), fault: { kind: 'delay', at: 0 } })
+
+  it('inject fails in one round of HELLOs with "no device answered", without reconnecting', async () => {
+    const dev = await silentSim('silent-inject')
+    const r = await runCli(['inject', '--port', dev.link!, '--protocol', 'lwprov', '--endpoint', 'urn:dev:ops:32473-Silent-1', '--mode', 'direct', '--security', 'psk',
+      '--server', 'coaps://lwm2m.example.com:5684', '--manifest', join(dir, 'silent.db'), '--json'], { env, timeoutMs: 60_000 })
+    expect(r.code, r.stderr).toBe(5)
+    expect(r.json.error.code).toBe('E_NO_DEVICE')
+    expect(r.json.error.message).toMatch(/^No device answered on .*silent-inject \(nothing came back to 5 HELLOs in 5\.0 s\)/)
+    expect(r.stderr).not.toMatch(/retrying/)
+  }, 90_000)
+
+  it('station keeps waiting for a device there, visibly, and counts no failure', async () => {
+    const dev = await silentSim('silent-station')
+    const args = ['station', '--ports', dev.link!, '--protocol', 'lwprov', '--endpoint', 'urn:dev:ops:32473-Silent-{serial}', '--continuous',
+      '--mode', 'direct', '--security', 'psk', '--server', 'coaps://lwm2m.example.com:5684', '--manifest', join(dir, 'silent-st.db')]
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' } })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    let exitCode: number | null | undefined
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r((exitCode = c))))
+    for (const until = Date.now() + 40_000; !/no device answered; waiting for one/.test(err); ) {
+      if (exitCode !== undefined) throw new Error(`station exited (${exitCode}):\n${err}`)
+      if (Date.now() > until) throw new Error(`never said it was waiting:\n${err}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    child.kill('SIGINT')
+    expect(await exited, err).toBe(130)
+    expect(out).toMatch(/^Interrupted: 0 verified, 0 failed, 0 interrupted on 1 port\(s\)/m)
+    expect(err).not.toMatch(/E_NO_DEVICE|: ✖|1 ✖/)
+  }, 90_000)
+})
+
+describe('inject uses the station view', () => {
+  it('on a terminal: one live row for the port, then the verified line', async () => {
+    const dev = await startSim({ protocol: 'lwprov', serial: 'INJ-TTY-1', link: join(dir, 'inj-tty'), baud: 9600 })
+    start(`inject --port ${dev.link} --protocol lwprov --endpoint 'urn:dev:ops:32473-Inj-{serial}' --mode direct --security psk --server coaps://lwm2m.example.com:5684 --manifest ${join(dir, 'inj.db')}`)
+    // Paced at 9600 baud, the write is seen on the row with its bytes as they go.
+    const mid = await waitScreen(/INJ-TTY-1 → urn:dev:ops:32473-Inj-INJ-TTY-1 · write \d+\/\d+ B|EXIT=/)
+    expect(mid).not.toMatch(/EXIT=/)
+    const done = await waitScreen(/EXIT=\d+/)
+    expect(done).toContain('EXIT=0')
+    expect(done).toMatch(/✔ .*inj-tty · urn:dev:ops:32473-Inj-INJ-TTY-1/)
+    expect(done).toMatch(/verified urn:dev:ops:32473-Inj-INJ-TTY-1 on .*inj-tty \(device INJ-TTY-1\)/)
+  }, 60_000)
+
+  it('in a log: one line per step, naming the port', async () => {
+    const dev = await startSim({ protocol: 'lwprov', serial: 'INJ-LOG-1', link: join(dir, 'inj-log') })
+    const r = await runCli(['inject', '--port', dev.link!, '--protocol', 'lwprov', '--endpoint', 'urn:dev:ops:32473-Inj-{serial}', '--mode', 'direct', '--security', 'psk',
+      '--server', 'coaps://lwm2m.example.com:5684', '--manifest', join(dir, 'inj.db')], { env })
+    expect(r.code, r.stderr).toBe(0)
+    for (const line of ['identify', 'device INJ-LOG-1', 'endpoint urn:dev:ops:32473-Inj-INJ-LOG-1', 'write', 'commit', '✔ urn:dev:ops:32473-Inj-INJ-LOG-1 (INJ-LOG-1)']) {
+      expect(r.stderr).toContain(`${dev.link}: ${line}`)
+    }
+  }, 60_000)
 })

@@ -6,7 +6,7 @@ import { exportCrl, signExport } from '../../cli/export-extras.js'
 import { caFlags, manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
 import { assertOutputDir, assertOutputTarget } from '../../core/fs/safe-write.js'
-import { checkMasterKey, exportManifest, FORMAT_NAMES, fileTarget, getFormat, OutputClosedError, removeExportTemps, streamTarget } from '../../core/manifest/export/index.js'
+import { exportManifest, FORMAT_NAMES, fileTarget, getFormat, OutputClosedError, removeExportTemps, streamTarget, validateExport } from '../../core/manifest/export/index.js'
 import { buildFilter } from '../../core/manifest/query.js'
 import { ENDPOINT_STATUSES } from '../../core/manifest/types.js'
 
@@ -99,11 +99,11 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
       try {
         if (json) {
           // The envelope is streamed around the rows so a big export never sits in memory.
-          // A wrong master key must fail before the first byte of the envelope goes out.
-          if (masterKey) await checkMasterKey(store, filter, masterKey)
+          // A wrong master key, or any row that cannot be exported, fails before the first byte of the envelope.
+          await validateExport(store, format, opts)
           this.streamedEnvelope = true
           process.stdout.write('{"status":0,"result":')
-          const streamed = await exportManifest(store, format, opts, streamTarget(process.stdout))
+          const streamed = await exportManifest(store, format, { ...opts, validated: true }, streamTarget(process.stdout))
           process.stdout.write('}\n')
           if (audited) await store.appendAudit([{ action: 'exported.secrets', subject: 'stdout', details: { format: streamed.format, rows: streamed.rows } }])
           return undefined

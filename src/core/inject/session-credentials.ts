@@ -1,4 +1,6 @@
 /** The credentials step of the inject session: host-generated, or a device-generated key with a CSR the CA signs. */
+import { randomBytes } from 'node:crypto'
+
 import { generateCredentialSets } from '../credentials/generate.js'
 import { LwprovError, deviceError, usageError } from '../errors.js'
 import type { CredentialSet } from '../model.js'
@@ -63,5 +65,6 @@ export async function makeCredentials(opts: InjectOptions, endpoint: string, dev
   const generate = opts.generate ?? generateCredentialSets
   const [cs] = await generate([endpoint], p, { ...(opts.ca ? { ca: opts.ca } : {}), now })
   if (!cs) throw new LwprovError('E_INTERNAL', 'credential generation returned nothing', { exit: 'bug' })
-  return cs
+  // the protocol adapts what the device cannot take (zephyr-shell: PSKs without 0x00)
+  return opts.protocol.prepareCredentials?.(cs, randomBytes) ?? cs
 }

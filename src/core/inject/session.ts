@@ -28,6 +28,7 @@ import {
   type InjectionPlan,
   type InjectionResult,
   type InjectionStep,
+  type ProtocolName,
   type ProvisioningProtocol,
   type Timeouts,
 } from './types.js'
@@ -92,7 +93,7 @@ export interface InjectOutcome {
   endpoint: string
   status: 'verified'
   deviceId?: string
-  protocol: 'fcc' | 'lwprov'
+  protocol: ProtocolName
   /** The link the device was on (port path or tcp:// address). */
   port: string
   /** SHA-256 of the device certificate (certificate mode). */
@@ -120,7 +121,8 @@ function asLwprov(e: unknown, link: string, step: InjectionStep): LwprovError {
  * The proof a verified result is recorded with: what the protocol reports, else what each protocol's verification
  * is (lwprov without a report: the read-back digest; FCC: the device's success status).
  */
-function proofOf(protocol: 'fcc' | 'lwprov', result: InjectionResult): ProofName {
+function proofOf(protocol: ProtocolName | 'auto', result: InjectionResult): ProofName {
+  // field devices (zephyr-shell, nrf-at, mcumgr) report no proof of possession: their read-back compare is `digest`
   return result.proof ?? (protocol === 'fcc' ? 'fcc-status' : 'digest')
 }
 
@@ -157,6 +159,7 @@ class InjectSession {
   private deviceId: string | undefined
   private firstDeviceId: string | undefined
   private deviceKeygen = false
+  private identity: DeviceIdentity | undefined
   /**
    * New credentials for a row the device already holds (`verified`/`injected`): written only together with the
    * verified status, so a failed re-injection never leaves the manifest describing credentials the device never got.
@@ -226,6 +229,8 @@ class InjectSession {
         const retryable =
           err.exitCode === 5 &&
           err.code !== 'E_SESSION_TIMEOUT' &&
+          // Nothing answered at all: reconnecting would only make a silent port take minutes to fail.
+          err.code !== 'E_NO_DEVICE' &&
           !(attempt === 0 && this.step === 'connect' && FATAL_FIRST_CONNECT.has(err.code)) &&
           attempt < retries &&
           !this.ctl.signal.aborted
@@ -303,6 +308,7 @@ class InjectSession {
     }
     this.deviceId = seen
     this.firstDeviceId = seen
+    this.identity = identity
     this.opts.hooks?.onIdentity?.(identity, seen)
     return identity
   }
@@ -384,7 +390,7 @@ class InjectSession {
       status: 'verified',
       deviceId: this.deviceId ?? null,
       readbackDigest: result.readbackDigest,
-      proof: proofOf(this.opts.protocol.name, result),
+      proof: proofOf(this.opts.protocol.name === 'auto' ? (this.identity?.protocol ?? 'lwprov') : this.opts.protocol.name, result),
       statusReason: null,
       // New credentials were made in this session: an enrollment id of an older certificate no longer applies.
       enrollmentId: result.enrollmentId ?? null,
@@ -395,11 +401,12 @@ class InjectSession {
       endpoint: this.endpoint!,
       status: 'verified',
       ...(this.deviceId === undefined ? {} : { deviceId: this.deviceId }),
-      protocol: this.opts.protocol.name,
+      // `--protocol auto` reports the protocol that answered
+      protocol: this.opts.protocol.name === 'auto' ? (this.identity?.protocol ?? 'lwprov') : this.opts.protocol.name,
       port: this.linkName,
       ...(fingerprint ? { fingerprint } : {}),
       readbackDigest: result.readbackDigest,
-      proof: proofOf(this.opts.protocol.name, result),
+      proof: proofOf(this.opts.protocol.name === 'auto' ? (this.identity?.protocol ?? 'lwprov') : this.opts.protocol.name, result),
       ...(result.enrollmentId ? { enrollmentId: result.enrollmentId } : {}),
       attempts,
       deviceKeygen: this.deviceKeygen,
@@ -433,6 +440,7 @@ class InjectSession {
       ...(this.opts.deviceInfo ? { deviceInfo: this.opts.deviceInfo } : {}),
       ...(this.opts.firstToClaim ? { firstToClaim: true } : {}),
       ...(this.deviceKeygen ? { signCsr: csrSigner(this.opts, endpoint) } : {}),
+      ...(this.identity?.protocol ? { protocol: this.identity.protocol } : {}),
     }
   }
 

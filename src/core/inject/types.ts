@@ -22,6 +22,8 @@ export interface ByteLink {
 
 /** What a device says about itself (lwprov HELLO; for FCC, what the host was told via flags). */
 export interface DeviceIdentity {
+  /** The protocol that answered (`--protocol auto` reports what it detected). */
+  protocol?: ProtocolName
   serial?: string
   imei?: string
   mac?: string
@@ -73,6 +75,8 @@ export interface InjectionPlan {
   signCsr?: (csrDer: Uint8Array) => Promise<{ certificateDer: Uint8Array; chainDer: Uint8Array[] }>
   /** Current time for mbed.CurrentTime / device clocks. */
   now: Date
+  /** The protocol the device answered (`--protocol auto`), so its offline checks run before anything is signed. */
+  protocol?: ProtocolName
 }
 
 export interface InjectionResult {
@@ -90,8 +94,16 @@ export interface InjectionResult {
   deviceLog?: string
 }
 
+/** Device protocols lwprov speaks (`--protocol`). */
+export type ProtocolName = 'fcc' | 'lwprov' | 'zephyr-shell' | 'nrf-at' | 'mcumgr'
+
 export interface ProvisioningProtocol {
-  readonly name: 'fcc' | 'lwprov'
+  readonly name: ProtocolName | 'auto'
+  /**
+   * Optional: adapts just-in-time credentials to what the device can take before they are recorded (the Zephyr
+   * shell cannot type a 0x00 byte, so its PSKs are drawn without one). `random` is the CSPRNG.
+   */
+  prepareCredentials?(cs: CredentialSet, random: (n: number) => Buffer): CredentialSet
   /** Learns who the device is. FCC devices do not announce themselves: the identity comes from `fallback`. */
   identify(link: ByteLink, timeouts: Timeouts, hooks: InjectionHooks, fallback?: Partial<DeviceIdentity>): Promise<DeviceIdentity>
   /**

@@ -16,6 +16,7 @@ export const PROFILE_KEYS = [
   'mode', 'security', 'server', 'server-ca', 'certificate-usage', 'days', 'account-id', 'short-server-id', 'lifetime', 'binding', 'psk-bytes', 'psk-identity',
   'ca', 'passphrase-file', 'manifest', 'key-file',
   'manufacturer', 'model-number', 'device-type', 'hardware-version', 'memory-total-kb', 'serial-number', 'timezone', 'utc-offset',
+  'start', 'sec-tag', 'smp-path', 'smp-mtu',
 ] as const
 
 /** A flat map of flag name → value as read from a profile. */

@@ -31,8 +31,8 @@ export interface StationInjectHooks {
 }
 
 export type StationEvent =
-  | { type: 'waiting'; port: string; reason: 'no-port' | 'next-device' }
-  | { type: 'device'; port: string; deviceId?: string }
+  | { type: 'waiting'; port: string; reason: 'no-port' | 'next-device' | 'no-answer' }
+  | { type: 'device'; port: string; deviceId?: string; detail?: string }
   | { type: 'endpoint'; port: string; endpoint: string }
   | { type: 'step'; port: string; step: InjectionStep; detail?: string }
   | { type: 'progress'; port: string; written: number; total: number }
@@ -96,6 +96,8 @@ export interface StationOptions {
   /** One-shot mode: how long a missing port may take to appear, ms; default 10000. */
   appearTimeoutMs?: number
   discoverMs?: number
+  /** With --count/--continuous, after "no device answered": pause before asking the port again, ms; default 1000. */
+  noAnswerRetryMs?: number
   /**
    * After `signal` aborts, how long workers may take to wind down (sessions record `interrupted`, links close) before
    * the run returns without them, ms; default 3000. Ctrl-C must end promptly even if a link never finishes closing.
@@ -118,6 +120,8 @@ const FATAL = new Set([
   'E_POLICY_VIOLATION',
 ])
 const EXHAUSTED = 'E_BATCH_EXHAUSTED'
+/** Nothing answered on the port (no device attached, or not running the receiver). */
+const NO_DEVICE = 'E_NO_DEVICE'
 
 const asError = (e: unknown): LwprovError =>
   e instanceof LwprovError ? e : new LwprovError('E_INTERNAL', e instanceof Error ? e.message : String(e), { exit: 'bug', cause: e })
@@ -240,6 +244,7 @@ export async function runStation(o: StationOptions): Promise<StationRunResult> {
       if (!(await acquire())) break
       let endpoint: string | undefined
       let deviceId: string | undefined
+      let silent = false
       const t0 = now()
       try {
         await o.beforeDevice?.()
@@ -279,21 +284,27 @@ export async function runStation(o: StationOptions): Promise<StationRunResult> {
           emit({ type: 'failed', ...f })
           break
         }
-        if (FATAL.has(err.code)) {
+        if (err.code === NO_DEVICE && keepGoing) {
+          // A port with nothing answering on it is not a failed device: say so and keep asking until one answers.
+          silent = true
+          emit({ type: 'waiting', port, reason: 'no-answer' })
+        } else if (FATAL.has(err.code)) {
           fatal ??= err
           halt('fatal')
           break
+        } else {
+          const f: StationFailure = { port, ...(endpoint ? { endpoint } : {}), ...(deviceId ? { deviceId } : {}), code: err.code, reason: err.message }
+          failures.push(f)
+          emit({ type: 'failed', ...f })
         }
-        const f: StationFailure = { port, ...(endpoint ? { endpoint } : {}), ...(deviceId ? { deviceId } : {}), code: err.code, reason: err.message }
-        failures.push(f)
-        emit({ type: 'failed', ...f })
       } finally {
         inFlight--
         notify()
       }
       first = false
       if (!keepGoing || stop.signal.aborted) break
-      await waitForNext(port, node, deviceId)
+      if (silent) await sleep(o.noAnswerRetryMs ?? 1000)
+      else await waitForNext(port, node, deviceId)
     }
     void first
     emit({ type: 'idle', port, reason: stopReason ?? (stop.signal.aborted ? 'stopped' : 'done') })

@@ -125,8 +125,9 @@ export async function runStationJob(job: StationJob): Promise<StationResult> {
           ...(job.ca ? { ca: job.ca } : {}),
           ...(job.masterKey ? { masterKey: job.masterKey } : {}),
           ...(info ? { deviceInfo: info } : {}),
-          // FCC devices do not announce themselves: the serial number we give them is their identity.
-          ...(protocol.name === 'fcc' && info?.serialNumber ? { identity: { serial: info.serialNumber } } : {}),
+          // FCC devices do not announce themselves: the serial number we give them is their identity (auto falls
+          // back to FCC only with one).
+          ...((protocol.name === 'fcc' || protocol.name === 'auto') && info?.serialNumber ? { identity: { serial: info.serialNumber } } : {}),
           station: job.station,
           timeouts,
           retries: 1,
@@ -145,6 +146,8 @@ export async function runStationJob(job: StationJob): Promise<StationResult> {
   const cut = new Map<string, StationResult['interruptedDevices'][number]>()
   for (const f of run.failures) {
     if (f.code !== 'E_INTERRUPTED') continue
+    // Ctrl-C while a port was still asking who is there cut off no device (a port stuck past the grace period counts).
+    if (!f.endpoint && !f.deviceId && !cut.has(f.port) && !/did not stop/.test(f.reason)) continue
     const prev = cut.get(f.port)
     cut.set(f.port, { port: f.port, ...((f.endpoint ?? prev?.endpoint) ? { endpoint: f.endpoint ?? prev!.endpoint! } : {}), ...((f.deviceId ?? prev?.deviceId) ? { deviceId: f.deviceId ?? prev!.deviceId! } : {}) })
   }

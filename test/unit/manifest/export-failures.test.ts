@@ -36,13 +36,18 @@ function row(endpoint: string, extra: Partial<ManifestRecord> = {}): ManifestRec
   }
 }
 
-/** A store over `rows`; `gate` (if given) is awaited before row `at` is yielded; `read` counts rows handed out. */
-function fakeStore(rows: ManifestRecord[], opts: { gate?: Promise<void>; at?: number } = {}): ManifestStore & { read: number } {
+/**
+ * A store over `rows`; `gate` (if given) is awaited before row `at` is yielded, in the `onList`-th listing only (default
+ * every listing); `read` counts rows handed out.
+ */
+function fakeStore(rows: ManifestRecord[], opts: { gate?: Promise<void>; at?: number; onList?: number } = {}): ManifestStore & { read: number } {
+  let listings = 0
   const s = {
     read: 0,
     async *list() {
+      const listing = ++listings
       for (let i = 0; i < rows.length; i++) {
-        if (opts.gate && i === opts.at) await opts.gate
+        if (opts.gate && i === opts.at && (opts.onList === undefined || opts.onList === listing)) await opts.gate
         s.read++
         yield rows[i]!
       }
@@ -101,10 +106,10 @@ describe('export failure paths', () => {
     const dir = tmp()
     let open!: () => void
     const gate = new Promise<void>((res) => (open = res))
-    const store = fakeStore([row('p1'), row('p2')], { gate, at: 1 })
+    // listings: the up-front master-key check (row 0), the dry run (both rows), then the export, gated at row 1
+    const store = fakeStore([row('p1'), row('p2')], { gate, at: 1, onList: 3 })
     const done = exportManifest(store, 'csv', { includeSecrets: true, masterKey: key }, fileTarget(join(dir, 'x.csv')))
-    // row 0 is read twice: by the up-front master-key check, then by the export, which then waits at the gate
-    while (store.read < 2) await new Promise((r) => setTimeout(r, 5))
+    while (store.read < 4) await new Promise((r) => setTimeout(r, 5))
     const temps = readdirSync(dir)
     expect(temps).toHaveLength(1)
     expect(temps[0]).toMatch(new RegExp(`^\\.x\\.csv\\.lwprov-tmp-${process.pid}-[0-9a-f]{8}$`))
@@ -126,6 +131,28 @@ describe('export failure paths', () => {
     // all or nothing: c1.pem, written by this run, goes too; what was there before stays
     expect(readdirSync(join(dir, 'certs')).sort()).toEqual(['c2.pem'])
     expect(readdirSync(join(dir, 'certs', 'c2.pem'))).toEqual(['keep'])
+  })
+
+  it('a row that cannot be exported fails before the first byte on a stream and before any chunk file exists', async () => {
+    // 150 PSK rows, the 120th sealed for another endpoint: coiote writes 100 devices a file, so that row is in part 2.
+    const rows = Array.from({ length: 150 }, (_, i) => row(`p${String(i).padStart(3, '0')}`))
+    rows[119] = { ...rows[119]!, secret: rows[0]!.secret }
+    const s = new PassThrough()
+    let written = ''
+    s.on('data', (c) => (written += c))
+    await expect(exportManifest(fakeStore(rows), 'coiote', { includeSecrets: true, masterKey: key }, streamTarget(s))).rejects.toMatchObject({ code: 'E_SECRET_UNSEALABLE' })
+    expect(written).toBe('')
+    const dir = tmp()
+    let opened = 0
+    const files = fileTarget(join(dir, 'coiote.json'), { secret: true })
+    const watched = { ...files, files: files.files, open: async (o: Parameters<typeof files.open>[0]) => (opened++, files.open(o)) }
+    await expect(exportManifest(fakeStore(rows), 'coiote', { includeSecrets: true, masterKey: key }, watched)).rejects.toMatchObject({ code: 'E_SECRET_UNSEALABLE' })
+    expect(opened).toBe(0)
+    expect(readdirSync(dir)).toEqual([])
+    // Without the bad row, the same export writes its two chunks.
+    rows[119] = row('p119')
+    const ok = await exportManifest(fakeStore(rows), 'coiote', { includeSecrets: true, masterKey: key }, fileTarget(join(dir, 'coiote.json'), { secret: true }))
+    expect(ok.files.map((f) => f.slice(dir.length + 1))).toEqual(['coiote-001.json', 'coiote-002.json'])
   })
 
   it('a destroyed output stream stops the export at the next row', async () => {

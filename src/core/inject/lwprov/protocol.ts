@@ -78,6 +78,12 @@ const MAX_LOG = 64 * 1024
  */
 const linkState = new WeakMap<ByteLink, { identity: DeviceIdentity; fresh?: DeviceHello }>()
 
+/** How often HELLO is repeated while waiting for a device to answer. */
+const HELLO_EVERY_MS = 1000
+
+/** Bytes per write when progress is reported while a frame goes out (a few updates for a typical payload). */
+const WRITE_PIECE = 64
+
 /** The lwprov protocol (`--protocol lwprov`). */
 export class LwprovProtocol implements ProvisioningProtocol {
   readonly name = 'lwprov' as const
@@ -166,7 +172,10 @@ export class LwprovProtocol implements ProvisioningProtocol {
       hooks.onProgress?.(0, payload.length)
       for (let off = 0; off < payload.length; off += chunk) {
         const part = payload.subarray(off, off + chunk)
-        const ack = await s.expectAck(FrameType.DATA, encodeData(off, part), timeouts.frame)
+        // Progress follows the bytes as the link takes them, not one jump per (possibly whole-payload) frame.
+        const ack = await s.expectAck(FrameType.DATA, encodeData(off, part), timeouts.frame, (sent, of) =>
+          hooks.onProgress?.(off + Math.min(part.length, Math.floor((part.length * sent) / of)), payload.length),
+        )
         if (ack.length !== 4 || ack.readUInt32BE(0) !== off + part.length) {
           throw s.garbage(`the DATA acknowledgement reports ${ack.length === 4 ? ack.readUInt32BE(0) : '?'} bytes staged, expected ${off + part.length}`)
         }
@@ -282,6 +291,8 @@ class Session {
   private established = false
   private current: InjectionStep = 'connect'
   private garbageSeen = 0
+  /** Bytes received on the link in this session (boot noise included): zero means nothing is there. */
+  private bytesSeen = 0
   /** Rejects with the fatal error (link closed, reboot, abort); raced against anything else the session awaits. */
   private readonly dead: Promise<never>
   private rejectDead!: (e: LwprovError) => void
@@ -349,7 +360,22 @@ class Session {
     // Stale bytes from before this session (boot chatter, answers to an earlier host) are useless: drop them.
     // Only here, never mid-session, where they could be the answer in flight.
     await this.link.flushInput?.().catch(() => undefined)
-    const f = await this.request(FrameType.HELLO, encodeHostHello(MAX_PAYLOAD, this.maxVersion), this.timeouts.identify, FrameType.IDENTITY)
+    // HELLO is repeated every second (a device may still be booting after the port opened), for `identify` ms in all:
+    // a port where nothing answers at all fails in seconds as "no device answered", not after minutes of retries.
+    const every = Math.min(HELLO_EVERY_MS, this.timeouts.identify)
+    const attempts = Math.max(this.retries + 1, Math.round(this.timeouts.identify / every))
+    let f: Frame
+    try {
+      f = await this.request(FrameType.HELLO, encodeHostHello(MAX_PAYLOAD, this.maxVersion), every, FrameType.IDENTITY, undefined, attempts)
+    } catch (e) {
+      if (e instanceof LwprovError && e.code === 'E_DEVICE_TIMEOUT' && this.bytesSeen === 0) {
+        throw new LwprovError('E_NO_DEVICE', `No device answered on ${this.link.description} (nothing came back to ${attempts} HELLOs in ${((attempts * every) / 1000).toFixed(1)} s).`, {
+          exit: 'transport',
+          hint: 'Check that a device is attached and powered, that it runs the lwprov receiver (factory image) and that the baud rate is right.',
+        })
+      }
+      throw e
+    }
     let h: DeviceHello
     try {
       h = decodeDeviceHello(f.payload)
@@ -397,8 +423,8 @@ class Session {
   }
 
   /** Sends a request that must be answered by ACK of the same type; returns the ACK's type-specific data. */
-  async expectAck(type: number, payload: Buffer, timeoutMs: number): Promise<Buffer> {
-    const f = await this.request(type, payload, timeoutMs, FrameType.ACK)
+  async expectAck(type: number, payload: Buffer, timeoutMs: number, onWritten?: (sent: number, of: number) => void): Promise<Buffer> {
+    const f = await this.request(type, payload, timeoutMs, FrameType.ACK, onWritten)
     let ack: { ackedType: number; data: Buffer }
     try {
       ack = decodeAck(f.payload)
@@ -410,11 +436,10 @@ class Session {
   }
 
   /** Sends one request and waits for its answer, resending the same frame (same seq) on NAK, corruption or timeout. */
-  async request(type: number, payload: Buffer, timeoutMs: number, answer: number): Promise<Frame> {
+  async request(type: number, payload: Buffer, timeoutMs: number, answer: number, onWritten?: (sent: number, of: number) => void, attempts = this.retries + 1): Promise<Frame> {
     const seq = this.seq
     this.seq = (this.seq + 1) & 0xff
     const bytes = encodeFrame({ type, seq, payload })
-    const attempts = this.retries + 1
     this.garbageSeen = 0
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.fatal) throw this.fatal
@@ -424,7 +449,14 @@ class Session {
       const waiting = this.wait(seq, Math.min(timeoutMs, remaining))
       waiting.catch(() => undefined)
       try {
-        await this.write(bytes)
+        if (onWritten) {
+          // Written in pieces, each drained, so the caller can show the bytes as they go out.
+          for (let at = 0; at < bytes.length; at += WRITE_PIECE) {
+            const piece = bytes.subarray(at, at + WRITE_PIECE)
+            await this.write(piece)
+            onWritten(at + piece.length, bytes.length)
+          }
+        } else await this.write(bytes)
       } catch (e) {
         this.waiter?.nudge()
         throw e
@@ -555,6 +587,7 @@ class Session {
   }
 
   private onChunk(chunk: Buffer): void {
+    this.bytesSeen += chunk.length
     for (const ev of this.scanner.push(chunk)) {
       if (ev.kind === 'noise') {
         for (const l of this.lines.push(ev.bytes)) this.addLog(l)

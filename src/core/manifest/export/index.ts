@@ -24,6 +24,8 @@ export interface ExportOptions extends ExportOptionsBase {
   /** Open and include PSKs / private keys (needs `masterKey`). */
   includeSecrets?: boolean
   masterKey?: Buffer
+  /** The rows were already checked by {@link validateExport} (skips the dry run). */
+  validated?: boolean
 }
 
 /** One output stream of an export. */
@@ -41,6 +43,8 @@ export interface ExportTarget {
   finish?(ok: boolean): Promise<void>
   /** Paths written (files targets). */
   readonly files: string[]
+  /** True when the output can take no more bytes (a stream whose reader went away). */
+  closed?(): boolean
 }
 
 export interface ExportResult {
@@ -107,6 +111,7 @@ export function streamWriter(stream: Writable, onEnd?: (ok: boolean) => Promise<
 export function streamTarget(stream: Writable): ExportTarget {
   return {
     files: [],
+    closed: () => stream.destroyed || stream.writableEnded,
     async open() {
       return streamWriter(stream)
     },
@@ -213,6 +218,33 @@ export async function checkMasterKey(store: ManifestStore, filter: ManifestFilte
   }
 }
 
+/** A target that writes nothing: the dry run of {@link validateExport}. */
+const NULL_TARGET: ExportTarget = {
+  files: [],
+  async open() {
+    return { async write() {}, async end() {} }
+  },
+}
+
+/**
+ * Formats every row the export would write, writing nothing: throws what the export would throw mid-stream. For
+ * callers that write something of their own before the rows (the --json envelope's opening).
+ */
+export async function validateExport(store: ManifestStore, format: string | ExportFormat, opts: ExportOptions): Promise<void> {
+  const f = typeof format === 'string' ? getFormat(format) : format
+  // A wrong master key is named at the first sealed row, before any other row is formatted.
+  if (opts.includeSecrets && opts.masterKey) await checkMasterKey(store, exportFilter(f, opts), opts.masterKey)
+  await exportManifest(store, f, { ...opts, validated: true }, NULL_TARGET)
+}
+
+/**
+ * The rows an export selects. A server gets the devices that hold (or are about to get) credentials: reserved names
+ * have none, failed rows' credentials are on no device. A --status filter says otherwise.
+ */
+function exportFilter(f: ExportFormat, opts: ExportOptions): ManifestFilter {
+  return f.server && opts.filter?.status === undefined ? { ...opts.filter, status: [...SERVER_DEFAULT_STATUSES] } : (opts.filter ?? {})
+}
+
 /** Streams the rows `opts.filter` selects into `target` in `format`. */
 /** Statuses a server format exports when no --status filter is given. */
 export const SERVER_DEFAULT_STATUSES = ['generated', 'injected', 'verified'] as const
@@ -222,10 +254,14 @@ export async function exportManifest(store: ManifestStore, format: string | Expo
   if (opts.includeSecrets && !opts.masterKey) {
     throw usageError('E_MASTER_KEY_MISSING', '--include-secrets needs the manifest master key to open the sealed secrets.', 'Set LWPROV_MASTER_KEY or pass --key-file.')
   }
-  // A server gets the devices that hold (or are about to get) credentials: reserved names have none, failed rows'
-  // credentials are on no device. A --status filter says otherwise.
-  const filter = f.server && opts.filter?.status === undefined ? { ...opts.filter, status: [...SERVER_DEFAULT_STATUSES] } : (opts.filter ?? {})
-  if (opts.includeSecrets && opts.masterKey) await checkMasterKey(store, filter, opts.masterKey)
+  const filter = exportFilter(f, opts)
+  if (!opts.validated) {
+    // A reader that is already gone (`| head` closed) ends the export before the manifest is read at all.
+    if (target.closed?.()) throw new OutputClosedError()
+    // All or nothing: every row is formatted once without output first, so a row that cannot be exported (a secret
+    // that does not open, a PSK without its key, too many devices…) fails before the first byte or file exists.
+    await validateExport(store, f, opts)
+  }
   const parts = f.layout === 'chunked' && f.chunk ? Math.max(1, Math.ceil((await store.count(filter)) / f.chunk)) : 1
   const ctx: FormatContext = { index: 0, total: 0, includeSecrets: Boolean(opts.includeSecrets), secrets: undefined, options: opts }
   let w: ExportWriter | undefined
