@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 
 import { BaseCommand } from '../../cli/base-command.js'
-import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../../cli/context.js'
+import { bindCaToManifest, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../../cli/context.js'
 import { caFlags, credentialProfileFlags, endpointFlags, manifestFlags } from '../../cli/flags.js'
 import { defaultBatchName, generateBatch, parseEndpointList, validateEndpointRequest, validateProfile } from '../../core/credentials/index.js'
 import { usageError } from '../../core/errors.js'
@@ -52,8 +52,9 @@ The whole batch is one manifest transaction: if any name was already issued, not
       this.warn("No --server-ca: the devices will not be able to verify the server's certificate (/0/x/4 stays empty).")
     }
     const masterKey = masterKeyFromFlags(flags, profile.security !== 'nosec')
-    const ca = await loadCaFromFlags(flags)
+    const ca = await loadCaFromFlags(flags, (fn) => this.onCleanup(fn))
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    bindCaToManifest(ca, store)
     const batch = flags.batch ?? defaultBatchName(now)
     const result = await generateBatch(
       store,
