@@ -5,7 +5,12 @@ import 'reflect-metadata'
 
 import { generateKeyPairSync, sign } from 'node:crypto'
 
-import { createCa, generatePsk, issueDeviceCertificates, randomPskIdentity } from '../dist/core/pki/index.js'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { createCa, fileSigner, finalizeModules, generatePsk, issueDeviceCertificates, loadTokenCa, parsePkcs11Uri, randomPskIdentity, tokenSigner, writeTokenCaDir } from '../dist/core/pki/index.js'
 
 const CERTS = Number(process.env.PKI_BENCH_CERTS ?? 20_000)
 const PSKS = 100_000
@@ -26,6 +31,7 @@ async function memoryCa() {
     certDer,
     chainDer: [certDer],
     privateKey: createPrivateKey({ key: made.keyPkcs8Der, format: 'der', type: 'pkcs8' }),
+    signer: fileSigner(createPrivateKey({ key: made.keyPkcs8Der, format: 'der', type: 'pkcs8' })),
     subject: x.subject,
     issuer: x.issuer,
     subjectDer: raw.subject,
@@ -72,8 +78,50 @@ for (let i = 0; i < PSKS; i++) {
 }
 const pskSecs = (performance.now() - t) / 1000
 
+// The same issuing through a CA key held in SoftHSM2 (a session per worker thread), beside the file-key rate above.
+const TOKEN_CERTS = Number(process.env.PKI_BENCH_TOKEN_CERTS ?? 5000)
+const MODULE = process.env.LWPROV_PKCS11_MODULE ?? '/usr/lib/softhsm/libsofthsm2.so'
+let tokenLine = `pki: cert credentials/s through SoftHSM2 skipped (no ${MODULE} or softhsm2-util)`
+let hasUtil = true
+try {
+  execFileSync('softhsm2-util', ['--version'], { stdio: 'ignore' })
+} catch {
+  hasUtil = false
+}
+if (existsSync(MODULE) && hasUtil) {
+  const dir = mkdtempSync(join(tmpdir(), 'lwprov-bench-hsm-'))
+  try {
+    mkdirSync(join(dir, 'tokens'))
+    process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf')
+    writeFileSync(process.env.SOFTHSM2_CONF, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`)
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'Bench', '--so-pin', '12345678', '--pin', '1234'], { stdio: 'ignore' })
+    const uri = parsePkcs11Uri('pkcs11:token=Bench;object=bench-ca')
+    const s = tokenSigner(uri, MODULE, '1234', 'ec-p256')
+    const key = s.session.generate('ec-p256')
+    writeTokenCaDir(join(dir, 'ca'), await createCa({ name: 'Bench Token CA', keyType: 'ec-p256', days: 3650, key: { spki: key.spki, signer: s } }), { ...uri, id: key.id, modulePath: MODULE })
+    s.session.close()
+    const tca = await loadTokenCa(join(dir, 'ca'), '1234')
+    const treqs = reqs.slice(0, TOKEN_CERTS)
+    await issueDeviceCertificates(tca, treqs.slice(0, 500), { days: 3650, workers: 2 })
+    t = performance.now()
+    const tcerts = await issueDeviceCertificates(tca, treqs, { days: 3650 })
+    const tSecs = (performance.now() - t) / 1000
+    if (tcerts.length !== TOKEN_CERTS) throw new Error('short token result')
+    const tRate = TOKEN_CERTS / tSecs
+    t = performance.now()
+    await issueDeviceCertificates(ca, treqs, { days: 3650 })
+    const fRate = TOKEN_CERTS / ((performance.now() - t) / 1000)
+    tokenLine = `pki: cert credentials/s through SoftHSM2 ${Math.round(tRate)} beside file key ${Math.round(fRate)} (same run, ${TOKEN_CERTS} certificates each; ratio ${(tRate / fRate).toFixed(2)})`
+    tca.signer.close?.()
+    finalizeModules()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 const r = (x) => Math.round(x)
 console.log(`pki: cert credentials/s ${r(certRate)} (target >= 5000; ${CERTS} certificates in ${certSecs.toFixed(2)} s)`)
 console.log(`pki: raw node:crypto P-256 keygen+sign/s ${r(rawRate)} (generateKeyPairSync to DER + sign, 1 thread)`)
 console.log(`pki: ratio lwprov/raw ${(certRate / rawRate).toFixed(2)}`)
 console.log(`pki: 100000 PSK credentials in ${pskSecs.toFixed(2)} s (target < 5)`)
+console.log(tokenLine)

@@ -3,9 +3,11 @@
  * key, CA, credential profile). Commands call these; tests can call core directly with their own fakes.
  */
 import { readFileSync, statSync } from 'node:fs'
+import { hostname, userInfo } from 'node:os'
 
 import { usageError } from '../core/errors.js'
 import { type ResolvedManifest, resolveManifestLocation } from '../core/manifest/location.js'
+import { signingKeyFromMasterKey, type AuditContext } from '../core/manifest/audit.js'
 import { openManifest } from '../core/manifest/open.js'
 import { parseMasterKey } from '../core/manifest/secrets.js'
 import type { ManifestStore } from '../core/manifest/types.js'
@@ -25,6 +27,31 @@ export interface ManifestFlagValues {
   manifest?: string | undefined
   'manifest-file'?: string | undefined
   'key-file'?: string | undefined
+  operator?: string | undefined
+  station?: string | undefined
+}
+
+/**
+ * Who acts and how checkpoints are signed, for the audit trail: station (--station, LWPROV_STATION, host name),
+ * operator (--operator, LWPROV_OPERATOR, OS user), and the signing key derived from the master key when it is at hand.
+ */
+export function auditContextFromFlags(flags: ManifestFlagValues): AuditContext {
+  let operator = flags.operator ?? process.env.LWPROV_OPERATOR
+  if (!operator) {
+    try {
+      operator = userInfo().username
+    } catch {
+      operator = process.env.USER ?? 'unknown'
+    }
+  }
+  let signingKey
+  try {
+    const mk = masterKeyFromFlags(flags, false)
+    if (mk) signingKey = signingKeyFromMasterKey(mk)
+  } catch {
+    // a bad key is reported by the command that needs it; the chain is still written, unsigned
+  }
+  return { station: flags.station ?? process.env.LWPROV_STATION ?? hostname(), operator, ...(signingKey ? { signingKey } : {}) }
 }
 
 /** Where the manifest is (flag, LWPROV_MANIFEST, --manifest-file, lwprov.yaml, per-user default); warnings on stderr. */
@@ -55,6 +82,7 @@ export async function openStoreFromFlags(
     },
   })
   onCleanup(() => store.close())
+  if (!opts.readonly) store.setAuditContext(auditContextFromFlags(flags))
   return store
 }
 
@@ -93,18 +121,37 @@ export function masterKeyFromFlags(flags: ManifestFlagValues, required: boolean)
 export interface CaFlagValues {
   ca?: string | undefined
   'passphrase-file'?: string | undefined
+  'pin-file'?: string | undefined
 }
 
-/** Loads and decrypts the CA named by `--ca`; undefined when no CA was given. */
-export async function loadCaFromFlags(flags: CaFlagValues): Promise<LoadedCa | undefined> {
+/**
+ * Loads the CA named by `--ca`: decrypts a key file, or logs in to the token of a token CA (PIN from --pin-file,
+ * LWPROV_PKCS11_PIN or a prompt; module from the recorded URI or LWPROV_PKCS11_MODULE). Undefined when no CA was given.
+ * A token session is closed with the command (`onCleanup`).
+ */
+export async function loadCaFromFlags(flags: CaFlagValues, onCleanup?: (fn: () => Promise<void>) => void): Promise<LoadedCa | undefined> {
   if (!flags.ca) return undefined
   // Loaded here, not at start-up: the CA code pulls in @peculiar/x509, the prompt inquirer.
-  const [{ resolveCaPassphrase }, { loadCa }] = await Promise.all([import('./passphrase.js'), import('../core/pki/index.js')])
+  const [{ resolveCaPassphrase, resolvePin }, { loadCa, isTokenCaDir, loadTokenCa }] = await Promise.all([import('./passphrase.js'), import('../core/pki/index.js')])
+  if (isTokenCaDir(flags.ca)) {
+    const ca = await loadTokenCa(flags.ca, await resolvePin(flags['pin-file'], isInteractive()))
+    onCleanup?.(async () => ca.signer.close?.())
+    return ca
+  }
   const passphrase = await resolveCaPassphrase({
     ...(flags['passphrase-file'] ? { passphraseFile: flags['passphrase-file'] } : {}),
     interactive: isInteractive(),
   })
   return loadCa(flags.ca, passphrase)
+}
+
+/**
+ * Ties a CA to the manifest: a delegated line CA's quota (and revocation) is checked and taken in the manifest before
+ * each issue (`E_CA_QUOTA`, `E_CA_REVOKED`). CAs the manifest does not record are not limited.
+ */
+export function bindCaToManifest<T extends LoadedCa | undefined>(ca: T, store: ManifestStore): T {
+  if (ca) ca.beforeIssue = (n) => store.consumeCaQuota(ca.fingerprint, n)
+  return ca
 }
 
 export interface ProfileFlagValues {

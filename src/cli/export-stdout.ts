@@ -11,7 +11,7 @@ export async function exportToStdout(
   store: ManifestStore,
   format: ExportFormat,
   opts: ExportOptions,
-  o: { json: boolean; onEnvelope: () => void; info: (text: string) => void; onCleanup: (fn: () => void) => void },
+  o: { json: boolean; onEnvelope: () => void; info: (text: string) => void; onCleanup: (fn: () => void) => void; onDone?: (r: ExportResult) => Promise<void> },
 ): Promise<ExportResult | undefined> {
   let pipeClosed = false
   // EPIPE (e.g. `| head`) ends the export quietly: the writer stops at the next row, the command returns, cleanups run.
@@ -30,11 +30,13 @@ export async function exportToStdout(
       await validateExport(store, format, opts)
       o.onEnvelope()
       process.stdout.write('{"status":0,"result":')
-      await exportManifest(store, format, { ...opts, validated: true }, streamTarget(process.stdout))
+      const streamed = await exportManifest(store, format, { ...opts, validated: true }, streamTarget(process.stdout))
       process.stdout.write('}\n')
+      await o.onDone?.(streamed)
       return undefined
     }
     const r = await exportManifest(store, format, opts, streamTarget(process.stdout))
+    await o.onDone?.(r)
     o.info(`${r.rows} row(s) exported as ${r.format}.`)
     return r
   } catch (e) {

@@ -20,15 +20,28 @@ export const manifestFlags = {
     env: 'LWPROV_KEY_FILE',
     helpGroup: 'MANIFEST',
   }),
+  operator: Flags.string({ summary: 'Operator name recorded in the audit trail (default: the OS user).', env: 'LWPROV_OPERATOR', helpGroup: 'MANIFEST' }),
 }
 
 export const caFlags = {
-  ca: Flags.string({ summary: 'Factory CA directory (ca.pem, chain.pem, ca.key.pem).', env: 'LWPROV_CA' }),
+  ca: Flags.string({ summary: 'Factory CA directory (ca.pem, chain.pem, and ca.key.pem or ca.key.uri for a token key).', env: 'LWPROV_CA' }),
   'passphrase-file': Flags.string({
     summary: 'File holding the CA key passphrase (else LWPROV_CA_PASSPHRASE, else a hidden prompt on a TTY).',
     env: 'LWPROV_PASSPHRASE_FILE',
   }),
+  'pin-file': Flags.string({
+    summary: 'File holding the PKCS#11 token PIN of a token CA (else LWPROV_PKCS11_PIN, else a hidden prompt).',
+    env: 'LWPROV_PKCS11_PIN_FILE',
+  }),
 }
+
+/** Flags of commands that put a CA key in a PKCS#11 token (ca create / import / delegate). */
+export const pkcs11Flags = {
+  pkcs11: Flags.string({ summary: "RFC 7512 URI of the CA key in a PKCS#11 token, e.g. 'pkcs11:token=Factory;object=line3-ca'." }),
+  module: Flags.string({ summary: 'PKCS#11 module (shared library); else the URI module-path, else LWPROV_PKCS11_MODULE.' }),
+  'pin-file': caFlags['pin-file'],
+}
+
 
 export const credentialProfileFlags = {
   mode: Flags.string({

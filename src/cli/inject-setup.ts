@@ -16,6 +16,7 @@ import { checkReason } from '../core/validate/index.js'
 import {
   deviceInfoFromFlags,
   identityFlagValues,
+  bindCaToManifest,
   loadCaFromFlags,
   masterKeyFromFlags,
   openStoreFromFlags,
@@ -82,7 +83,8 @@ export async function prepareInject(
   if (!early) validateInjectRequest({ ...request, profile: given })
   const profile = flags.protocol === 'fcc' ? withAccountId(given, flags['first-to-claim']) : given
   const masterKey = masterKeyFromFlags(flags, profile.security === 'psk')
-  const ca = await loadCaFromFlags(flags)
+  // a delegated line CA's quota is taken in the manifest before each certificate
+  const ca = bindCaToManifest(await loadCaFromFlags(flags, ctx.onCleanup as (fn: () => Promise<void>) => void), store)
   const deviceInfo = await deviceInfoSource(store, deviceInfoFromFlags(flags))()
   const target = flags.tcp ?? path.resolve(flags.port!)
   const t = flags.timeout

@@ -6,9 +6,8 @@ import { readFileSync, statSync } from 'node:fs'
 
 import { password } from '@inquirer/prompts'
 
-import { isLwprovError, LwprovError, usageError } from '../core/errors.js'
+import { LwprovError, usageError } from '../core/errors.js'
 import { MIN_NEW_PASSPHRASE } from '../core/pki/ca.js'
-import type { LoadedCa } from '../core/pki/index.js'
 import { canPrompt } from './tty.js'
 
 export { canPrompt, inCi } from './tty.js'
@@ -117,18 +116,13 @@ export async function promptPassphrase(message: string): Promise<string | undefi
 }
 
 /**
- * The parent CA of a new intermediate: its passphrase from LWPROV_PARENT_CA_PASSPHRASE or `file`, else the new CA's
- * own (`fallback`); when that guess is wrong, a person at a terminal is asked before giving up.
+ * The PKCS#11 user PIN: `--pin-file` → `LWPROV_PKCS11_PIN` → a hidden prompt on a terminal → else
+ * `E_PKCS11_PIN_MISSING` (usage). Never a flag value.
  */
-export async function loadParentCa(dir: string, fallback: string, file: string | undefined): Promise<LoadedCa> {
-  // Loaded here, not at start-up: the CA code pulls in @peculiar/x509.
-  const { loadCa } = await import('../core/pki/index.js')
-  const pass = resolveOptionalPassphrase({ envVar: 'LWPROV_PARENT_CA_PASSPHRASE', file, fileFlag: '--parent-passphrase-file', fallback })
-  try {
-    return await loadCa(dir, pass)
-  } catch (error) {
-    const asked = isLwprovError(error) && error.code === 'E_CA_PASSPHRASE' ? await promptPassphrase('Parent CA key passphrase') : undefined
-    if (asked === undefined) throw error
-    return loadCa(dir, asked)
-  }
+export async function resolvePin(pinFile: string | undefined, interactive = true): Promise<string> {
+  if (pinFile !== undefined) return readPassphraseFile(pinFile, '--pin-file')
+  const fromEnv = process.env.LWPROV_PKCS11_PIN
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  if (interactive && canPrompt()) return ask('Token user PIN')
+  throw usageError('E_PKCS11_PIN_MISSING', 'No PIN for the PKCS#11 token: it is never taken from a flag value, and there is no terminal to prompt on.', 'Pass --pin-file FILE or set LWPROV_PKCS11_PIN.')
 }

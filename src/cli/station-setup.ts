@@ -25,6 +25,7 @@ import { stationWorkOrder, type StationWorkOrder } from '../core/station/service
 import {
   deviceInfoFromFlags,
   identityFlagValues,
+  bindCaToManifest,
   loadCaFromFlags,
   masterKeyFromFlags,
   openStoreFromFlags,
@@ -137,7 +138,8 @@ export async function setUpStation<T extends StationFlagValues>(ctx: SetupContex
   if (!complete && (!interactive || s.yes)) await confirmLargeCount(s.count, 'provision', s.yes)
   const ports = await resolvePorts(String(s.ports), ctx.warn, s.vid, s.pid)
   // The CA's passphrase is asked (or read) before the confirmation too: after "Start?" nothing more is asked.
-  const ca = complete ? undefined : await loadCaFromFlags(s)
+  // a delegated line CA's quota is taken in the manifest before each certificate
+  const ca = complete ? undefined : bindCaToManifest(await loadCaFromFlags(s, ctx.onCleanup as (fn: () => Promise<void>) => void), store)
   const words = commandWords(ctx.argv, asked)
   if (asked.length > 0) ctx.info(`The same run as one command (the passphrase stays out of it):\n  ${shellLine(words)}`)
   if (interactive && !complete && !s.yes) {

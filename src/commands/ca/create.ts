@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core'
 
+import { auditCaAct, loadParentCa, openTokenKey } from '../../cli/ca-keys.js'
 import { BaseCommand } from '../../cli/base-command.js'
-import { loadParentCa, resolveCaPassphrase } from '../../cli/passphrase.js'
+import { manifestFlags, pkcs11Flags } from '../../cli/flags.js'
+import { resolveCaPassphrase } from '../../cli/passphrase.js'
 import {
   caResult,
   checkCaDirFree,
@@ -12,22 +14,30 @@ import {
   KEY_TYPES,
   recordIssuedCa,
   writeCaDir,
+  writeTokenCaDir,
   type CaResult,
   type KeyType,
+  type LoadedCa,
 } from '../../core/pki/index.js'
 
 export default class CaCreate extends BaseCommand {
-  static override summary = 'Create a factory CA: a self-signed root, or an intermediate signed by --parent.'
+  static override summary = 'Create a factory CA: a self-signed root, or an intermediate signed by --parent; the key in a file or a PKCS#11 token.'
 
   static override description = `Writes DIR/ca.pem, DIR/chain.pem (this CA up to its root) and DIR/ca.key.pem (encrypted PKCS#8, mode 0600).
 
-The key passphrase comes from LWPROV_CA_PASSPHRASE, --passphrase-file, or a hidden prompt on a terminal — never from a flag value. With --parent, the parent's passphrase comes from LWPROV_PARENT_CA_PASSPHRASE or --parent-passphrase-file, else the same passphrase is tried.
+With --pkcs11 the key is generated inside the token (sensitive, never extractable) and DIR holds only the certificates and ca.key.uri, the key's PKCS#11 URI. The PIN comes from --pin-file, LWPROV_PKCS11_PIN or a hidden prompt; the module from the URI's module-path, --module or LWPROV_PKCS11_MODULE.
+
+The key passphrase comes from LWPROV_CA_PASSPHRASE, --passphrase-file, or a hidden prompt on a terminal — never from a flag value. With --parent, the parent's passphrase comes from LWPROV_PARENT_CA_PASSPHRASE or --parent-passphrase-file, else the same passphrase is tried (a token parent uses the PIN).
 
 Defaults meet Izuma's CA requirements: EC P-256, basicConstraints CA:true, keyUsage digitalSignature + keyCertSign + cRLSign, 35 years; path length 3 for a root and 0 for an intermediate (chains of at most 5 certificates).`
 
   static override examples = [
     { description: 'A root CA', command: '<%= config.bin %> <%= command.id %> --name "Acme Root CA" --org Acme --country FI --out ./root-ca' },
     { description: 'An intermediate for production line 1', command: '<%= config.bin %> <%= command.id %> --name "Acme Line 1 CA" --parent ./root-ca --out ./line-ca' },
+    {
+      description: 'A root CA whose key never leaves a SoftHSM2 token',
+      command: "<%= config.bin %> <%= command.id %> --name \"Acme Root CA\" --pkcs11 'pkcs11:token=Factory;object=root-ca' --module /usr/lib/softhsm/libsofthsm2.so --pin-file ./pin --out ./root-ca",
+    },
   ]
 
   static override flags = {
@@ -42,33 +52,49 @@ Defaults meet Izuma's CA requirements: EC P-256, basicConstraints CA:true, keyUs
     country: Flags.string({ summary: 'Subject country (C), two letters.' }),
     'passphrase-file': Flags.string({ summary: 'File holding the new key passphrase (else LWPROV_CA_PASSPHRASE, else a prompt).', env: 'LWPROV_PASSPHRASE_FILE' }),
     'parent-passphrase-file': Flags.string({ summary: "File holding the parent CA's passphrase (else LWPROV_PARENT_CA_PASSPHRASE, else the same passphrase)." }),
+    ...pkcs11Flags,
+    ...manifestFlags,
     force: Flags.boolean({ summary: 'Kept for compatibility: an existing CA is never replaced (move it away first).', default: false, hidden: true }),
   }
 
   async run(): Promise<CaResult> {
     const { flags } = await this.parse(CaCreate)
     checkCaDirFree(flags.out, flags.force)
-    const passphrase = await resolveCaPassphrase({ passphraseFile: flags['passphrase-file'], confirm: true, interactive: true })
+    const keyType = flags['key-type'] as KeyType
     // before any key is generated or parent unlocked
-    checkNewPassphrase(passphrase)
-    const parent = flags.parent ? await loadParentCa(flags.parent, passphrase, flags['parent-passphrase-file']) : undefined
-    const ca = await createCa({
-      name: flags.name,
-      keyType: flags['key-type'] as KeyType,
-      days: flags.days,
-      pathLen: flags['path-len'],
-      org: flags.org,
-      orgUnit: flags['org-unit'],
-      country: flags.country,
-      parent,
-    })
-    for (const w of ca.warnings) this.warn(w)
-    writeCaDir(flags.out, ca, passphrase, { force: flags.force })
+    const passphrase = flags.pkcs11 ? undefined : await resolveCaPassphrase({ passphraseFile: flags['passphrase-file'], confirm: true, interactive: true })
+    if (passphrase !== undefined) checkNewPassphrase(passphrase)
+    const token = flags.pkcs11 ? await openTokenKey(flags, keyType) : undefined
+    let parent: LoadedCa | undefined
+    let certPem = ''
+    try {
+      if (flags.parent) parent = await loadParentCa(flags.parent, flags, passphrase)
+      const key = token ? token.signer.session.generate(keyType) : undefined
+      const ca = await createCa({
+        name: flags.name,
+        keyType,
+        days: flags.days,
+        pathLen: flags['path-len'],
+        org: flags.org,
+        orgUnit: flags['org-unit'],
+        country: flags.country,
+        parent,
+        ...(token && key ? { key: { spki: key.spki, signer: token.signer } } : {}),
+      })
+      for (const w of ca.warnings) this.warn(w)
+      certPem = ca.certPem
+      if (token && key) writeTokenCaDir(flags.out, ca, { ...token.uri, id: token.uri.id ?? key.id, modulePath: token.uri.modulePath ?? token.module })
+      else writeCaDir(flags.out, ca, passphrase!, { force: flags.force })
+    } finally {
+      token?.signer.session.close()
+      parent?.signer.close?.()
+    }
     if (flags.parent) {
-      const w = recordIssuedCa(flags.parent, ca.certPem, flags.out)
+      const w = recordIssuedCa(flags.parent, certPem, flags.out)
       if (w) this.warn(w)
     }
     const result = caResult(describeCa(flags.out))
+    await auditCaAct(flags, { action: 'ca.created', subject: result.subject, details: { fingerprint: result.fingerprint, parent: parent?.fingerprint ?? null, pkcs11: result.pkcs11 ?? null } }, (fn) => this.onCleanup(fn))
     this.out(
       [
         `${parent ? 'Created intermediate CA' : 'Created root CA'} in ${result.dir}`,
@@ -76,8 +102,9 @@ Defaults meet Izuma's CA requirements: EC P-256, basicConstraints CA:true, keyUs
         `  key type     ${result.keyType}`,
         `  not after    ${result.notAfter}`,
         `  fingerprint  ${result.fingerprint}`,
+        `  ${result.pkcs11 ? `key          ${result.pkcs11} (in the token)` : ''}`,
         `  files        ${Object.values(result.files).join(', ')}`,
-      ].join('\n'),
+      ].filter((l) => l.trim() !== '').join('\n'),
     )
     return result
   }

@@ -37,6 +37,7 @@ export default class CaShow extends BaseCommand {
         `not after    ${d.notAfter}`,
         `fingerprint  SHA-256 ${d.fingerprint}`,
         `key type     ${d.keyType}`,
+        `key          ${d.pkcs11 ? `${d.pkcs11} (in a PKCS#11 token)` : d.files.key}`,
         `path length  ${d.pathLen ?? 'unlimited'}`,
         'chain',
         ...d.chain.map((c, i) => `  ${i}  ${c.subject}`),

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { validateBatchName } from '../../core/station/batch.js'
 import { confirmLargeCount } from '../../cli/confirm-count.js'
 import { BaseCommand } from '../../cli/base-command.js'
-import { loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../../cli/context.js'
+import { bindCaToManifest, loadCaFromFlags, masterKeyFromFlags, openStoreFromFlags, profileFromFlags } from '../../cli/context.js'
 import { caFlags, credentialProfileFlags, endpointFlags, manifestFlags } from '../../cli/flags.js'
 import { defaultBatchName, generateBatch, parseEndpointList, validateEndpointRequest, validateProfile } from '../../core/credentials/index.js'
 import { usageError } from '../../core/errors.js'
@@ -56,8 +56,9 @@ The whole batch is one manifest transaction: if any name was already issued, not
     }
     await confirmLargeCount(names?.length ?? flags.count, 'generate credentials for')
     const masterKey = masterKeyFromFlags(flags, profile.security !== 'nosec')
-    const ca = await loadCaFromFlags(flags)
+    const ca = await loadCaFromFlags(flags, (fn) => this.onCleanup(fn))
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn))
+    bindCaToManifest(ca, store)
     const batch = flags.batch ?? defaultBatchName(now)
     const result = await generateBatch(
       store,

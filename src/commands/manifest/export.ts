@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core'
 
 import { BaseCommand, toLwprovError } from '../../cli/base-command.js'
 import { masterKeyFromFlags, openStoreFromFlags } from '../../cli/context.js'
-import { manifestFlags } from '../../cli/flags.js'
+import { exportCrl, signExport } from '../../cli/export-extras.js'
+import { caFlags, manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
 import { assertOutputDir, assertOutputTarget } from '../../core/fs/safe-write.js'
 import { exportToStdout } from '../../cli/export-stdout.js'
@@ -27,7 +28,7 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
 
   static override flags = {
     ...manifestFlags,
-    format: Flags.string({ summary: 'Output format.', options: FORMAT_NAMES, required: true, char: 'f' }),
+    format: Flags.string({ summary: 'Output format (crl: the revocation list of --ca, signed by it).', options: [...FORMAT_NAMES, 'crl'], required: true, char: 'f' }),
     out: Flags.string({ summary: 'Output file (directory for pem); default stdout.', char: 'o' }),
     batch: Flags.string({ summary: 'Only this batch / work order.' }),
     status: Flags.string({ summary: `Only these statuses (repeat or comma-separate): ${ENDPOINT_STATUSES.join(', ')}. Server formats default to generated, injected, verified.`, multiple: true }),
@@ -38,6 +39,8 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
     digest: Flags.boolean({ summary: 'Write FILE.sha256 beside each output file (SHA256SUMS in a pem directory). Needs --out.' }),
     domain: Flags.string({ summary: 'Coiote DM domain for the coiote format.', default: '/' }),
     'fw-types': Flags.string({ summary: 'nRF Cloud fwTypes column (| separated).', default: 'APP|MODEM' }),
+    sign: Flags.boolean({ summary: 'Write a detached signature FILE.jws by the manifest signing key (from the master key) beside each file; check it with `manifest verify-export`.' }),
+    ...caFlags,
   }
 
   private streamedEnvelope = false
@@ -58,6 +61,10 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
 
   async run() {
     const { flags } = await this.parse(ManifestExport)
+    // secrets leaving and signatures are recorded in the audit trail: those exports open the manifest for writing
+    const audited = flags['include-secrets'] || flags.sign || flags.format === 'crl'
+    if (flags.format === 'crl') return exportCrl(await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false }), flags, (fn) => this.onCleanup(fn))
+    if (flags.sign && !flags.out) throw usageError('E_SIGN_NEEDS_OUT', '--sign writes FILE.jws beside the export, so it needs --out.', 'Add --out FILE.')
     const format = getFormat(flags.format)
     const filter = buildFilter(flags)
     if (flags.digest && !flags.out) throw usageError('E_DIGEST_NEEDS_OUT', '--digest writes a file beside the export, so it needs --out.', 'Add --out FILE, or pipe stdout through sha256sum.')
@@ -65,8 +72,8 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
     if (json && !flags.out && format.name !== 'json') {
       throw usageError('E_JSON_NEEDS_OUT', `With --json, stdout carries the envelope; a ${format.name} export needs --out.`, 'Add --out FILE, or drop --json.')
     }
-    const masterKey = flags['include-secrets'] ? masterKeyFromFlags(flags, true) : undefined
-    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
+    const masterKey = flags['include-secrets'] || flags.sign ? masterKeyFromFlags(flags, true) : undefined
+    const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), audited ? { create: false } : { readonly: true })
     const opts = {
       filter,
       includeSecrets: flags['include-secrets'],
@@ -83,6 +90,8 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
         onEnvelope: () => (this.streamedEnvelope = true),
         info: (t) => this.info(t),
         onCleanup: (fn) => this.onCleanup(fn),
+        // secrets that left the manifest are an audited act, wherever they went
+        ...(audited ? { onDone: async (r) => void (await store.appendAudit([{ action: 'exported.secrets', subject: 'stdout', details: { format: r.format, rows: r.rows } }])) } : {}),
       })
     }
     // Refused before any row is read: an existing file (unless --force), the manifest, a CA file, a symlink's target.
@@ -91,9 +100,15 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
     // Temporaries may hold plaintext secrets: the safe-output helper removes them on exit and on SIGINT/SIGTERM/SIGHUP,
     // and a run killed with SIGKILL leaves them recorded for the next run to remove.
     this.onCleanup(() => void removeExportTemps())
-    const r = await exportManifest(store, format, opts, fileTarget(flags.out, { digest: flags.digest, force: flags.force, secret: Boolean(flags['include-secrets']) }))
-    this.out(`${r.rows} row(s) exported as ${r.format}: ${r.files.join(', ') || '(no files)'}`)
+    const dirLayout = format.layout === 'dir'
+    const r = await exportManifest(store, format, opts, fileTarget(flags.out, { digest: flags.digest || (flags.sign && dirLayout), force: flags.force, secret: Boolean(flags['include-secrets']) }))
+    const signatures = flags.sign ? await signExport(store, masterKey!, flags.out, r.files, dirLayout, flags.force) : []
+    if (audited) {
+      const action = flags['include-secrets'] ? 'exported.secrets' : 'exported.signed'
+      await store.appendAudit([{ action, subject: flags.out, details: { format: r.format, rows: r.rows, files: r.files.length, signed: signatures.length > 0 } }])
+    }
+    this.out(`${r.rows} row(s) exported as ${r.format}: ${r.files.join(', ') || '(no files)'}${signatures.length ? `; signed: ${signatures.join(', ')}` : ''}`)
     if (flags['include-secrets']) this.warn(`${flags.out} holds device secrets in plaintext: keep it 0600, move it over an encrypted channel, delete it after import.`)
-    return r
+    return signatures.length ? { ...r, signatures } : r
   }
 }

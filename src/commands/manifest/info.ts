@@ -17,8 +17,9 @@ export default class ManifestInfo extends BaseCommand {
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { readonly: true })
     const id = await store.info()
     const rows = await store.count({})
+    const signingKey = await store.signingPublicKey()
     const from = where.from ? ` (${where.from})` : ''
-    this.out(`Manifest  ${store.location} (${store.kind})\nFound by  ${where.source}${from}\nName      ${id.name}\nNamespace ${id.namespace}\nCreated   ${id.createdAt}\nRows      ${rows}`)
-    return { location: store.location, kind: store.kind, source: where.source, ...(where.from ? { from: where.from } : {}), ...id, rows }
+    this.out(`Manifest  ${store.location} (${store.kind})\nFound by  ${where.source}${from}\nName      ${id.name}\nNamespace ${id.namespace}\nCreated   ${id.createdAt}\nRows      ${rows}${signingKey ? `\nSigning key ${signingKey}` : ''}`)
+    return { location: store.location, kind: store.kind, source: where.source, ...(where.from ? { from: where.from } : {}), ...id, rows, ...(signingKey ? { signingPublicKey: signingKey } : {}) }
   }
 }

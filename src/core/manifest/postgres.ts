@@ -10,7 +10,10 @@ import { conflictError, LwprovError, transportError, usageError } from '../error
 import { COLUMN_NAMES, duplicateMessage, DUPLICATE_HINT, HELD_STATUSES, historyCopySql, recordValues, rowToHistory, rowToRecord, statusList, UPDATE_COLUMNS, withProofRule } from './columns.js'
 import { resolvePgUrl } from './pg-service.js'
 import { redactUrl } from './redact.js'
-import { identityFrom, newerSchemaError, notFoundError, rowToBatch } from './sqlite.js'
+import { buildAppend, type AuditCheckpoint, type AuditContext, type AuditEntry, type AuditInput } from './audit.js'
+import { auditForStatus, caQuotaError, caRevokedError, rowToAudit, rowToCa, rowToCheckpoint, rowToRevocation } from './ledger.js'
+import { AUDIT_MIGRATION, auditForInsert, identityFrom, newerSchemaError, notFoundError, rowToBatch } from './sqlite.js'
+import type { AuditFilter, CaRecord, RevocationRecord } from './types.js'
 import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestIdentity, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
 
 export const PG_MIGRATIONS: readonly string[] = [
@@ -88,6 +91,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   // which also records a digest): they become 'digest', the weaker proof; imported rows stay NULL (none).
   `ALTER TABLE endpoints ADD COLUMN proof TEXT;
    UPDATE endpoints SET proof = 'digest' WHERE status = 'verified' AND readback_digest IS NOT NULL AND provenance IS NULL;`,
+  // 5 (issue 13): audit log + signed checkpoints, CA registry (quotas, revocation), revoked certificates.
+  AUDIT_MIGRATION('BIGINT'),
 ]
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length
 
@@ -104,6 +109,8 @@ const PAGE = 1000
 const INSERT_CHUNK = 5000
 /** Advisory lock key serialising migrations across processes ('lwpr' as int). */
 const MIGRATE_LOCK = 0x6c777072
+/** Advisory lock serialising audit appends ('lwau'): one chain, no forks, across every station. */
+const AUDIT_LOCK = 0x6c776175
 
 export class PostgresManifestStore implements ManifestStore {
   readonly kind = 'postgres'
@@ -237,12 +244,12 @@ export class PostgresManifestStore implements ManifestStore {
     params.push(endpoint)
     const sql = `UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = $${params.length} RETURNING *`
     const sup = update.supersede
-    const r = sup
-      ? await this.tx(async (c) => {
-          await c.query(historyCopySql((i) => `$${i}`), [new Date().toISOString(), sup.reason, sup.station ?? null, endpoint])
-          return c.query(sql, params)
-        })
-      : await this.pool.query(sql, params)
+    const r = await this.tx(async (c) => {
+      if (sup) await c.query(historyCopySql((i) => `$${i}`), [new Date().toISOString(), sup.reason, sup.station ?? null, endpoint])
+      const res = await c.query(sql, params)
+      if (res.rowCount) await this.appendIn(c, [auditForStatus(endpoint, update)])
+      return res
+    })
     if (r.rowCount === 0) throw notFoundError(endpoint)
     return rowToRecord(r.rows[0])
   }
@@ -306,6 +313,7 @@ export class PostgresManifestStore implements ManifestStore {
           }
           await c.query(sql, cols)
         }
+        await this.appendIn(c, auditForInsert(header, rows))
       })
     } catch (e) {
       if ((e as { code?: string }).code !== '23505') throw e
@@ -352,6 +360,7 @@ export class PostgresManifestStore implements ManifestStore {
       for (const [k, v] of Object.entries(policy)) {
         if (v !== undefined) await c.query('INSERT INTO policies (name, value, updated_at) VALUES ($1, $2, $3)', [k, JSON.stringify(v), now])
       }
+      await this.appendIn(c, [{ action: 'policy.changed', subject: 'manifest', details: { policy } }])
     })
   }
 
@@ -362,6 +371,113 @@ export class PostgresManifestStore implements ManifestStore {
 
   async setName(name: string): Promise<void> {
     await this.pool.query("INSERT INTO manifest_info (key, value) VALUES ('name', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [name])
+  }
+
+  private auditCtx: AuditContext = { station: 'unknown', operator: 'unknown' }
+  private keyRecorded = false
+
+  setAuditContext(ctx: AuditContext): void {
+    this.auditCtx = ctx
+  }
+
+  /**
+   * Appends inside the caller's transaction. The transaction-scoped advisory lock, taken last (after the act's own
+   * row locks, so it never waits while holding them), serialises every station's appends: each reads the head only
+   * once the previous append committed, so the chain never forks. Held until COMMIT.
+   */
+  private async appendIn(c: pg.PoolClient, inputs: AuditInput[]): Promise<void> {
+    if (inputs.length === 0) return
+    await c.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK])
+    const r = await c.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')
+    const last = r.rows[0] ? { seq: Number(r.rows[0].seq), hash: String(r.rows[0].hash) } : undefined
+    const { entries, checkpoint } = buildAppend(last, inputs, this.auditCtx)
+    const cols: unknown[][] = [[], [], [], [], [], [], [], [], []]
+    for (const e of entries) [e.seq, e.at, e.station, e.operator, e.action, e.subject, e.details, e.prevHash, e.hash].forEach((v, i) => cols[i]!.push(v))
+    await c.query(
+      'INSERT INTO audit_log (seq, at, station, operator, action, subject, details, prev_hash, hash) SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])',
+      cols,
+    )
+    if (checkpoint) {
+      await c.query('INSERT INTO audit_checkpoints (seq, hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5)', [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.publicKey, checkpoint.signature])
+      // once per process is enough: the first checkpoint records the key
+      if (!this.keyRecorded) await c.query("INSERT INTO manifest_info (key, value) VALUES ('signing_public_key', $1) ON CONFLICT (key) DO NOTHING", [checkpoint.publicKey])
+      this.keyRecorded = true
+    }
+  }
+
+  async appendAudit(inputs: AuditInput[]): Promise<void> {
+    await this.tx((c) => this.appendIn(c, inputs))
+  }
+
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    const parts: string[] = []
+    const params: unknown[] = []
+    if (filter.since !== undefined) {
+      params.push(filter.since)
+      parts.push(`at >= $${params.length}`)
+    }
+    if (filter.endpoint !== undefined) {
+      params.push(filter.endpoint, JSON.stringify(filter.endpoint))
+      parts.push(`(subject = $${params.length - 1} OR strpos(details, $${params.length}) > 0)`)
+    }
+    const r = await this.pool.query(`SELECT * FROM audit_log WHERE ${parts.length ? parts.join(' AND ') : 'TRUE'} ORDER BY seq${filter.limit ? ` LIMIT ${Math.floor(filter.limit)}` : ''}`, params)
+    return r.rows.map(rowToAudit)
+  }
+
+  async auditCheckpoints(): Promise<AuditCheckpoint[]> {
+    return (await this.pool.query('SELECT * FROM audit_checkpoints ORDER BY seq')).rows.map(rowToCheckpoint)
+  }
+
+  async signingPublicKey(): Promise<string | undefined> {
+    const r = await this.pool.query("SELECT value FROM manifest_info WHERE key = 'signing_public_key'")
+    return r.rows[0]?.value as string | undefined
+  }
+
+  async registerCa(ca: Omit<CaRecord, 'issued' | 'createdAt' | 'revokedAt' | 'revokeReason'>, audit: AuditInput): Promise<void> {
+    await this.tx(async (c) => {
+      const r = await c.query(
+        'INSERT INTO cas (fingerprint, subject, parent_fingerprint, key_id, certificate_pem, max_certificates, issued, not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8) ON CONFLICT DO NOTHING',
+        [ca.fingerprint, ca.subject, ca.parentFingerprint, ca.keyId, ca.certificatePem, ca.maxCertificates, ca.notAfter, new Date().toISOString()],
+      )
+      if (r.rowCount === 0) throw conflictError('E_CA_EXISTS', `The manifest already records the CA ${ca.subject}.`, 'Each CA is recorded once.')
+      await this.appendIn(c, [audit])
+    })
+  }
+
+  async getCa(fingerprint: string): Promise<CaRecord | undefined> {
+    const r = await this.pool.query('SELECT * FROM cas WHERE fingerprint = $1', [fingerprint])
+    return r.rows[0] ? rowToCa(r.rows[0]) : undefined
+  }
+
+  async listCas(): Promise<CaRecord[]> {
+    return (await this.pool.query('SELECT * FROM cas ORDER BY created_at')).rows.map(rowToCa)
+  }
+
+  async consumeCaQuota(fingerprint: string, count: number): Promise<void> {
+    await this.tx(async (c) => {
+      const r = await c.query('SELECT * FROM cas WHERE fingerprint = $1 FOR UPDATE', [fingerprint])
+      if (!r.rows[0]) return
+      const ca = rowToCa(r.rows[0])
+      if (ca.revokedAt) throw caRevokedError(ca)
+      if (ca.maxCertificates !== null && ca.issued + count > ca.maxCertificates) throw caQuotaError(ca, count)
+      await c.query('UPDATE cas SET issued = issued + $1 WHERE fingerprint = $2', [count, fingerprint])
+    })
+  }
+
+  async revoke(items: Array<RevocationRecord & { endpoint?: string; caFingerprint?: string }>, audit: AuditInput): Promise<void> {
+    const now = new Date().toISOString()
+    await this.tx(async (c) => {
+      for (const it of items) {
+        await c.query('INSERT INTO revocations (serial, issuer_key_id, subject, revoked_at, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [it.serial, it.issuerKeyId, it.subject, it.revokedAt, it.reason])
+        if (it.endpoint !== undefined) await c.query("UPDATE endpoints SET status = 'revoked', status_reason = $1, updated_at = $2 WHERE endpoint = $3", [it.reason, now, it.endpoint])
+        if (it.caFingerprint !== undefined) await c.query('UPDATE cas SET revoked_at = $1, revoke_reason = $2 WHERE fingerprint = $3 AND revoked_at IS NULL', [it.revokedAt, it.reason, it.caFingerprint])
+      }
+      await this.appendIn(c, [audit])
+    })
+  }
+
+  async listRevocations(): Promise<RevocationRecord[]> {
+    return (await this.pool.query('SELECT * FROM revocations ORDER BY revoked_at, serial')).rows.map(rowToRevocation)
   }
 
   async close(): Promise<void> {

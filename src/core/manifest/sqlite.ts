@@ -23,7 +23,48 @@ import {
   withProofRule,
 } from './columns.js'
 import { shown } from '../validate/escape.js'
+import { buildAppend, manyEndpoints, type AuditCheckpoint, type AuditContext, type AuditEntry, type AuditInput } from './audit.js'
+import { auditForStatus, caQuotaError, caRevokedError, rowToAudit, rowToCa, rowToCheckpoint, rowToRevocation } from './ledger.js'
+import type { AuditFilter, CaRecord, RevocationRecord } from './types.js'
 import type { BatchRecord, HistoryRecord, ManifestFilter, ManifestIdentity, ManifestPolicy, ManifestRecord, ManifestStore, NewManifestRecord, StatusUpdate } from './types.js'
+
+/** Migration 5, shared with PostgreSQL (`id` is the integer type of each). */
+export const AUDIT_MIGRATION = (int: string): string => `
+   CREATE TABLE audit_log (
+     seq ${int} PRIMARY KEY,
+     at TEXT NOT NULL,
+     station TEXT NOT NULL,
+     operator TEXT NOT NULL,
+     action TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     details TEXT NOT NULL,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX audit_log_at ON audit_log (at);
+   CREATE INDEX audit_log_subject ON audit_log (subject);
+   CREATE TABLE audit_checkpoints (seq ${int} PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL);
+   CREATE TABLE cas (
+     fingerprint TEXT PRIMARY KEY,
+     subject TEXT NOT NULL,
+     parent_fingerprint TEXT,
+     key_id TEXT NOT NULL,
+     certificate_pem TEXT NOT NULL,
+     max_certificates ${int},
+     issued ${int} NOT NULL DEFAULT 0,
+     not_after TEXT NOT NULL,
+     revoked_at TEXT,
+     revoke_reason TEXT,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE revocations (
+     serial TEXT NOT NULL,
+     issuer_key_id TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     revoked_at TEXT NOT NULL,
+     reason TEXT,
+     PRIMARY KEY (issuer_key_id, serial)
+   );`
 
 /** Schema migrations, in order; index + 1 is the version. Never edit a released one: append. */
 export const SQLITE_MIGRATIONS: readonly string[] = [
@@ -102,6 +143,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // which also records a digest): they become 'digest', the weaker proof; imported rows stay NULL (none).
   `ALTER TABLE endpoints ADD COLUMN proof TEXT;
    UPDATE endpoints SET proof = 'digest' WHERE status = 'verified' AND readback_digest IS NOT NULL AND provenance IS NULL;`,
+  // 5 (issue 13): the hash-chained audit log and its signed checkpoints; CAs the manifest knows (delegated line CAs
+  // with their quota, revoked CAs); revoked certificates for CRLs.
+  AUDIT_MIGRATION('INTEGER'),
 ]
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS.length
@@ -304,7 +348,9 @@ export class SqliteManifestStore implements ManifestStore {
     const sup = update.supersede
     const changed = await this.write(() => {
       if (sup) this.db.prepare(historyCopySql(() => '?')).run(new Date().toISOString(), sup.reason, sup.station ?? null, endpoint)
-      return this.db.prepare(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = ?`).run(...params, endpoint).changes
+      const n = this.db.prepare(`UPDATE endpoints SET ${sets.join(', ')} WHERE endpoint = ?`).run(...params, endpoint).changes
+      if (n > 0) this.appendSync([auditForStatus(endpoint, update)])
+      return n
     })
     if (changed === 0) throw notFoundError(endpoint)
     return (await this.get(endpoint))!
@@ -363,6 +409,7 @@ export class SqliteManifestStore implements ManifestStore {
           }
         }
         for (const r of rows) ins.run(recordValues(r, now, true))
+        this.appendSync(auditForInsert(header, rows))
       })
     } catch (e) {
       if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw e
@@ -398,6 +445,7 @@ export class SqliteManifestStore implements ManifestStore {
       this.db.prepare('DELETE FROM policies').run()
       const ins = this.db.prepare('INSERT INTO policies (name, value, updated_at) VALUES (?, ?, ?)')
       for (const [k, v] of Object.entries(policy)) if (v !== undefined) ins.run(k, JSON.stringify(v), now)
+      this.appendSync([{ action: 'policy.changed', subject: 'manifest', details: { policy } }])
     })
   }
 
@@ -410,9 +458,122 @@ export class SqliteManifestStore implements ManifestStore {
     await this.write(() => this.stmt("INSERT INTO manifest_info (key, value) VALUES ('name', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(name))
   }
 
+  private auditCtx: AuditContext = { station: 'unknown', operator: 'unknown' }
+  private keyRecorded = false
+
+  setAuditContext(ctx: AuditContext): void {
+    this.auditCtx = ctx
+  }
+
+  /** Appends inside the caller's write transaction (BEGIN IMMEDIATE already serialises writers). */
+  private appendSync(inputs: AuditInput[]): void {
+    if (inputs.length === 0) return
+    const last = this.stmt('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined
+    const { entries, checkpoint } = buildAppend(last, inputs, this.auditCtx)
+    const ins = this.stmt('INSERT INTO audit_log (seq, at, station, operator, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    for (const e of entries) ins.run(e.seq, e.at, e.station, e.operator, e.action, e.subject, e.details, e.prevHash, e.hash)
+    if (checkpoint) {
+      this.stmt('INSERT INTO audit_checkpoints (seq, hash, at, public_key, signature) VALUES (?, ?, ?, ?, ?)').run(checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.publicKey, checkpoint.signature)
+      // once per process is enough: the first checkpoint records the key
+      if (!this.keyRecorded) this.stmt("INSERT INTO manifest_info (key, value) VALUES ('signing_public_key', ?) ON CONFLICT (key) DO NOTHING").run(checkpoint.publicKey)
+      this.keyRecorded = true
+    }
+  }
+
+  async appendAudit(inputs: AuditInput[]): Promise<void> {
+    await this.write(() => this.appendSync(inputs))
+  }
+
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    const parts: string[] = []
+    const params: unknown[] = []
+    if (filter.since !== undefined) {
+      parts.push('at >= ?')
+      params.push(filter.since)
+    }
+    if (filter.endpoint !== undefined) {
+      parts.push('(subject = ? OR instr(details, ?) > 0)')
+      params.push(filter.endpoint, JSON.stringify(filter.endpoint))
+    }
+    const sql = `SELECT * FROM audit_log WHERE ${parts.length ? parts.join(' AND ') : '1'} ORDER BY seq${filter.limit ? ` LIMIT ${Math.floor(filter.limit)}` : ''}`
+    const rows = await this.retry(() => this.db.prepare(sql).all(...params) as Record<string, unknown>[])
+    return rows.map(rowToAudit)
+  }
+
+  async auditCheckpoints(): Promise<AuditCheckpoint[]> {
+    const rows = await this.retry(() => this.stmt('SELECT * FROM audit_checkpoints ORDER BY seq').all() as Record<string, unknown>[])
+    return rows.map(rowToCheckpoint)
+  }
+
+  async signingPublicKey(): Promise<string | undefined> {
+    const r = await this.retry(() => this.stmt("SELECT value FROM manifest_info WHERE key = 'signing_public_key'").get() as { value: string } | undefined)
+    return r?.value
+  }
+
+  async registerCa(ca: Omit<CaRecord, 'issued' | 'createdAt' | 'revokedAt' | 'revokeReason'>, audit: AuditInput): Promise<void> {
+    await this.write(() => {
+      if (this.stmt('SELECT 1 FROM cas WHERE fingerprint = ?').get(ca.fingerprint)) throw conflictError('E_CA_EXISTS', `The manifest already records the CA ${ca.subject}.`, 'Each CA is recorded once.')
+      this.stmt(
+        'INSERT INTO cas (fingerprint, subject, parent_fingerprint, key_id, certificate_pem, max_certificates, issued, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)',
+      ).run(ca.fingerprint, ca.subject, ca.parentFingerprint, ca.keyId, ca.certificatePem, ca.maxCertificates, ca.notAfter, new Date().toISOString())
+      this.appendSync([audit])
+    })
+  }
+
+  async getCa(fingerprint: string): Promise<CaRecord | undefined> {
+    const r = await this.retry(() => this.stmt('SELECT * FROM cas WHERE fingerprint = ?').get(fingerprint) as Record<string, unknown> | undefined)
+    return r ? rowToCa(r) : undefined
+  }
+
+  async listCas(): Promise<CaRecord[]> {
+    const rows = await this.retry(() => this.stmt('SELECT * FROM cas ORDER BY created_at').all() as Record<string, unknown>[])
+    return rows.map(rowToCa)
+  }
+
+  async consumeCaQuota(fingerprint: string, count: number): Promise<void> {
+    await this.write(() => {
+      const r = this.stmt('SELECT * FROM cas WHERE fingerprint = ?').get(fingerprint) as Record<string, unknown> | undefined
+      if (!r) return
+      const ca = rowToCa(r)
+      if (ca.revokedAt) throw caRevokedError(ca)
+      if (ca.maxCertificates !== null && ca.issued + count > ca.maxCertificates) throw caQuotaError(ca, count)
+      this.stmt('UPDATE cas SET issued = issued + ? WHERE fingerprint = ?').run(count, fingerprint)
+    })
+  }
+
+  async revoke(items: Array<RevocationRecord & { endpoint?: string; caFingerprint?: string }>, audit: AuditInput): Promise<void> {
+    const now = new Date().toISOString()
+    await this.write(() => {
+      for (const it of items) {
+        this.stmt('INSERT INTO revocations (serial, issuer_key_id, subject, revoked_at, reason) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(it.serial, it.issuerKeyId, it.subject, it.revokedAt, it.reason)
+        if (it.endpoint !== undefined) this.stmt("UPDATE endpoints SET status = 'revoked', status_reason = ?, updated_at = ? WHERE endpoint = ?").run(it.reason, now, it.endpoint)
+        if (it.caFingerprint !== undefined) this.stmt('UPDATE cas SET revoked_at = ?, revoke_reason = ? WHERE fingerprint = ? AND revoked_at IS NULL').run(it.revokedAt, it.reason, it.caFingerprint)
+      }
+      this.appendSync([audit])
+    })
+  }
+
+  async listRevocations(): Promise<RevocationRecord[]> {
+    const rows = await this.retry(() => this.stmt('SELECT * FROM revocations ORDER BY revoked_at, serial').all() as Record<string, unknown>[])
+    return rows.map(rowToRevocation)
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close()
   }
+}
+
+/** The audit entry of an insert: a work order, an import, or issued credentials (one entry per batch act). */
+export function auditForInsert(header: Omit<BatchRecord, 'createdAt'> | undefined, rows: NewManifestRecord[]): AuditInput[] {
+  const out: AuditInput[] = []
+  if (header) out.push({ action: 'batch.created', subject: header.name, details: { count: header.count ?? rows.length, template: header.template ?? null } })
+  if (rows.length === 0) return out
+  const imported = rows[0]!.provenance === 'imported'
+  const batch = rows[0]!.batch
+  const action = imported ? 'imported' : header ? 'reserved' : 'issued'
+  const subject = rows.length === 1 ? rows[0]!.endpoint : `batch ${batch}`
+  out.push(manyEndpoints(action, subject, rows.map((r) => r.endpoint), { batch, certificates: rows.filter((r) => r.certificatePem).length }))
+  return out
 }
 
 export function identityFrom(rows: Array<{ key: string; value: string }>): ManifestIdentity {

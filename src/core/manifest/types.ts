@@ -3,6 +3,7 @@
  * Backends (SQLite, PostgreSQL) implement `ManifestStore`; everything above them is backend-agnostic.
  */
 import type { AccountMode, SecurityKind } from '../model.js'
+import type { AuditCheckpoint, AuditContext, AuditEntry, AuditInput } from './audit.js'
 
 /**
  * Lifecycle: reserved (a work order holds the name) → generated (credentials exist) → injected (the device took
@@ -173,6 +174,46 @@ export interface ManifestIdentity {
   createdAt: string
 }
 
+/** A CA the manifest knows (a delegated line CA with its quota; a revoked CA). */
+export interface CaRecord {
+  /** Lower-case hex SHA-256 of the certificate DER. */
+  fingerprint: string
+  subject: string
+  /** The issuing CA's fingerprint (null for a root). */
+  parentFingerprint: string | null
+  /** Subject key identifier, lower-case hex (device certificates carry it as their AKI). */
+  keyId: string
+  certificatePem: string
+  /** Issuance limit (`ca delegate --max-certificates`); null = unlimited. */
+  maxCertificates: number | null
+  /** Certificates issued under it so far. */
+  issued: number
+  notAfter: string
+  revokedAt: string | null
+  revokeReason: string | null
+  createdAt: string
+}
+
+/** A revoked certificate (device or CA), for CRLs. */
+export interface RevocationRecord {
+  /** Certificate serial, lower-case hex. */
+  serial: string
+  /** The issuing CA's subject key identifier, lower-case hex. */
+  issuerKeyId: string
+  /** The endpoint, for a device certificate; the CA subject for a CA. */
+  subject: string
+  revokedAt: string
+  reason: string | null
+}
+
+export interface AuditFilter {
+  /** Entries at or after this ISO time. */
+  since?: string
+  /** Entries about this endpoint (as subject, or in a batch act's endpoint list). */
+  endpoint?: string
+  limit?: number
+}
+
 export interface ManifestStore {
   /** 'sqlite' | 'postgres'. */
   readonly kind: string
@@ -219,5 +260,28 @@ export interface ManifestStore {
   info(): Promise<ManifestIdentity>
   /** Sets the human name (at creation). */
   setName(name: string): Promise<void>
+  /**
+   * Who acts (station, operator) and the signing key for audit checkpoints. Every write method then appends its
+   * audit entry in its own transaction; `appendAudit` records acts that do not otherwise write (CA created, export).
+   */
+  setAuditContext(ctx: AuditContext): void
+  appendAudit(inputs: AuditInput[]): Promise<void>
+  /** Audit entries, ascending by sequence number. */
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]>
+  auditCheckpoints(): Promise<AuditCheckpoint[]>
+  /** The signing public key the manifest recorded (base64 SPKI), if any checkpoint was signed. */
+  signingPublicKey(): Promise<string | undefined>
+  /** Records a CA (delegated line CA with its quota), with its audit entry; `E_CA_EXISTS` when already recorded. */
+  registerCa(ca: Omit<CaRecord, 'issued' | 'createdAt' | 'revokedAt' | 'revokeReason'>, audit: AuditInput): Promise<void>
+  getCa(fingerprint: string): Promise<CaRecord | undefined>
+  listCas(): Promise<CaRecord[]>
+  /**
+   * Takes `count` certificates from a recorded CA's quota, atomically: `E_CA_QUOTA` when it would exceed
+   * `maxCertificates`, `E_CA_REVOKED` when the CA is revoked. A CA the manifest does not know is not limited.
+   */
+  consumeCaQuota(fingerprint: string, count: number): Promise<void>
+  /** Revokes certificates (devices: rows become `revoked`; CAs: marked revoked), one transaction with its audit entry. */
+  revoke(items: Array<RevocationRecord & { endpoint?: string; caFingerprint?: string }>, audit: AuditInput): Promise<void>
+  listRevocations(): Promise<RevocationRecord[]>
   close(): Promise<void>
 }

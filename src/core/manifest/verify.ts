@@ -9,12 +9,13 @@ import { join } from 'node:path'
 
 import { usageError } from '../errors.js'
 import { pemBlocks } from '../pki/util.js'
+import { certAuthorityKeyId } from '../pki/delegate.js'
 import { certificateDer } from './export/rows.js'
 import { PROOF_NAMES, type ManifestFilter, type ManifestStore, type ProofName } from './types.js'
 
 export interface VerifyProblem {
   endpoint: string
-  code: 'DUPLICATE_NAME' | 'FINGERPRINT_MISMATCH' | 'CERT_UNREADABLE' | 'CERT_FOREIGN' | 'CN_MISMATCH' | 'CERT_MISSING' | 'NO_READBACK'
+  code: 'DUPLICATE_NAME' | 'FINGERPRINT_MISMATCH' | 'CERT_UNREADABLE' | 'CERT_FOREIGN' | 'CN_MISMATCH' | 'CERT_MISSING' | 'NO_READBACK' | 'REVOKED_ACTIVE'
   message: string
 }
 
@@ -87,6 +88,9 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
   let certificates = 0
   let verifiedHere = 0
   const importedVerified: string[] = []
+  // revoked certificates and revoked CAs (ca revoke): a row still active under either is flagged
+  const revokedSerials = new Set((await store.listRevocations()).map((x) => `${x.issuerKeyId}:${x.serial}`))
+  const revokedCas = new Map((await store.listCas()).filter((c) => c.revokedAt).map((c) => [c.keyId, c.subject]))
   const byProof = Object.fromEntries(PROOF_NAMES.map((p) => [p, 0])) as Record<ProofName, number>
   for await (const r of store.list(opts.filter ?? {})) {
     rows++
@@ -130,6 +134,15 @@ export async function verifyManifest(store: ManifestStore, opts: { ca?: X509Cert
     const fp = createHash('sha256').update(der).digest('hex')
     if ((r.fingerprint ?? '').toLowerCase() !== fp) {
       add({ endpoint: r.endpoint, code: 'FINGERPRINT_MISMATCH', message: `${r.endpoint}: recorded fingerprint ${r.fingerprint ?? '(none)'} but the certificate's SHA-256 is ${fp}` })
+    }
+    if (r.status !== 'revoked' && (revokedSerials.size > 0 || revokedCas.size > 0)) {
+      const aki = certAuthorityKeyId(der)
+      const byCa = revokedCas.get(aki)
+      if (revokedSerials.has(`${aki}:${cert.serialNumber.toLowerCase()}`)) {
+        add({ endpoint: r.endpoint, code: 'REVOKED_ACTIVE', message: `${r.endpoint}: its certificate is revoked but the row is still ${r.status}` })
+      } else if (byCa !== undefined) {
+        add({ endpoint: r.endpoint, code: 'REVOKED_ACTIVE', message: `${r.endpoint}: issued by the revoked CA ${byCa} but still ${r.status}` })
+      }
     }
     const cn = /(?:^|\n)CN=(.*)(?:\n|$)/.exec(cert.subject)?.[1]
     if (cn !== r.endpoint) add({ endpoint: r.endpoint, code: 'CN_MISMATCH', message: `${r.endpoint}: certificate subject CN is ${cn ?? '(none)'}` })

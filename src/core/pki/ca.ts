@@ -6,16 +6,17 @@
  * (izuma-fcc.md §11): EC P-256, basicConstraints CA:true, keyUsage digitalSignature + keyCertSign + cRLSign,
  * 35 years, chains of at most 5 certificates.
  */
-import { createCipheriv, createPrivateKey, pbkdf2Sync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
+import { createCipheriv, createPrivateKey, pbkdf2Sync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 
 import { conflictError, cryptoError, LwprovError, usageError } from '../errors.js'
 import { protectPath, writeOutputFileSync } from '../fs/safe-write.js'
-import { akiValue, basicConstraintsValue, buildName, buildTbs, extension, KU_CA, OID_EXT, parseRawCertificate, readSki, signTbs, skiValue } from './cert.js'
-import { children, intDer, nullDer, octetString, oid, readTlv, seq } from './der.js'
-import { generateKey, isKeyType, keyTypeOf, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
-import type { LoadedCa } from './types.js'
+import { akiValue, basicConstraintsValue, buildName, buildTbs, extension, KU_CA, OID_EXT, parseRawCertificate, readSki, skiValue } from './cert.js'
+import { bitString, children, intDer, nullDer, octetString, oid, readTlv, seq } from './der.js'
+import { generateKey, isKeyType, keyTypeOf, schemeForKeyType, signatureSchemeFor, subjectKeyId, type KeyType } from './keys.js'
+import { formatPkcs11Uri, parsePkcs11Uri, resolveModule, signerMatches, TokenSigner, type Pkcs11Uri } from './pkcs11.js'
+import type { CaSigner, LoadedCa } from './types.js'
 import { checkDays } from '../validate/bounds.js'
 import { identityProblem } from '../validate/identity.js'
 import { shown } from '../validate/escape.js'
@@ -30,7 +31,7 @@ export const DEFAULT_INTERMEDIATE_PATH_LEN = 0
 /** Izuma accepts chains (CA bundle) of at most this many certificates. */
 export const MAX_CHAIN = 5
 
-export const CA_FILES = { cert: 'ca.pem', chain: 'chain.pem', key: 'ca.key.pem' } as const
+export const CA_FILES = { cert: 'ca.pem', chain: 'chain.pem', key: 'ca.key.pem', tokenKey: 'ca.key.uri' } as const
 /** Sub-directory of a CA directory holding the certificates of the CAs it signed (public; for building chains). */
 export const ISSUED_DIR = 'issued'
 
@@ -68,12 +69,16 @@ export interface CreateCaOptions {
   /** Sign with this CA instead of self-signing. */
   parent?: LoadedCa
   now?: Date
+  /** A key generated elsewhere (in a PKCS#11 token): its public key and its signer. No key is generated here then. */
+  key?: { spki: Buffer; signer: CaSigner }
+  /** Fixed notAfter (a delegated line CA); overrides `days`, still clamped to the parent's. */
+  notAfter?: Date
 }
 
 /** A CA in memory, before it is written to a directory. */
 export interface CreatedCa {
   certPem: string
-  /** Unencrypted PKCS#8 DER: encrypt it (writeCaDir) and drop it. */
+  /** Unencrypted PKCS#8 DER: encrypt it (writeCaDir) and drop it. Empty for a token key. */
   keyPkcs8Der: Buffer
   /** This CA up to its root, PEM, leaf first. */
   chainPem: string
@@ -149,7 +154,8 @@ export async function createCa(opts: CreateCaOptions): Promise<CreatedCa> {
   }
   const now = Math.floor((opts.now ?? new Date()).getTime() / 1000) * 1000
   let notBefore = now - 60_000
-  let notAfter = now + opts.days * DAY
+  let notAfter = opts.notAfter ? Math.floor(opts.notAfter.getTime() / 1000) * 1000 : now + opts.days * DAY
+  if (notAfter <= now) throw usageError('E_DATE_INVALID', `The CA would expire at ${new Date(notAfter).toISOString()}, before now.`, 'Pass a --not-after date in the future.')
   if (parent) {
     notBefore = Math.max(notBefore, parent.notBefore.getTime())
     if (notAfter > parent.notAfter.getTime()) {
@@ -159,12 +165,12 @@ export async function createCa(opts: CreateCaOptions): Promise<CreatedCa> {
     }
   }
 
-  const { privateKey, publicKey } = generateKey(opts.keyType)
-  const spki = publicKey.export({ type: 'spki', format: 'der' })
+  const generated = opts.key ? undefined : generateKey(opts.keyType)
+  const spki = opts.key?.spki ?? generated!.publicKey.export({ type: 'spki', format: 'der' })
   const keyId = subjectKeyId(spki)
   const subject = buildName({ country: opts.country, org: opts.org, orgUnit: opts.orgUnit, commonName: opts.name })
-  const signer = parent?.privateKey ?? privateKey
-  const scheme = signatureSchemeFor(signer)
+  const signer: CaSigner = parent?.signer ?? opts.key?.signer ?? fileSigner(generated!.privateKey)
+  const scheme = signer.scheme
   const tbs = buildTbs({
     serial: randomSerial(16, randomBytes(16)),
     signatureAlgorithm: scheme.algorithmDer,
@@ -180,10 +186,39 @@ export async function createCa(opts: CreateCaOptions): Promise<CreatedCa> {
       extension(OID_EXT.authorityKeyIdentifier, false, akiValue(parent?.keyId ?? keyId)),
     ],
   })
-  const der = signTbs(tbs, scheme.algorithmDer, signer, scheme.hash)
+  const der = signWithCa(tbs, signer)
   const certPem = derToPem(der, 'CERTIFICATE')
   const chainPem = certPem + (parent ? parent.chainDer.map((d) => derToPem(d, 'CERTIFICATE')).join('') : '')
-  return { certPem, keyPkcs8Der: privateKey.export({ type: 'pkcs8', format: 'der' }), chainPem, warnings }
+  return { certPem, keyPkcs8Der: generated ? generated.privateKey.export({ type: 'pkcs8', format: 'der' }) : Buffer.alloc(0), chainPem, warnings }
+}
+
+/** A signer for a key held in memory (a decrypted CA key file). */
+export function fileSigner(key: KeyObject): CaSigner {
+  const scheme = signatureSchemeFor(key)
+  return { scheme, sign: (data) => sign(scheme.hash, data, { key, dsaEncoding: 'der' }) }
+}
+
+/** Signs a TBSCertificate (or TBSCertList) with a CA signer and wraps it: SEQUENCE { tbs, algorithm, BIT STRING sig }. */
+export function signWithCa(tbs: Buffer, signer: CaSigner): Buffer {
+  return seq(tbs, signer.scheme.algorithmDer, bitString(signer.sign(tbs)))
+}
+
+/** Opens a session on the token key `uri` names, for `keyType` (its curve). Errors: see pkcs11.ts. */
+export function tokenSigner(uri: Pkcs11Uri, module: string, pin: string, keyType: string): CaSigner & { token: NonNullable<CaSigner['token']>; session: TokenSigner } {
+  const token = {
+    module,
+    ...(uri.token !== undefined ? { token: uri.token } : {}),
+    ...(uri.slotId !== undefined ? { slotId: uri.slotId } : {}),
+    ...(uri.object !== undefined ? { object: uri.object } : {}),
+    ...(uri.id !== undefined ? { id: uri.id.toString('hex') } : {}),
+    pin,
+    keyType,
+  }
+  const session = new TokenSigner(token)
+  // '' = not known yet (adopting a key): the curve is set once the certificate is read
+  if (keyType !== '') session.useKeyType(keyType)
+  const scheme = schemeForKeyType(keyType || 'ec-p256')
+  return { scheme, sign: (d) => session.sign(d), token, session, close: () => session.close() }
 }
 
 function checkPassphrase(passphrase: string): void {
@@ -241,6 +276,7 @@ export function encryptCaKey(pkcs8Der: Uint8Array, passphrase: string, iteration
 export function checkCaDirFree(dir: string, force: boolean): { cert: string; chain: string; key: string } {
   void force
   const files = { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) }
+  const all = { ...files, tokenKey: join(dir, CA_FILES.tokenKey) }
   if (!existsSync(dir)) {
     // Fail before any passphrase prompt or key generation when a parent is a file (`--out some.pem/ca`).
     for (let p = dirname(resolve(dir)); ; p = dirname(p)) {
@@ -254,7 +290,7 @@ export function checkCaDirFree(dir: string, force: boolean): { cert: string; cha
   }
   if (lstatSync(dir).isSymbolicLink()) throw usageError('E_OUTPUT_SYMLINK', `${dir} is a symbolic link; lwprov does not write through links.`, 'Pass --out the real directory, or a new one.', { path: dir })
   if (!statSync(dir).isDirectory()) throw usageError('E_CA_OUT_INVALID', `${dir} exists and is not a directory.`, 'Pass --out with a new or existing directory.')
-  const existing = Object.values(files).filter((f) => existsSync(f))
+  const existing = Object.values(all).filter((f) => existsSync(f))
   if (existing.length > 0) {
     throw conflictError(
       'E_CA_EXISTS',
@@ -288,6 +324,92 @@ export function writeCaDir(dir: string, ca: Pick<CreatedCa, 'certPem' | 'keyPkcs
     throw outInvalid(dir, (error as NodeJS.ErrnoException).code ?? 'error', error)
   }
   return files
+}
+
+/**
+ * Writes a token CA directory: ca.pem, chain.pem and ca.key.uri, the PKCS#11 URI of the key (no PIN). No key
+ * material is written: the key stays in the token. Same refusals as `writeCaDir`.
+ */
+export function writeTokenCaDir(dir: string, ca: Pick<CreatedCa, 'certPem' | 'chainPem'>, uri: Pkcs11Uri): { cert: string; chain: string; key: string } {
+  const files = checkCaDirFree(dir, false)
+  const key = join(dir, CA_FILES.tokenKey)
+  let created: string | undefined
+  try {
+    if (!existsSync(dir)) created = mkdirSync(dir, { recursive: true, mode: 0o700 })
+    writeOutputFileSync(key, `${formatPkcs11Uri(uri)}\n`, { mode: 0o644 })
+    writeOutputFileSync(files.cert, ca.certPem, { mode: 0o644 })
+    writeOutputFileSync(files.chain, ca.chainPem, { mode: 0o644 })
+  } catch (error) {
+    if (created) rmSync(created, { recursive: true, force: true })
+    if (error instanceof LwprovError) throw error
+    throw outInvalid(dir, (error as NodeJS.ErrnoException).code ?? 'error', error)
+  }
+  return { ...files, key }
+}
+
+/** Whether a CA directory's key is in a PKCS#11 token (it holds ca.key.uri). */
+export function isTokenCaDir(dir: string): boolean {
+  return existsSync(join(dir, CA_FILES.tokenKey))
+}
+
+/** The PKCS#11 URI a token CA directory records. */
+export function tokenCaUri(dir: string): Pkcs11Uri {
+  return parsePkcs11Uri(readText(dir, CA_FILES.tokenKey)!.trim())
+}
+
+/**
+ * Loads a token CA directory: its certificate and a logged-in session on its key. `module` is the `--module` flag
+ * (the URI's module-path wins; LWPROV_PKCS11_MODULE last). Errors as `loadCa`, plus E_PKCS11_* and
+ * `E_CA_KEY_MISMATCH` when the token key does not sign for ca.pem.
+ */
+export async function loadTokenCa(dir: string, pin: string, module?: string): Promise<LoadedCa> {
+  assertCaDir(dir)
+  protectPath(dir, { dir: true })
+  const uri = tokenCaUri(dir)
+  const { certDer, chainDer, facts } = readCaCerts(dir)
+  const signer = tokenSigner(uri, resolveModule(uri, module), pin, facts.keyType)
+  if (!signerMatches(signer.session, rawSpki(certDer))) {
+    signer.session.close()
+    throw cryptoError('E_CA_KEY_MISMATCH', `The token key ${formatPkcs11Uri(uri)} does not belong to the certificate ${join(dir, CA_FILES.cert)}.`, 'Check object=/id= in ca.key.uri, and that the token is the right one.')
+  }
+  return loadedFrom(dir, certDer, chainDer, facts, signer)
+}
+
+const rawSpki = (certDer: Buffer): Buffer => parseRawCertificate(certDer).spki
+
+function readCaCerts(dir: string): { certDer: Buffer; chainDer: Buffer[]; facts: CertFacts } {
+  const certDer = certsIn(readText(dir, CA_FILES.cert)!, dir, CA_FILES.cert)[0]!
+  const chainText = readText(dir, CA_FILES.chain, true)
+  let chainDer = chainText === undefined ? [certDer] : certsIn(chainText, dir, CA_FILES.chain)
+  if (!chainDer[0]!.equals(certDer)) chainDer = [certDer, ...chainDer]
+  let facts: CertFacts
+  try {
+    facts = certFacts(certDer)
+  } catch (error) {
+    throw unreadable(dir, `${CA_FILES.cert} is not a valid certificate`, error)
+  }
+  if (!facts.isCa) throw usageError('E_CA_NOT_CA', `${join(dir, CA_FILES.cert)} is not a CA certificate (basicConstraints CA:true missing).`, 'Use a directory made by `lwprov ca create` or `lwprov ca import`.')
+  return { certDer, chainDer, facts }
+}
+
+function loadedFrom(dir: string, certDer: Buffer, chainDer: Buffer[], facts: CertFacts, signer: CaSigner, privateKey?: KeyObject): LoadedCa {
+  return {
+    dir,
+    certPem: derToPem(certDer, 'CERTIFICATE'),
+    certDer,
+    chainDer,
+    ...(privateKey ? { privateKey } : {}),
+    signer,
+    subject: facts.subject,
+    issuer: facts.issuer,
+    subjectDer: facts.subjectDer,
+    keyId: facts.keyId,
+    keyType: facts.keyType,
+    notBefore: facts.notBefore,
+    notAfter: facts.notAfter,
+    pathLen: facts.pathLen,
+    fingerprint: sha256Hex(certDer),
+  }
 }
 
 function outInvalid(dir: string, code: string, cause?: unknown): LwprovError {
@@ -392,18 +514,12 @@ export async function loadCa(dir: string, passphrase: string): Promise<LoadedCa>
   // no output of this run may land in a CA directory
   protectPath(dir, { dir: true })
   const certPemText = readText(dir, CA_FILES.cert)!
-  const keyText = readText(dir, CA_FILES.key)!
-  const chainText = readText(dir, CA_FILES.chain, true)
-  const certDer = certsIn(certPemText, dir, CA_FILES.cert)[0]!
-  let chainDer = chainText === undefined ? [certDer] : certsIn(chainText, dir, CA_FILES.chain)
-  if (!chainDer[0]!.equals(certDer)) chainDer = [certDer, ...chainDer]
-  let facts: CertFacts
-  try {
-    facts = certFacts(certDer)
-  } catch (error) {
-    throw unreadable(dir, `${CA_FILES.cert} is not a valid certificate`, error)
+  if (isTokenCaDir(dir) && !existsSync(join(dir, CA_FILES.key))) {
+    throw usageError('E_PKCS11_PIN_MISSING', `The CA in ${dir} keeps its key in a PKCS#11 token: it needs the token PIN, not a passphrase.`, 'Pass --pin-file FILE or set LWPROV_PKCS11_PIN.')
   }
-  if (!facts.isCa) throw usageError('E_CA_NOT_CA', `${join(dir, CA_FILES.cert)} is not a CA certificate (basicConstraints CA:true missing).`, 'Use a directory made by `lwprov ca create` or `lwprov ca import`.')
+  void certPemText
+  const keyText = readText(dir, CA_FILES.key)!
+  const { certDer, chainDer, facts } = readCaCerts(dir)
   let privateKey: KeyObject
   try {
     privateKey = createPrivateKey({ key: keyText, format: 'pem', passphrase })
@@ -416,22 +532,7 @@ export async function loadCa(dir: string, passphrase: string): Promise<LoadedCa>
   if (!facts.x509.checkPrivateKey(privateKey)) {
     throw cryptoError('E_CA_KEY_MISMATCH', `The key in ${join(dir, CA_FILES.key)} does not belong to the certificate ${join(dir, CA_FILES.cert)}.`, 'Restore the matching ca.key.pem, or re-import the CA with `lwprov ca import`.')
   }
-  return {
-    dir,
-    certPem: derToPem(certDer, 'CERTIFICATE'),
-    certDer,
-    chainDer,
-    privateKey,
-    subject: facts.subject,
-    issuer: facts.issuer,
-    subjectDer: facts.subjectDer,
-    keyId: facts.keyId,
-    keyType: facts.keyType,
-    notBefore: facts.notBefore,
-    notAfter: facts.notAfter,
-    pathLen: facts.pathLen,
-    fingerprint: sha256Hex(certDer),
-  }
+  return loadedFrom(dir, certDer, chainDer, facts, fileSigner(privateKey), privateKey)
 }
 
 export interface ImportCaOptions {
@@ -541,6 +642,47 @@ export async function importCa(opts: ImportCaOptions): Promise<CreatedCa> {
   }
 }
 
+/**
+ * Adopts a key already in a token: its certificate comes from `certPath` (PEM, may continue with the chain) or
+ * from the token (a certificate object with the key's label/id). Checks it is a CA and that the token key signs
+ * for it. Returns what `writeTokenCaDir` needs.
+ */
+export async function importTokenCa(session: TokenSigner, opts: { certPath?: string; chainPath?: string }): Promise<Omit<CreatedCa, 'keyPkcs8Der'> & { keyType: string }> {
+  let chain: Buffer[]
+  if (opts.certPath !== undefined) {
+    let data: Buffer
+    try {
+      data = readFileSync(opts.certPath)
+    } catch (error) {
+      throw new LwprovError('E_CERT_UNREADABLE', `Cannot read certificate file ${opts.certPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`, { hint: 'Check the --cert path.', cause: error })
+    }
+    chain = isPem(data) ? pemBlocks(data.toString('latin1')).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der) : [data]
+  } else {
+    const fromToken = session.certificate()
+    if (!fromToken) throw usageError('E_CERT_UNREADABLE', 'The token holds no certificate for this key.', 'Pass the CA certificate with --cert.')
+    chain = [fromToken]
+  }
+  if (opts.chainPath !== undefined) {
+    const extra = pemBlocks(readFileSync(opts.chainPath, 'latin1')).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der)
+    chain = [...chain, ...extra.filter((d) => !chain.some((c) => c.equals(d)))]
+  }
+  let facts: CertFacts
+  try {
+    if (!chain[0]) throw new Error('no certificate')
+    facts = certFacts(chain[0])
+  } catch (error) {
+    throw new LwprovError('E_CERT_UNREADABLE', 'The CA certificate is not a PEM or DER X.509 certificate.', { hint: 'Pass the CA certificate with --cert.', cause: error })
+  }
+  if (!facts.isCa) throw usageError('E_CA_NOT_CA', 'The certificate is not a CA certificate (basicConstraints CA:true missing).', 'Adopt the key of a CA certificate.')
+  session.useKeyType(facts.keyType)
+  if (!signerMatches(session, rawSpki(chain[0]!))) {
+    throw cryptoError('E_CA_KEY_MISMATCH', 'The token key does not belong to the CA certificate.', 'Check object=/id= in the URI, or pass the matching --cert.')
+  }
+  const warnings: string[] = []
+  if (facts.notAfter.getTime() < Date.now()) warnings.push(`The CA certificate expired on ${facts.notAfter.toISOString()}.`)
+  return { certPem: derToPem(chain[0]!, 'CERTIFICATE'), chainPem: chain.map((d) => derToPem(d, 'CERTIFICATE')).join(''), warnings, keyType: facts.keyType }
+}
+
 /** What `lwprov ca show` prints. */
 export interface CaDescription {
   dir: string
@@ -558,6 +700,8 @@ export interface CaDescription {
   /** Subjects from this CA up to the root. */
   chain: Array<{ subject: string; fingerprint: string }>
   files: { cert: string; chain: string; key: string }
+  /** The PKCS#11 URI of a token-held key. */
+  pkcs11?: string
 }
 
 /** Describes a CA directory without its passphrase. Error: `E_CA_UNREADABLE`. */
@@ -584,7 +728,8 @@ export function describeCa(dir: string): CaDescription {
     keyType: f.keyType,
     pathLen: f.pathLen ?? null,
     chain: chainDer.map((d) => ({ subject: dn(new X509Certificate(d).subject), fingerprint: sha256Colon(d) })),
-    files: { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, CA_FILES.key) },
+    files: { cert: join(dir, CA_FILES.cert), chain: join(dir, CA_FILES.chain), key: join(dir, isTokenCaDir(dir) ? CA_FILES.tokenKey : CA_FILES.key) },
+    ...(isTokenCaDir(dir) ? { pkcs11: readText(dir, CA_FILES.tokenKey)!.trim() } : {}),
   }
 }
 
@@ -597,9 +742,11 @@ export interface CaResult {
   keyType: string
   notAfter: string
   files: { cert: string; chain: string; key: string }
+  /** The PKCS#11 URI of a token-held key. */
+  pkcs11?: string
 }
 
 /** The summary of a CA directory that `ca create` and `ca import` report. */
 export function caResult(d: CaDescription): CaResult {
-  return { dir: d.dir, subject: d.subject, fingerprint: d.fingerprint, keyType: d.keyType, notAfter: d.notAfter, files: d.files }
+  return { dir: d.dir, subject: d.subject, fingerprint: d.fingerprint, keyType: d.keyType, notAfter: d.notAfter, files: d.files, ...(d.pkcs11 ? { pkcs11: d.pkcs11 } : {}) }
 }

@@ -43,7 +43,8 @@ export async function signCsr(ca: LoadedCa, csrDer: Uint8Array, opts: SignCsrOpt
     throw cryptoError('E_CSR_CN_MISMATCH', `The CSR's CN (${cn ?? 'none'}) is not the endpoint name ${opts.endpoint}.`, 'Have the device request a certificate with CN = its endpoint name.')
   }
   const { spec, notAfter } = deviceProfile(ca, opts.days, opts.now)
+  if (ca.beforeIssue) await ca.beforeIssue(1)
   const req = opts.accountId === undefined ? { endpoint: opts.endpoint } : { endpoint: opts.endpoint, accountId: opts.accountId }
-  const out = new DeviceIssuer(spec).issue(req, randomSerial(16, randomBytes(16)), Buffer.from(csr.publicKey.rawData))
+  const out = new DeviceIssuer(spec, (tbs) => ca.signer.sign(tbs)).issue(req, randomSerial(16, randomBytes(16)), Buffer.from(csr.publicKey.rawData))
   return { endpoint: opts.endpoint, certificateDer: out.certificateDer, serialHex: out.serialHex, notAfter, ...finish(out.certificateDer) }
 }

@@ -13,7 +13,15 @@ export {
   DEFAULT_ROOT_PATH_LEN,
   describeCa,
   importCa,
+  importTokenCa,
+  isTokenCaDir,
+  fileSigner,
   loadCa,
+  loadTokenCa,
+  signWithCa,
+  tokenCaUri,
+  tokenSigner,
+  writeTokenCaDir,
   ISSUED_DIR,
   MAX_CHAIN,
   recordIssuedCa,
@@ -31,3 +39,5 @@ export { isKeyType, KEY_TYPES, keyTypeOf, type KeyType } from './keys.js'
 export { generatePsk, generatePsks, MIN_PSK_BYTES, randomPskIdentities, randomPskIdentity } from './psk.js'
 export type { IssuedCertificate, LoadedCa } from './types.js'
 export { derToPem, pemBlocks, readCertificateFile, sha256Colon, sha256Hex } from './util.js'
+export { finalizeModules, formatPkcs11Uri, parsePkcs11Uri, resolveModule, signerMatches, TokenSigner, type Pkcs11Uri, type TokenRef } from './pkcs11.js'
+export type { CaSigner } from './types.js'

@@ -9,11 +9,15 @@ import { createECDH, createHash, randomBytes, sign, type KeyObject } from 'node:
 import { akiValue, basicConstraintsValue, EKU_CLIENT_AUTH, extension, KU_DEVICE, OID_EXT } from './cert.js'
 import { bitString, derLength, dirString, explicit, intDer, oid, seq, set, timeDer, tlv } from './der.js'
 import { publicKeyBits } from './keys.js'
+import type { TokenRef } from './pkcs11.js'
 import { derToPem, randomSerial, sha256Hex } from './util.js'
 
 /** Everything a worker needs to issue for one CA and batch (structured-clone friendly: KeyObject + Buffers). */
 export interface DeviceProfileSpec {
-  caKey: KeyObject
+  /** A file CA's key (workers sign with it directly). */
+  caKey?: KeyObject
+  /** A token CA's key reference: each worker thread opens its own session on the token. */
+  token?: TokenRef & { keyType: string }
   hash: string
   signatureAlgorithm: Buffer
   /** The CA certificate's subject Name, verbatim. */
@@ -68,7 +72,11 @@ export class DeviceIssuer {
   private readonly extTail: Buffer
   private readonly ouRdn = new Map<string, Buffer>()
 
-  constructor(private readonly spec: DeviceProfileSpec) {
+  private readonly signFn: (tbs: Buffer) => Buffer
+
+  /** `signer` signs a TBSCertificate; default: node:crypto with `spec.caKey`. */
+  constructor(private readonly spec: DeviceProfileSpec, signer?: (tbs: Buffer) => Buffer) {
+    this.signFn = signer ?? ((tbs) => sign(spec.hash, tbs, { key: spec.caKey!, dsaEncoding: 'der' }))
     const validity = seq(timeDer(new Date(spec.notBefore)), timeDer(new Date(spec.notAfter)))
     this.middle = Buffer.concat([spec.signatureAlgorithm, spec.issuer, validity])
     // Extensions: basicConstraints, keyUsage, EKU, SKI (varies, fixed length), AKI. The SKI extension is split so
@@ -115,7 +123,7 @@ export class DeviceIssuer {
     const bodyLen =
       V3.length + serialTlv.length + this.middle.length + subject.length + spki.length + this.extHead.length + SKI_LEN + this.extTail.length
     const tbs = Buffer.concat([Buffer.from([0x30]), derLength(bodyLen), V3, serialTlv, this.middle, subject, spki, this.extHead, keyId, this.extTail])
-    const sig = signWith(this.spec, tbs)
+    const sig = this.signFn(tbs)
     const certificateDer = seq(tbs, this.spec.signatureAlgorithm, bitString(sig))
     return { certificateDer, privateKeyDer, serialHex: serial.toString('hex') }
   }
@@ -125,10 +133,6 @@ export class DeviceIssuer {
     const pool = randomBytes(SERIAL_BYTES * reqs.length)
     return reqs.map((r, i) => this.issue(r, randomSerial(SERIAL_BYTES, pool, i * SERIAL_BYTES)))
   }
-}
-
-function signWith(spec: DeviceProfileSpec, tbs: Buffer): Buffer {
-  return sign(spec.hash, tbs, { key: spec.caKey, dsaEncoding: 'der' })
 }
 
 /** PEM and fingerprint for an issued DER certificate. */

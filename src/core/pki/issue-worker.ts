@@ -24,7 +24,16 @@ export interface ChunkReply {
   pems?: string[]
 }
 
-const issuer = new DeviceIssuer((workerData as { spec: DeviceProfileSpec }).spec)
+const spec = (workerData as { spec: DeviceProfileSpec }).spec
+// A token CA: this thread's own PKCS#11 session (loaded only then, so file-key workers never load the native module).
+const tokenSign = spec.token
+  ? await import('./pkcs11.js').then(({ TokenSigner }) => {
+      const s = new TokenSigner(spec.token!)
+      s.useKeyType(spec.token!.keyType)
+      return (tbs: Buffer) => s.sign(tbs)
+    })
+  : undefined
+const issuer = new DeviceIssuer(spec, tokenSign)
 
 parentPort?.on('message', (msg: ChunkRequest) => {
   try {

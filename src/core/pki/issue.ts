@@ -16,7 +16,6 @@ import { Worker } from 'node:worker_threads'
 import { LwprovError, usageError } from '../errors.js'
 import { DeviceIssuer, finish, type DeviceProfileSpec, type DeviceRequest } from './issue-core.js'
 import type { ChunkReply, ChunkRequest } from './issue-worker.js'
-import { signatureSchemeFor } from './keys.js'
 import type { IssuedCertificate, LoadedCa } from './types.js'
 
 /** Below this many certificates, starting workers costs more than it saves. */
@@ -40,10 +39,11 @@ export function deviceProfile(ca: LoadedCa, days: number, now: Date = new Date()
   const t = Math.floor(now.getTime() / 1000) * 1000
   const notAfter = Math.min(t + days * DAY, Math.floor(ca.notAfter.getTime() / 1000) * 1000)
   const notBefore = Math.max(t - MINUTE, ca.notBefore.getTime())
-  const scheme = signatureSchemeFor(ca.privateKey)
+  const scheme = ca.signer.scheme
   return {
     spec: {
-      caKey: ca.privateKey,
+      ...(ca.privateKey ? { caKey: ca.privateKey } : {}),
+      ...(ca.signer.token ? { token: ca.signer.token } : {}),
       hash: scheme.hash,
       signatureAlgorithm: scheme.algorithmDer,
       issuer: ca.subjectDer,
@@ -81,10 +81,12 @@ export function workersAvailable(): boolean {
 export async function issueDeviceCertificates(ca: LoadedCa, reqs: readonly DeviceRequest[], opts: IssueOptions): Promise<IssuedCertificate[]> {
   checkRequests(reqs)
   const { spec, notAfter } = deviceProfile(ca, opts.days, opts.now)
+  // a delegated line CA's quota is taken before anything is signed
+  if (ca.beforeIssue) await ca.beforeIssue(reqs.length)
   const workers = Math.min(opts.workers ?? Math.min(availableParallelism(), 4), Math.ceil(reqs.length / CHUNK))
   const script = workerScript()
   if (reqs.length < INLINE_LIMIT || workers < 1 || !script) {
-    return new DeviceIssuer(spec).issueMany(reqs).map((o, i) => ({
+    return new DeviceIssuer(spec, (tbs) => ca.signer.sign(tbs)).issueMany(reqs).map((o, i) => ({
       endpoint: reqs[i]!.endpoint,
       certificateDer: o.certificateDer,
       privateKeyDer: o.privateKeyDer!,

@@ -48,6 +48,13 @@ const ECDSA_SHA384 = seq(oid('1.2.840.10045.4.3.3'))
 const ECDSA_SHA512 = seq(oid('1.2.840.10045.4.3.4'))
 const RSA_SHA256 = seq(oid('1.2.840.113549.1.1.11'), nullDer())
 
+/** The signature scheme for an EC key type held elsewhere (a token key). */
+export function schemeForKeyType(t: string): SignatureScheme {
+  if (t === 'ec-p256') return { hash: 'sha256', algorithmDer: ECDSA_SHA256 }
+  if (t === 'ec-p384') return { hash: 'sha384', algorithmDer: ECDSA_SHA384 }
+  throw usageError('E_CA_KEY_UNSUPPORTED', `Token CA keys of type ${t} are not supported.`, 'Use an EC P-256 or P-384 key in the token.')
+}
+
 /** The signature scheme for an issuing key: ECDSA with the curve's matching digest, RSA PKCS#1 v1.5 with SHA-256. */
 export function signatureSchemeFor(key: KeyObject): SignatureScheme {
   const t = keyTypeOf(key)

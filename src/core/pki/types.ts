@@ -1,6 +1,18 @@
 import type { KeyObject } from 'node:crypto'
 
-import type { KeyType } from './keys.js'
+import type { KeyType, SignatureScheme } from './keys.js'
+import type { TokenRef } from './pkcs11.js'
+
+/** Signs with a CA key: a decrypted key file in memory, or a key that never leaves its PKCS#11 token. */
+export interface CaSigner {
+  scheme: SignatureScheme
+  /** Signs the bytes (hashing them with `scheme.hash`) and returns the DER signature. Synchronous, like node:crypto. */
+  sign(data: Buffer): Buffer
+  /** Set for a token key: worker threads open their own session with it. */
+  token?: TokenRef & { keyType: string }
+  /** Releases the token session. */
+  close?(): void
+}
 
 /** A CA ready to issue: its certificate, chain and decrypted private key (`loadCa`). */
 export interface LoadedCa {
@@ -10,7 +22,14 @@ export interface LoadedCa {
   certDer: Buffer
   /** DER certificates from this CA up to its root (the first is `certDer`). */
   chainDer: Buffer[]
-  privateKey: KeyObject
+  /** The decrypted key of a file CA; undefined for a token CA (use `signer`). */
+  privateKey?: KeyObject
+  signer: CaSigner
+  /**
+   * Called with the number of certificates about to be issued, before any is signed (a delegated line CA's quota in
+   * the manifest, see cli/context.ts `bindCaToManifest`); throws to refuse.
+   */
+  beforeIssue?: (count: number) => Promise<void>
   /** Subject as text, e.g. `CN=Line 1 CA, O=Acme`. */
   subject: string
   issuer: string

@@ -30,7 +30,7 @@ describe('issuing in worker threads (compiled build)', () => {
     const certs = await pki.issueDeviceCertificates(ca, reqs, { days: 30, workers: 2 })
     expect(certs.map((c) => c.endpoint)).toEqual(reqs.map((r) => r.endpoint))
     expect(new Set(certs.map((c) => c.serialHex)).size).toBe(1200)
-    const caKey = createPublicKey(ca.privateKey)
+    const caKey = createPublicKey(ca.privateKey!)
     for (const [i, c] of certs.entries()) {
       const x = new X509Certificate(c.certificateDer)
       expect(x.verify(caKey)).toBe(true)

@@ -109,6 +109,30 @@ export class MemoryStore implements ManifestStore {
   async info() {
     return { ...this.identity }
   }
+  // audit trail and CA registry: not exercised by these unit tests
+  setAuditContext(): void {}
+  async appendAudit(): Promise<void> {}
+  async listAudit() {
+    return []
+  }
+  async auditCheckpoints() {
+    return []
+  }
+  async signingPublicKey() {
+    return undefined
+  }
+  async registerCa(): Promise<void> {}
+  async getCa() {
+    return undefined
+  }
+  async listCas() {
+    return []
+  }
+  async consumeCaQuota(): Promise<void> {}
+  async revoke(): Promise<void> {}
+  async listRevocations() {
+    return []
+  }
   async setName(name: string) {
     this.identity.name = name
   }

@@ -141,7 +141,8 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     expect(framesIn(w.written).filter((f) => f.type === FrameType.HELLO)).toHaveLength(1)
     expect(progress.at(-1)).toEqual([payload.length, payload.length])
     expect(progress.length).toBeGreaterThan(10) // 252-byte chunks
-    for (let i = 1; i < progress.length; i++) expect(progress[i]![0]).toBeGreaterThan(progress[i - 1]![0])
+    // bytes as they go out (drained 64-byte pieces): never backwards; a frame boundary may report the same count twice
+    for (let i = 1; i < progress.length; i++) expect(progress[i]![0]).toBeGreaterThanOrEqual(progress[i - 1]![0])
     expect(logs.some((l) => l.includes('committed'))).toBe(true)
     expect(r.deviceLog).toContain('committed')
     // Every DATA frame fits the device's max frame.
@@ -215,15 +216,15 @@ describe('LwprovProtocol ↔ LwprovSimDevice', () => {
     expect(e.code).toBe('E_DEVICE_RESET')
   })
 
-  it('a silent device times out after the bounded resends of the same seq (E_DEVICE_TIMEOUT, exit 5)', async () => {
+  it('a silent port is E_NO_DEVICE (exit 5) after HELLOs for the identify time, all of one seq', async () => {
     const w = wire({}, { toDevice: () => null })
     const e = await lwprovFailure(new LwprovProtocol({ encodePayload: fakeSenml, retries: 2 }).identify(w.link, { ...FAST, identify: 100 }, {}))
-    expect(e.code).toBe('E_DEVICE_TIMEOUT')
+    expect(e.code).toBe('E_NO_DEVICE')
     expect(e.exitCode).toBe(5)
     expect(e.message).toContain('mem://sim')
-    expect(e.message).toContain('identify')
     const sent = framesIn(w.written)
-    expect(sent).toHaveLength(3)
+    expect(sent.length).toBeGreaterThanOrEqual(1)
+    expect(sent.every((f) => f.type === FrameType.HELLO)).toBe(true)
     expect(new Set(sent.map((f) => f.seq)).size).toBe(1)
   })
 
@@ -373,19 +374,19 @@ describe('host timeouts (fake timers)', () => {
     vi.useRealTimers()
   })
 
-  it('with the default timeouts a silent device fails after 4 attempts of 5 s, not before', async () => {
+  it('with the default timeouts a silent port fails after one HELLO a second for the identify time, not before', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
     const w = wire({}, { toDevice: () => null })
     const settled = vi.fn()
     const p = proto().identify(w.link, DEFAULT_TIMEOUTS, {})
     p.then(settled, settled)
-    await vi.advanceTimersByTimeAsync(19_900)
+    await vi.advanceTimersByTimeAsync(DEFAULT_TIMEOUTS.identify - 100)
     expect(settled).not.toHaveBeenCalled()
-    expect(framesIn(w.written)).toHaveLength(4)
-    await vi.advanceTimersByTimeAsync(200)
+    await vi.advanceTimersByTimeAsync(1200)
     const e = await lwprovFailure(p)
-    expect(e.code).toBe('E_DEVICE_TIMEOUT')
-    expect(e.message).toContain('4 attempts of 5000 ms')
+    expect(e.code).toBe('E_NO_DEVICE')
+    expect(e.message).toMatch(/No device answered/)
+    expect(framesIn(w.written).length).toBe(Math.round(DEFAULT_TIMEOUTS.identify / 1000))
   })
 
   it('the whole-session budget ends a session that keeps being answered too late', async () => {

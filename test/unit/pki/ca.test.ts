@@ -95,7 +95,7 @@ describe('CA directories', () => {
     expect(loaded.subject).toBe('CN=Root')
     expect(loaded.keyType).toBe('ec-p256')
     expect(loaded.pathLen).toBe(3)
-    expect(loaded.privateKey.export({ type: 'pkcs8', format: 'der' }).equals(ca.keyPkcs8Der)).toBe(true)
+    expect(loaded.privateKey!.export({ type: 'pkcs8', format: 'der' }).equals(ca.keyPkcs8Der)).toBe(true)
   })
 
   it('never overwrites a CA, not even with force (its key signed everything already issued)', async () => {
