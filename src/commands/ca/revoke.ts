@@ -28,7 +28,7 @@ export default class CaRevoke extends BaseCommand {
   async run() {
     const { flags } = await this.parse(CaRevoke)
     let target: RevokeTarget
-    if (flags.ca) target = { caPem: readFileSync(join(flags.ca, 'ca.pem'), 'latin1') }
+    if (flags.ca) target = { caPem: readCaPem(flags.ca) }
     else if (flags.endpoint?.length) target = { endpoints: flags.endpoint }
     else throw usageError('E_REVOKE_TARGET', 'Nothing to revoke.', 'Pass --ca DIR or --endpoint NAME.')
     const store = await openStoreFromFlags(flags, (fn) => this.onCleanup(fn), { create: false })
@@ -36,5 +36,14 @@ export default class CaRevoke extends BaseCommand {
     await store.revoke(r.items, r.audit)
     this.out(`Revoked ${r.items.length} certificate(s): ${r.items.map((i) => i.subject).join(', ')}`)
     return { revoked: r.items.map((i) => ({ subject: i.subject, serial: i.serial })) }
+  }
+}
+
+/** The CA certificate of --ca DIR; an unreadable one is the CA error every other command gives (not a bare E_FS). */
+function readCaPem(dir: string): string {
+  try {
+    return readFileSync(join(dir, 'ca.pem'), 'latin1')
+  } catch (e) {
+    throw usageError('E_CA_UNREADABLE', `Cannot read the CA certificate ${join(dir, 'ca.pem')}: ${(e as NodeJS.ErrnoException).code ?? 'error'}.`, 'Pass --ca the directory of the line CA to revoke (it holds ca.pem).', { dir })
   }
 }
