@@ -73,7 +73,7 @@ The endpoint is --endpoint NAME, a template the device fills ({serial}, {imei}, 
       await view.finish()
     }
     const { deviceKeygen: _k, ...result } = outcome
-    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}`)
+    this.out(`${this.color('green', 'verified')} ${shown(result.endpoint)} on ${shown(result.port)}${result.deviceId ? ` (device ${shown(result.deviceId)})` : ''}${result.proof ? `, proof ${result.proof}` : ''}`)
     return result
   }
 }
