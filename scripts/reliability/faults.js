@@ -78,10 +78,12 @@ export async function run(ctx) {
     for (let i = 0; i < OFFSETS; i++) cases.push({ name: `bit flip at reply byte ${spread(device, i)}/${device}`, serial: `${P}FLIP${i}`, fault: { kind: 'corrupt', at: spread(device, i) } })
     for (let i = 0; i < REFUSALS; i++) cases.push({ name: 'refusal', serial: `${P}REFUSE${i}`, fault: { kind: 'refuse' }, mustFail: 'refused' })
     for (let i = 0; i < REFUSALS; i++) cases.push({ name: 'wrong read-back digest', serial: `${P}DIGEST${i}`, fault: { kind: 'corrupt' }, mustFail: 'reported a wrong digest' })
+    // protocol v2's proof of possession: a device that stores nothing and echoes the digest it was sent
+    if (protocol === 'lwprov') for (let i = 0; i < REFUSALS; i++) cases.push({ name: 'liar (stores nothing, echoes digests)', serial: `${P}LIAR${i}`, fault: { kind: 'liar' }, mustFail: 'stored nothing (a liar)' })
 
     const fig = new Figure(
       'faults',
-      `${protocol} over the simulator: disconnect/reset/delay at ${OFFSETS} host byte offsets each, ${OFFSETS} reply bit flips, ${REFUSALS} refusals, ${REFUSALS} wrong digests`,
+      `${protocol} over the simulator: disconnect/reset/delay at ${OFFSETS} host byte offsets each, ${OFFSETS} reply bit flips, ${REFUSALS} refusals, ${REFUSALS} wrong digests${protocol === 'lwprov' ? `, ${REFUSALS} liars` : ''}`,
     )
     const lanes = Array.from({ length: LANES }, (_, l) => cases.filter((_, i) => i % LANES === l))
     await Promise.all(
