@@ -1,4 +1,4 @@
-// One process of the concurrency figure (and test/integration/manifest): `node alloc-worker.js LOCATION MODE WORKER COUNT CHUNK`.
+// One allocating process of the concurrency figure and of test/integration/manifest/concurrency.test.ts: `node alloc-worker.js LOCATION MODE WORKER COUNT CHUNK`.
 // MODE seq: "next CHUNK" of one shared {seq} template (allocateSeq + insertMany) until COUNT names are issued;
 // MODE names: explicit names w<WORKER>-<k>, CHUNK a batch. Uses the compiled dist/ (npm test builds first).
 import { openManifest } from '../../dist/core/manifest/open.js'

@@ -15,6 +15,7 @@ import { LwprovProtocol } from '../../../src/core/inject/lwprov/index.js'
 import type { ByteLink, InjectionPlan, Timeouts } from '../../../src/core/inject/types.js'
 import { buildLwm2mConfig, encodeSenmlCbor } from '../../../src/core/lwm2m/index.js'
 import type { CredentialSet } from '../../../src/core/model.js'
+import { selfSigned } from '../../helpers/self-signed.js'
 
 const FIRMWARE = path.resolve('templates/firmware')
 const DEVICE = path.join(FIRMWARE, 'build/lwprov-device')
@@ -84,23 +85,6 @@ function psk(endpoint: string): CredentialSet {
 
 const senml = (c: CredentialSet) => encodeSenmlCbor(buildLwm2mConfig(c))
 
-/** A throwaway self-signed certificate (CN = endpoint) and its PKCS#8 private key, as a host-generated credential. */
-async function selfSigned(endpoint: string, kind: 'ec' | 'rsa'): Promise<{ certificateDer: Uint8Array; privateKeyDer: Uint8Array }> {
-  const alg =
-    kind === 'ec'
-      ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
-      : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '03',
-    name: `CN=${endpoint}`,
-    notBefore: new Date(Date.UTC(2026, 0, 1)),
-    notAfter: new Date(Date.UTC(2027, 0, 1)),
-    keys,
-    signingAlgorithm: alg,
-  })
-  return { certificateDer: new Uint8Array(cert.rawData), privateKeyDer: new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) }
-}
 
 beforeAll(() => {
   execFileSync('make', ['-C', FIRMWARE], { stdio: 'pipe' })

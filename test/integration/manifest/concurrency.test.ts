@@ -14,7 +14,8 @@ import { openManifest } from '../../../src/core/manifest/open.js'
 import { type PgCluster, startPgCluster } from '../../helpers/pg.js'
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..')
-const WORKER = join(import.meta.dirname, 'alloc-worker.mjs')
+// the reliability suite's concurrency worker, shared
+const WORKER = join(import.meta.dirname, '..', '..', '..', 'scripts', 'reliability', 'alloc-worker.js')
 const PROCS = 8
 const PER_PROC = 5000
 const CHUNK = 10

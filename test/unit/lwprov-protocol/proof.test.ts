@@ -1,6 +1,5 @@
 /** Proof-of-possession messages and verification (lwprov protocol v2, docs/protocol.md §11). */
-import { createHash, createHmac, createPublicKey, generateKeyPairSync, randomBytes, verify, webcrypto } from 'node:crypto'
-import * as x509 from '@peculiar/x509'
+import { createHash, createHmac, createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
   CHALLENGE_MAX_ENDPOINT,
@@ -15,29 +14,15 @@ import {
   proofMessage,
 } from '../../../src/core/inject/lwprov/messages.js'
 import { checkProof, computeProof, expectedProof } from '../../../src/core/inject/lwprov/proof.js'
+import { selfSigned } from '../../helpers/self-signed.js'
 
 const nonce = randomBytes(32)
 const digest = createHash('sha256').update('stored payload').digest()
 const endpoint = 'urn:dev:os:0973-POP1'
 const challenge = { nonce, sentSha256: digest, endpoint }
 const device = { nonce, storedSha256: digest, endpoint: Buffer.from(endpoint) }
+const certFor = (kind: 'ec' | 'rsa') => selfSigned(endpoint, kind)
 
-async function certFor(kind: 'ec' | 'rsa') {
-  const alg =
-    kind === 'ec'
-      ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
-      : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '07',
-    name: `CN=${endpoint}`,
-    notBefore: new Date(Date.UTC(2026, 0, 1)),
-    notAfter: new Date(Date.UTC(2027, 0, 1)),
-    keys,
-    signingAlgorithm: alg,
-  })
-  return { certificateDer: new Uint8Array(cert.rawData), privateKeyDer: new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) }
-}
 
 describe('messages', () => {
   it('the proof message is the documented layout: context, nonce, stored digest, endpoint length and bytes', () => {

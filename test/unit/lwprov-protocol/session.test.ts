@@ -10,6 +10,7 @@ import type { ByteLink, InjectionPlan, InjectionStep, Timeouts } from '../../../
 import type { CredentialSet } from '../../../src/core/model.js'
 import { buildLwm2mConfig, decodeSenmlCbor, encodeSenmlCbor } from '../../../src/core/lwm2m/index.js'
 import { lwprovFailure } from '../../helpers/errors.js'
+import { selfSigned } from '../../helpers/self-signed.js'
 
 /** Short enough to keep lost-frame tests quick, long enough that a loaded CI machine causes no spurious resends. */
 const FAST: Timeouts = { identify: 1000, frame: 1000, commit: 3000, total: 20_000 }
@@ -610,20 +611,3 @@ describe('protocol v2: proof of possession (docs/protocol.md §11)', () => {
   })
 })
 
-/** A throwaway self-signed certificate (CN = endpoint) and its PKCS#8 key: a host-generated certificate credential. */
-async function selfSigned(endpoint: string, kind: 'ec' | 'rsa'): Promise<{ certificateDer: Uint8Array; privateKeyDer: Uint8Array }> {
-  const alg =
-    kind === 'ec'
-      ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
-      : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '05',
-    name: `CN=${endpoint}`,
-    notBefore: new Date(Date.UTC(2026, 0, 1)),
-    notAfter: new Date(Date.UTC(2027, 0, 1)),
-    keys,
-    signingAlgorithm: alg,
-  })
-  return { certificateDer: new Uint8Array(cert.rawData), privateKeyDer: new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) }
-}
