@@ -7,9 +7,25 @@ import { existsSync } from 'node:fs'
 import type { AuditInput } from '../core/manifest/audit.js'
 import type { ManifestStore } from '../core/manifest/types.js'
 import { isLwprovError, usageError } from '../core/errors.js'
-import { isTokenCaDir, loadCa, loadTokenCa, parsePkcs11Uri, resolveModule, tokenSigner, type LoadedCa, type Pkcs11Uri } from '../core/pki/index.js'
+import {
+  checkCaDirFree,
+  checkNewPassphrase,
+  createCa,
+  isTokenCaDir,
+  loadCa,
+  loadTokenCa,
+  parsePkcs11Uri,
+  recordIssuedCa,
+  resolveModule,
+  tokenSigner,
+  writeCaDir,
+  writeTokenCaDir,
+  type KeyType,
+  type LoadedCa,
+  type Pkcs11Uri,
+} from '../core/pki/index.js'
 import { isInteractive, manifestLocationFromFlags, openStoreFromFlags, type ManifestFlagValues } from './context.js'
-import { promptPassphrase, resolveOptionalPassphrase, resolvePin } from './passphrase.js'
+import { promptPassphrase, resolveCaPassphrase, resolveOptionalPassphrase, resolvePin } from './passphrase.js'
 
 export interface TokenFlagValues {
   pkcs11?: string | undefined
@@ -69,4 +85,61 @@ export async function configuredStore(flags: ManifestFlagValues, onCleanup: (fn:
   const where = manifestLocationFromFlags(flags)
   if (where.source === 'default' && !existsSync(where.location)) return undefined
   return openStoreFromFlags(flags, onCleanup)
+}
+
+export interface CaCreateFlags extends TokenFlagValues {
+  name: string
+  out: string
+  parent?: string | undefined
+  'key-type': string
+  days: number
+  'path-len'?: number | undefined
+  org?: string | undefined
+  'org-unit'?: string | undefined
+  country?: string | undefined
+  'passphrase-file'?: string | undefined
+  'parent-passphrase-file'?: string | undefined
+  force: boolean
+}
+
+/**
+ * `ca create`: a new CA in `flags.out`, its key in an encrypted file or generated inside the token `--pkcs11` names,
+ * signed by `--parent` (file or token) or self-signed. Everything that can be refused (the directory, the passphrase)
+ * is checked before a key is generated or a parent unlocked.
+ */
+export async function createCaFromFlags(flags: CaCreateFlags, warn: (w: string) => void): Promise<{ parent: LoadedCa | undefined }> {
+  checkCaDirFree(flags.out, flags.force)
+  const keyType = flags['key-type'] as KeyType
+  const passphrase = flags.pkcs11 ? undefined : await resolveCaPassphrase({ passphraseFile: flags['passphrase-file'], confirm: true, interactive: true })
+  if (passphrase !== undefined) checkNewPassphrase(passphrase)
+  const token = flags.pkcs11 ? await openTokenKey(flags, keyType) : undefined
+  let parent: LoadedCa | undefined
+  let certPem = ''
+  try {
+    if (flags.parent) parent = await loadParentCa(flags.parent, flags, passphrase)
+    const key = token ? token.signer.session.generate(keyType) : undefined
+    const ca = await createCa({
+      name: flags.name,
+      keyType,
+      days: flags.days,
+      pathLen: flags['path-len'],
+      org: flags.org,
+      orgUnit: flags['org-unit'],
+      country: flags.country,
+      parent,
+      ...(token && key ? { key: { spki: key.spki, signer: token.signer } } : {}),
+    })
+    for (const w of ca.warnings) warn(w)
+    certPem = ca.certPem
+    if (token && key) writeTokenCaDir(flags.out, ca, { ...token.uri, id: token.uri.id ?? key.id, modulePath: token.uri.modulePath ?? token.module })
+    else writeCaDir(flags.out, ca, passphrase!, { force: flags.force })
+  } finally {
+    token?.signer.session.close()
+    parent?.signer.close?.()
+  }
+  if (flags.parent) {
+    const w = recordIssuedCa(flags.parent, certPem, flags.out)
+    if (w) warn(w)
+  }
+  return { parent }
 }

@@ -1,24 +1,9 @@
 import { Flags } from '@oclif/core'
 
-import { auditCaAct, loadParentCa, openTokenKey } from '../../cli/ca-keys.js'
+import { auditCaAct, createCaFromFlags } from '../../cli/ca-keys.js'
 import { BaseCommand } from '../../cli/base-command.js'
 import { manifestFlags, pkcs11Flags } from '../../cli/flags.js'
-import { resolveCaPassphrase } from '../../cli/passphrase.js'
-import {
-  caResult,
-  checkCaDirFree,
-  checkNewPassphrase,
-  createCa,
-  DEFAULT_CA_DAYS,
-  describeCa,
-  KEY_TYPES,
-  recordIssuedCa,
-  writeCaDir,
-  writeTokenCaDir,
-  type CaResult,
-  type KeyType,
-  type LoadedCa,
-} from '../../core/pki/index.js'
+import { caResult, DEFAULT_CA_DAYS, describeCa, KEY_TYPES, type CaResult } from '../../core/pki/index.js'
 
 export default class CaCreate extends BaseCommand {
   static override summary = 'Create a factory CA: a self-signed root, or an intermediate signed by --parent; the key in a file or a PKCS#11 token.'
@@ -59,40 +44,7 @@ Defaults meet Izuma's CA requirements: EC P-256, basicConstraints CA:true, keyUs
 
   async run(): Promise<CaResult> {
     const { flags } = await this.parse(CaCreate)
-    checkCaDirFree(flags.out, flags.force)
-    const keyType = flags['key-type'] as KeyType
-    // before any key is generated or parent unlocked
-    const passphrase = flags.pkcs11 ? undefined : await resolveCaPassphrase({ passphraseFile: flags['passphrase-file'], confirm: true, interactive: true })
-    if (passphrase !== undefined) checkNewPassphrase(passphrase)
-    const token = flags.pkcs11 ? await openTokenKey(flags, keyType) : undefined
-    let parent: LoadedCa | undefined
-    let certPem = ''
-    try {
-      if (flags.parent) parent = await loadParentCa(flags.parent, flags, passphrase)
-      const key = token ? token.signer.session.generate(keyType) : undefined
-      const ca = await createCa({
-        name: flags.name,
-        keyType,
-        days: flags.days,
-        pathLen: flags['path-len'],
-        org: flags.org,
-        orgUnit: flags['org-unit'],
-        country: flags.country,
-        parent,
-        ...(token && key ? { key: { spki: key.spki, signer: token.signer } } : {}),
-      })
-      for (const w of ca.warnings) this.warn(w)
-      certPem = ca.certPem
-      if (token && key) writeTokenCaDir(flags.out, ca, { ...token.uri, id: token.uri.id ?? key.id, modulePath: token.uri.modulePath ?? token.module })
-      else writeCaDir(flags.out, ca, passphrase!, { force: flags.force })
-    } finally {
-      token?.signer.session.close()
-      parent?.signer.close?.()
-    }
-    if (flags.parent) {
-      const w = recordIssuedCa(flags.parent, certPem, flags.out)
-      if (w) this.warn(w)
-    }
+    const { parent } = await createCaFromFlags(flags, (w) => this.warn(w))
     const result = caResult(describeCa(flags.out))
     await auditCaAct(flags, { action: 'ca.created', subject: result.subject, details: { fingerprint: result.fingerprint, parent: parent?.fingerprint ?? null, pkcs11: result.pkcs11 ?? null } }, (fn) => this.onCleanup(fn))
     this.out(
