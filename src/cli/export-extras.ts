@@ -1,12 +1,13 @@
 /**
- * The parts of `manifest export` beyond row formats: a CRL signed by the issuing CA (`--format crl`) and detached
- * signatures of the written files (`--sign`).
+ * The parts of `manifest export` beyond streaming rows to stdout: exports to files (with digests, detached signatures
+ * and the audit entry), and a CRL signed by the issuing CA (`--format crl`).
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { usageError } from '../core/errors.js'
-import { writeOutputFileSync } from '../core/fs/safe-write.js'
+import { assertOutputDir, assertOutputTarget, writeOutputFileSync } from '../core/fs/safe-write.js'
+import { exportManifest, fileTarget, removeExportTemps, type ExportFormat, type ExportOptions, type ExportResult } from '../core/manifest/export/index.js'
 import { signingKeyFromMasterKey } from '../core/manifest/audit.js'
 import { signDetached } from '../core/manifest/signing.js'
 import type { ManifestStore } from '../core/manifest/types.js'
@@ -43,4 +44,32 @@ export async function signExport(store: ManifestStore, masterKey: Buffer, out: s
     sigs.push(writeOutputFileSync(`${f}.jws`, jws, { mode: 0o644, force }))
   }
   return sigs
+}
+
+/**
+ * An export to `o.out` (a file, numbered files or a directory) through the safe-output helper. Refused before any row
+ * is read: an existing file (unless --force), the manifest, a CA file, a symlink's target. Temporaries may hold
+ * plaintext secrets: the helper removes them on exit and on SIGINT/SIGTERM/SIGHUP, and a run killed with SIGKILL
+ * leaves them recorded for the next run to remove.
+ */
+export async function exportToFiles(
+  store: ManifestStore,
+  format: ExportFormat,
+  opts: ExportOptions,
+  o: { out: string; digest: boolean; force: boolean; sign: boolean; includeSecrets: boolean; masterKey: Buffer | undefined; audited: boolean },
+): Promise<ExportResult & { signatures?: string[] }> {
+  const dirLayout = format.layout === 'dir'
+  if (dirLayout) assertOutputDir(o.out)
+  else assertOutputTarget(o.out, { force: o.force })
+  try {
+    const r = await exportManifest(store, format, opts, fileTarget(o.out, { digest: o.digest || (o.sign && dirLayout), force: o.force, secret: o.includeSecrets }))
+    const signatures = o.sign ? await signExport(store, o.masterKey!, o.out, r.files, dirLayout, o.force) : []
+    if (o.audited) {
+      const action = o.includeSecrets ? 'exported.secrets' : 'exported.signed'
+      await store.appendAudit([{ action, subject: o.out, details: { format: r.format, rows: r.rows, files: r.files.length, signed: signatures.length > 0 } }])
+    }
+    return signatures.length ? { ...r, signatures } : r
+  } finally {
+    removeExportTemps()
+  }
 }

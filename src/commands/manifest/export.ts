@@ -2,12 +2,11 @@ import { Flags } from '@oclif/core'
 
 import { BaseCommand, toLwprovError } from '../../cli/base-command.js'
 import { masterKeyFromFlags, openStoreFromFlags } from '../../cli/context.js'
-import { exportCrl, signExport } from '../../cli/export-extras.js'
+import { exportCrl, exportToFiles } from '../../cli/export-extras.js'
 import { caFlags, manifestFlags } from '../../cli/flags.js'
 import { usageError } from '../../core/errors.js'
-import { assertOutputDir, assertOutputTarget } from '../../core/fs/safe-write.js'
 import { exportToStdout } from '../../cli/export-stdout.js'
-import { exportManifest, FORMAT_NAMES, fileTarget, getFormat, removeExportTemps } from '../../core/manifest/export/index.js'
+import { FORMAT_NAMES, getFormat } from '../../core/manifest/export/index.js'
 import { buildFilter } from '../../core/manifest/query.js'
 import { ENDPOINT_STATUSES } from '../../core/manifest/types.js'
 
@@ -94,21 +93,9 @@ Secrets (PSKs as hex, private keys as PEM) appear only with --include-secrets, w
         ...(audited ? { onDone: async (r) => void (await store.appendAudit([{ action: 'exported.secrets', subject: 'stdout', details: { format: r.format, rows: r.rows } }])) } : {}),
       })
     }
-    // Refused before any row is read: an existing file (unless --force), the manifest, a CA file, a symlink's target.
-    if (format.layout === 'dir') assertOutputDir(flags.out)
-    else assertOutputTarget(flags.out, { force: flags.force })
-    // Temporaries may hold plaintext secrets: the safe-output helper removes them on exit and on SIGINT/SIGTERM/SIGHUP,
-    // and a run killed with SIGKILL leaves them recorded for the next run to remove.
-    this.onCleanup(() => void removeExportTemps())
-    const dirLayout = format.layout === 'dir'
-    const r = await exportManifest(store, format, opts, fileTarget(flags.out, { digest: flags.digest || (flags.sign && dirLayout), force: flags.force, secret: Boolean(flags['include-secrets']) }))
-    const signatures = flags.sign ? await signExport(store, masterKey!, flags.out, r.files, dirLayout, flags.force) : []
-    if (audited) {
-      const action = flags['include-secrets'] ? 'exported.secrets' : 'exported.signed'
-      await store.appendAudit([{ action, subject: flags.out, details: { format: r.format, rows: r.rows, files: r.files.length, signed: signatures.length > 0 } }])
-    }
-    this.out(`${r.rows} row(s) exported as ${r.format}: ${r.files.join(', ') || '(no files)'}${signatures.length ? `; signed: ${signatures.join(', ')}` : ''}`)
+    const r = await exportToFiles(store, format, opts, { out: flags.out, digest: flags.digest, force: flags.force, sign: flags.sign, includeSecrets: flags['include-secrets'], masterKey, audited })
+    this.out(`${r.rows} row(s) exported as ${r.format}: ${r.files.join(', ') || '(no files)'}${r.signatures ? `; signed: ${r.signatures.join(', ')}` : ''}`)
     if (flags['include-secrets']) this.warn(`${flags.out} holds device secrets in plaintext: keep it 0600, move it over an encrypted channel, delete it after import.`)
-    return signatures.length ? { ...r, signatures } : r
+    return r
   }
 }
