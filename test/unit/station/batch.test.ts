@@ -9,7 +9,7 @@ import type { ManifestStore } from '../../../src/core/manifest/types.js'
 
 import { assertBatchActive, batchStatus, createWorkOrder, labelsCsv, listBatchStatuses, parseWindowDate } from '../../../src/core/station/batch.js'
 import { isValidClaimCode, verifyClaimCode } from '../../../src/core/station/claim-code.js'
-import { MemoryStore } from './memory-store.js'
+import { MemoryStore } from '../inject/memory-store.js'
 
 const now = new Date('2026-11-24T08:00:00Z')
 
